@@ -1,0 +1,56 @@
+/** Configuration from the environment. Names are part of the public contract (see README). */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  secretKeys: string[];
+  idempotencyRetentionMs: number;
+  lockTimeoutMs: number;
+  completerIntervalMs: number;
+  reaperIntervalMs: number;
+  poolSize: number;
+  logLevel: string;
+  /** Test-only fault injection, e.g. "crash:payment_intents.create:after:prepare" (see src/faults.ts). */
+  faults?: string;
+}
+
+/** Parses "500ms", "30s", "10m", "24h", "7d" or a bare number of milliseconds. */
+export function parseDuration(value: string, name: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!m) throw new Error(`${name}: expected a duration like 30s, 10m or 24h, got "${value}"`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  return Math.round(n * factor);
+}
+
+function intFrom(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a whole number, got "${value}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const keys = (env.ONCEPAY_SECRET_KEY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  for (const k of keys) {
+    if (!/^sk_test_[A-Za-z0-9_]{8,200}$/.test(k)) {
+      throw new Error('ONCEPAY_SECRET_KEY: each key must look like sk_test_ followed by at least 8 letters, digits or underscores');
+    }
+  }
+  return {
+    port: intFrom(env.PORT, 'PORT', 4242),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.ONCEPAY_DATA_DIR || './.oncepay/data',
+    secretKeys: keys,
+    idempotencyRetentionMs: parseDuration(env.ONCEPAY_IDEMPOTENCY_RETENTION || '24h', 'ONCEPAY_IDEMPOTENCY_RETENTION'),
+    lockTimeoutMs: parseDuration(env.ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT || '10s', 'ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT'),
+    completerIntervalMs: parseDuration(env.ONCEPAY_COMPLETER_INTERVAL || '2s', 'ONCEPAY_COMPLETER_INTERVAL'),
+    reaperIntervalMs: parseDuration(env.ONCEPAY_REAPER_INTERVAL || '10m', 'ONCEPAY_REAPER_INTERVAL'),
+    poolSize: intFrom(env.ONCEPAY_DB_POOL_SIZE, 'ONCEPAY_DB_POOL_SIZE', 20),
+    logLevel: env.ONCEPAY_LOG_LEVEL || 'info',
+    faults: env.ONCEPAY_TEST_FAULTS || undefined,
+  };
+}

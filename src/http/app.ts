@@ -1,0 +1,171 @@
+/**
+ * The HTTP edge: request ids, auth, Stripe body parsing, routing to commands (through the
+ * idempotency engine) or reads, and Stripe-shaped errors for everything that can go wrong.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Db } from '../store/db.ts';
+import type { Processor } from '../processor/types.ts';
+import { IdempotencyEngine, LockLost, MAX_KEY_LENGTH } from '../idempotency/engine.ts';
+import { KeyResolver } from '../accounts/keys.ts';
+import { ApiError, apiError, invalidRequest, unknownParam } from '../errors.ts';
+import { SimulatedCrash } from '../faults.ts';
+import { randomId } from '../ids.ts';
+import { ROUTES, type Route } from '../api/routes.ts';
+import { parseForm, parseJson } from './body.ts';
+import { extractKey, invalidKey } from './auth.ts';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppServices {
+  db: Db;
+  engine: IdempotencyEngine;
+  processor: Processor;
+  keys: KeyResolver;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    accountId?: string;
+    idempotencyOutcome?: string;
+  }
+}
+
+export function buildApp(services: AppServices): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: services.logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: () => `req_${randomId(14)}`,
+    requestIdHeader: false,
+    routerOptions: { querystringParser: (s: string) => parseForm(s) },
+    return503OnClosing: true,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    try { done(null, parseForm(body as string)); } catch (err) { done(err as Error, undefined); }
+  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try { done(null, parseJson(body as string)); } catch (err) { done(err as Error, undefined); }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).length === 0) return done(null, {});
+    done(invalidRequest(`Unsupported Content-Type ${req.headers['content-type'] ?? '(none)'}: send application/x-www-form-urlencoded (Stripe's encoding) or application/json.`), undefined);
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('Request-Id', req.id);
+  });
+  // One structured line per request (Fastify's own request lines are off).
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({
+      reqId: req.id, account: req.accountId, method: req.method, url: req.url.split('?')[0], status: reply.statusCode,
+      idempotency: req.idempotencyOutcome, ms: Math.round(reply.elapsedTime * 10) / 10,
+    }, 'request');
+  });
+
+  for (const route of ROUTES) registerRoute(app, route, services);
+
+  app.setNotFoundHandler((req, reply) => {
+    sendError(reply, new ApiError(404, {
+      type: 'invalid_request_error',
+      message: `Unrecognized request URL (${req.method}: ${req.url.split('?')[0]}). See the README for the routes Oncepay serves.`,
+    }));
+  });
+
+  app.setErrorHandler((err: any, req, reply) => {
+    if (err instanceof SimulatedCrash) {
+      // A test's simulated crash: drop the connection like a dead process would.
+      reply.hijack();
+      req.raw.socket.destroy();
+      return;
+    }
+    if (err instanceof ApiError) return sendError(reply, err);
+    if (err instanceof LockLost) {
+      return sendError(reply, new ApiError(409, {
+        type: 'idempotency_error', code: 'idempotency_key_in_use',
+        message: 'Another process took over this request after its lock expired; retry to get its result.',
+      }, { 'Retry-After': '1' }));
+    }
+    switch (err?.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return sendError(reply, new ApiError(413, { type: 'invalid_request_error', message: `Request body too large: the limit is ${BODY_LIMIT} bytes (1 MiB).` }));
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return sendError(reply, invalidRequest(`Invalid request: ${err.message}`));
+    }
+    if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, new ApiError(err.statusCode, { type: 'invalid_request_error', message: String(err.message) }));
+    }
+    req.log.error({ err: err?.cause ?? err, reqId: req.id }, 'unexpected error');
+    return sendError(reply, apiError());
+  });
+
+  return app;
+}
+
+function sendError(reply: FastifyReply, err: ApiError): void {
+  reply.code(err.status).headers(err.headers).type('application/json').send(JSON.stringify({ error: err.body }));
+}
+
+function registerRoute(app: FastifyInstance, route: Route, services: AppServices): void {
+  app.route({
+    method: route.method,
+    url: route.path,
+    preHandler: async (req) => {
+      const key = extractKey(req.headers.authorization);
+      const accountId = await services.keys.resolve(key);
+      if (!accountId) throw invalidKey(key);
+      req.accountId = accountId;
+    },
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      const raw = collectParams(req, route);
+      const params = route.params.parse(raw, '');
+      if (route.kind === 'read') {
+        const result = await route.read({ accountId: req.accountId!, q: services.db, processor: services.processor }, params);
+        return reply.type('application/json').send(JSON.stringify(result));
+      }
+      route.check?.(params);
+      const key = idempotencyKey(req);
+      if (key !== undefined) reply.header('Idempotency-Key', key);
+      let result;
+      try {
+        result = await services.engine.execute({
+          accountId: req.accountId!, requestId: req.id, key, method: route.method, path: req.url.split('?')[0],
+          command: route.command, params,
+        });
+      } catch (err) {
+        req.idempotencyOutcome = err instanceof ApiError && err.body.type === 'idempotency_error'
+          ? (err.status === 409 ? 'conflict' : 'mismatch') : 'failed';
+        throw err;
+      }
+      req.idempotencyOutcome = result.outcome;
+      return reply.code(result.status).headers(result.headers).type('application/json').send(result.body);
+    },
+  });
+}
+
+/** Query (GET, DELETE) or body (POST) parameters, plus the ids named in the URL. */
+function collectParams(req: FastifyRequest, route: Route): Record<string, unknown> {
+  const fromQuery = (req.query ?? {}) as Record<string, unknown>;
+  const source = route.method === 'POST' ? ((req.body ?? {}) as Record<string, unknown>) : fromQuery;
+  const pathParams = (req.params ?? {}) as Record<string, string>;
+  for (const name of Object.keys(pathParams)) {
+    if (name in source) throw unknownParam(name);
+  }
+  return { ...source, ...pathParams };
+}
+
+function idempotencyKey(req: FastifyRequest): string | undefined {
+  const header = req.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key.trim() === '') throw invalidRequest('The Idempotency-Key header cannot be empty: send a unique value (for example a UUID) or omit the header.', 'Idempotency-Key');
+  if (key.length > MAX_KEY_LENGTH) {
+    throw invalidRequest(`Keys for idempotent requests can only be at most ${MAX_KEY_LENGTH} characters long; this one has ${key.length}.`, 'Idempotency-Key');
+  }
+  return key;
+}

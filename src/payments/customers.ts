@@ -1,0 +1,82 @@
+/** Customers: create, update, delete as commands; reads in the API layer. */
+import type { Command } from '../idempotency/engine.ts';
+import type { Queryable } from '../store/db.ts';
+import { newId, nowSeconds, randomId } from '../ids.ts';
+import { resourceMissing } from '../errors.ts';
+import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../api/params.ts';
+import { customers, type Customer } from './objects.ts';
+import { applyMetadata } from './metadata.ts';
+import { expandObject } from './expand.ts';
+
+const fields = {
+  description: clearable(string({ max: 350 })),
+  email: clearable(string({ max: 512 })),
+  name: clearable(string({ max: 256 })),
+  phone: clearable(string({ max: 20 })),
+  metadata: optional(metadata()),
+  payment_method: optional(nonEmptyString(255)),
+  invoice_settings: optional(object({ default_payment_method: clearable(string({ max: 255 })) })),
+  expand: expandParam(),
+};
+
+export const createCustomerParams = object(fields);
+export const updateCustomerParams = object({ customer: nonEmptyString(255), ...fields });
+export const deleteCustomerParams = object({ customer: nonEmptyString(255) });
+
+type Fields = ParsedObject<typeof fields>;
+
+function apply(c: Customer, p: Fields): void {
+  if (p.description !== undefined) c.description = p.description;
+  if (p.email !== undefined) c.email = p.email;
+  if (p.name !== undefined) c.name = p.name;
+  if (p.phone !== undefined) c.phone = p.phone;
+  if (p.metadata !== undefined) c.metadata = applyMetadata(c.metadata, p.metadata);
+  const pm = p.invoice_settings?.default_payment_method;
+  if (pm !== undefined) c.invoice_settings.default_payment_method = pm;
+  else if (p.payment_method && !c.invoice_settings.default_payment_method) c.invoice_settings.default_payment_method = p.payment_method;
+}
+
+/** A customer that exists and is not deleted, or Stripe's resource_missing. */
+export async function liveCustomer(q: Queryable, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}) {
+  const c = await customers.find(q, accountId, id, opts);
+  if (!c || c.deleted) throw resourceMissing('customer', id, opts.param ?? 'id');
+  return c;
+}
+
+export const createCustomer: Command<ParsedObject<typeof createCustomerParams.shape>> = {
+  name: 'customers.create',
+  run: (ctx, p) => ctx.finish('create', async (q) => {
+    const c: Customer = {
+      id: newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
+      default_source: null, delinquent: false, description: null, email: null,
+      invoice_prefix: randomId(8).toUpperCase(),
+      invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
+      livemode: false, metadata: {}, name: null, phone: null, preferred_locales: [], shipping: null,
+      tax_exempt: 'none', test_clock: null,
+    };
+    apply(c, p);
+    await customers.insert(q, ctx.accountId, c);
+    return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
+  }),
+};
+
+export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.shape>> = {
+  name: 'customers.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
+    apply(c, p);
+    await customers.update(q, ctx.accountId, c);
+    return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
+  }),
+};
+
+export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.shape>> = {
+  name: 'customers.delete',
+  run: (ctx, p) => ctx.finish('delete', async (q) => {
+    const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
+    await customers.update(q, ctx.accountId, { ...c, deleted: true });
+    return { status: 200, body: { id: c.id, object: 'customer', deleted: true } };
+  }),
+};
+
+export const customerCommands = [createCustomer, updateCustomer, deleteCustomer];

@@ -1,0 +1,396 @@
+/**
+ * Payment intents as commands of atomic phases. A confirmation is three steps:
+ *   begin (lock the intent, allocate the charge id, status -> processing)
+ *   authorize at the processor with the charge id as downstream key
+ *   record (charge, balance transaction, final status, response) in one transaction.
+ * A crash anywhere resumes from the last committed step; the downstream key makes the
+ * processor call safe to repeat.
+ */
+import type { Command, CommandContext } from '../idempotency/engine.ts';
+import type { Queryable } from '../store/db.ts';
+import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
+import { newId, nowSeconds, randomId } from '../ids.ts';
+import {
+  amount, array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object,
+  optional, string, type ParsedObject,
+} from '../api/params.ts';
+import { findTestCard } from '../processor/cards.ts';
+import type { AuthorizeResult, Processor } from '../processor/types.ts';
+import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './objects.ts';
+import { allows, type PaymentIntentAction } from './state.ts';
+import { applyMetadata } from './metadata.ts';
+import { expandObject } from './expand.ts';
+import { liveCustomer } from './customers.ts';
+import { recordBalanceTransaction } from './balance.ts';
+import { claimExternalId, payloadFingerprint } from './external_ids.ts';
+
+const paymentMethod = () => string({ max: 255 });
+const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
+
+export const createPaymentIntentParams = object({
+  amount: amount(),
+  currency: currency(),
+  customer: optional(nonEmptyString(255)),
+  description: optional(string({ max: 1000 })),
+  metadata: optional(metadata()),
+  payment_method: optional(paymentMethod()),
+  payment_method_types: optional(array(enumOf(['card'] as const), { max: 10 })),
+  automatic_payment_methods: optional(object({ enabled: boolean(), allow_redirects: optional(enumOf(['always', 'never'] as const)) })),
+  capture_method: optional(captureMethod()),
+  confirmation_method: optional(enumOf(['automatic', 'manual'] as const)),
+  confirm: optional(boolean()),
+  off_session: optional(string({ max: 20 })),
+  error_on_requires_action: optional(boolean()),
+  receipt_email: optional(string({ max: 800 })),
+  return_url: optional(string({ max: 2048 })),
+  statement_descriptor: optional(string({ max: 22 })),
+  statement_descriptor_suffix: optional(string({ max: 22 })),
+  external_id: optional(nonEmptyString(255)),
+  expand: expandParam(),
+});
+
+export const updatePaymentIntentParams = object({
+  intent: nonEmptyString(255),
+  amount: optional(amount()),
+  currency: optional(currency()),
+  customer: clearable(nonEmptyString(255)),
+  description: clearable(string({ max: 1000 })),
+  metadata: optional(metadata()),
+  payment_method: clearable(paymentMethod()),
+  capture_method: optional(captureMethod()),
+  receipt_email: clearable(string({ max: 800 })),
+  statement_descriptor: clearable(string({ max: 22 })),
+  statement_descriptor_suffix: clearable(string({ max: 22 })),
+  expand: expandParam(),
+});
+
+export const confirmPaymentIntentParams = object({
+  intent: nonEmptyString(255),
+  payment_method: optional(paymentMethod()),
+  capture_method: optional(captureMethod()),
+  receipt_email: clearable(string({ max: 800 })),
+  return_url: optional(string({ max: 2048 })),
+  off_session: optional(string({ max: 20 })),
+  error_on_requires_action: optional(boolean()),
+  expand: expandParam(),
+});
+
+export const capturePaymentIntentParams = object({
+  intent: nonEmptyString(255),
+  amount_to_capture: optional(integer({ min: 1 })),
+  metadata: optional(metadata()),
+  statement_descriptor: optional(string({ max: 22 })),
+  statement_descriptor_suffix: optional(string({ max: 22 })),
+  expand: expandParam(),
+});
+
+export const cancelPaymentIntentParams = object({
+  intent: nonEmptyString(255),
+  cancellation_reason: optional(enumOf(['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'] as const)),
+  expand: expandParam(),
+});
+
+type CreateParams = ParsedObject<typeof createPaymentIntentParams.shape>;
+type UpdateParams = ParsedObject<typeof updatePaymentIntentParams.shape>;
+type ConfirmParams = ParsedObject<typeof confirmPaymentIntentParams.shape>;
+type CaptureParams = ParsedObject<typeof capturePaymentIntentParams.shape>;
+type CancelParams = ParsedObject<typeof cancelPaymentIntentParams.shape>;
+
+/** Static check of a payment method id (before anything runs, so nothing is saved on a typo). */
+export function checkPaymentMethod(pm: string | null | undefined, param = 'payment_method'): void {
+  if (pm && !findTestCard(pm)) {
+    throw invalidRequest(`No such PaymentMethod: '${pm}'. Use one of the test payment methods, such as pm_card_visa.`, param, 'resource_missing');
+  }
+}
+
+const STATE_VERB: Record<PaymentIntentAction, string> = { update: 'update', confirm: 'confirm', capture: 'capture', cancel: 'cancel' };
+
+function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed: readonly string[]): ApiError {
+  return new ApiError(400, {
+    type: 'invalid_request_error',
+    code: 'payment_intent_unexpected_state',
+    message: `You cannot ${STATE_VERB[action]} this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be ${action === 'capture' ? 'captured' : action === 'cancel' ? 'canceled' : action === 'confirm' ? 'confirmed' : 'updated'}: ${allowed.join(', ')}.`,
+    payment_intent: pi,
+  });
+}
+
+/** Locks the intent row; refuses when another request is mid-operation on it. */
+async function lockIntent(q: Queryable, ctx: CommandContext, id: string): Promise<PaymentIntent> {
+  const { rows } = await q.query<{ data: PaymentIntent; locked_by: string | null }>(
+    'SELECT data, locked_by FROM payment_intents WHERE account_id = $1 AND id = $2 FOR UPDATE', [ctx.accountId, id]);
+  if (!rows[0]) throw resourceMissing('payment_intent', id);
+  if (rows[0].locked_by !== null && rows[0].locked_by !== ctx.idempotencyKey) throw objectBusy('PaymentIntent', id);
+  return rows[0].data;
+}
+
+async function setLock(q: Queryable, ctx: CommandContext, id: string, owner: string | null): Promise<void> {
+  await q.query('UPDATE payment_intents SET locked_by = $3 WHERE account_id = $1 AND id = $2', [ctx.accountId, id, owner]);
+}
+
+function requireAction(pi: PaymentIntent, action: PaymentIntentAction): void {
+  if (!allows(action, pi.status)) {
+    const allowed = { update: ['requires_payment_method', 'requires_confirmation', 'requires_action'], confirm: ['requires_confirmation', 'requires_payment_method', 'requires_action'], capture: ['requires_capture'], cancel: ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action'] }[action];
+    throw unexpectedState(pi, action, allowed);
+  }
+}
+
+const render = (q: Queryable, ctx: CommandContext, pi: PaymentIntent, expand: string[] | undefined) =>
+  expandObject(q, ctx.accountId, pi, expand);
+
+/** What a confirmation will ask the processor for; journaled, so a resume asks the same. */
+interface ConfirmPlan {
+  intent: string;
+  chargeId: string;
+  paymentMethod: string;
+  amount: number;
+  currency: string;
+  capture: boolean;
+  authenticated: boolean;
+}
+
+/** Moves an intent into processing for a confirmation; the caller saves it. */
+function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): ConfirmPlan {
+  requireAction(pi, 'confirm');
+  const previousMethod = pi.payment_method;
+  if (p.payment_method) pi.payment_method = p.payment_method;
+  if (p.capture_method) pi.capture_method = p.capture_method;
+  if (!pi.payment_method) {
+    throw new ApiError(400, {
+      type: 'invalid_request_error',
+      code: 'payment_intent_unexpected_state',
+      param: 'payment_method',
+      message: 'You cannot confirm this PaymentIntent because it\'s missing a payment method. Pass payment_method (for example pm_card_visa) when confirming, or set it with an update first.',
+      payment_intent: pi,
+    });
+  }
+  // Confirming again after requires_action with the same card means the customer completed authentication.
+  const authenticated = pi.status === 'requires_action' && pi.payment_method === previousMethod;
+  pi.status = 'processing';
+  pi.next_action = null;
+  return {
+    intent: pi.id, chargeId: newId('ch'), paymentMethod: pi.payment_method, amount: pi.amount, currency: pi.currency,
+    capture: pi.capture_method !== 'manual', authenticated,
+  };
+}
+
+function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan): Promise<AuthorizeResult> {
+  return ctx.foreign('authorize', () => processor.authorize({
+    accountId: ctx.accountId, downstreamKey: plan.chargeId, reference: plan.intent, paymentMethod: plan.paymentMethod,
+    amount: plan.amount, currency: plan.currency, capture: plan.capture, authenticated: plan.authenticated,
+  }));
+}
+
+/** Applies the processor's answer: the charge, the balance, the intent's new status, the response. */
+async function recordAuthorization(q: Queryable, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
+  const pi = await lockIntent(q, ctx, plan.intent);
+  const now = nowSeconds();
+  const card = findTestCard(plan.paymentMethod)!.card;
+  if (result.outcome === 'requires_action') {
+    pi.status = 'requires_action';
+    pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
+    await paymentIntents.update(q, ctx.accountId, pi);
+    return { status: 200, body: await render(q, ctx, pi, expand) };
+  }
+  const approved = result.outcome === 'approved';
+  const charge: Charge = {
+    id: plan.chargeId, object: 'charge', amount: plan.amount,
+    amount_captured: approved && plan.capture ? plan.amount : 0, amount_refunded: 0, balance_transaction: null,
+    captured: approved && plan.capture, created: now, currency: plan.currency, customer: pi.customer,
+    description: pi.description, disputed: false,
+    failure_code: approved ? null : result.code, failure_message: approved ? null : result.message,
+    livemode: false, metadata: {},
+    outcome: approved
+      ? { network_status: 'approved_by_network', reason: null, risk_level: 'normal', seller_message: 'Payment complete.', type: 'authorized' }
+      : { network_status: 'declined_by_network', reason: result.decline_code ?? result.code, risk_level: 'normal', seller_message: 'The bank did not return any further details with this decline.', type: 'issuer_declined' },
+    paid: approved, payment_intent: pi.id, payment_method: plan.paymentMethod,
+    payment_method_details: { type: 'card', card: { ...card, network: card.brand } },
+    receipt_email: pi.receipt_email, refunded: false, status: approved ? 'succeeded' : 'failed',
+  };
+  if (charge.captured) {
+    charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
+      amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
+    });
+  }
+  await charges.insert(q, ctx.accountId, charge);
+  pi.latest_charge = charge.id;
+  if (approved) {
+    pi.status = plan.capture ? 'succeeded' : 'requires_capture';
+    pi.amount_received = plan.capture ? plan.amount : 0;
+    pi.amount_capturable = plan.capture ? 0 : plan.amount;
+    pi.last_payment_error = null;
+    await paymentIntents.update(q, ctx.accountId, pi);
+    return { status: 200, body: await render(q, ctx, pi, expand) };
+  }
+  const error: PaymentError = {
+    type: 'card_error', code: result.code, ...(result.decline_code ? { decline_code: result.decline_code } : {}),
+    message: result.message, charge: charge.id,
+    payment_method: { id: plan.paymentMethod, object: 'payment_method', type: 'card', card },
+  };
+  pi.status = 'requires_payment_method';
+  pi.payment_method = null;
+  pi.last_payment_error = error;
+  await paymentIntents.update(q, ctx.accountId, pi);
+  return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
+}
+
+export function paymentIntentCommands(processor: Processor): Command[] {
+  const create: Command<CreateParams> = {
+    name: 'payment_intents.create',
+    async run(ctx, p) {
+      const build = async (q: Queryable): Promise<{ pi: PaymentIntent; existing: boolean }> => {
+        const id = newId('pi');
+        if (p.external_id) {
+          const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p));
+          if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
+        }
+        if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+        const pi: PaymentIntent = {
+          id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
+          canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
+          client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
+          created: nowSeconds(), currency: p.currency, customer: p.customer ?? null, description: p.description ?? null,
+          external_id: p.external_id ?? null, last_payment_error: null, latest_charge: null, livemode: false,
+          metadata: applyMetadata({}, p.metadata ?? {}), next_action: null, payment_method: p.payment_method || null,
+          payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
+          setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
+          statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
+          status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method',
+        };
+        return { pi, existing: false };
+      };
+      if (!p.confirm) {
+        return ctx.finish('create', async (q) => {
+          const { pi, existing } = await build(q);
+          if (!existing) await paymentIntents.insert(q, ctx.accountId, pi);
+          return { status: 200, body: await render(q, ctx, pi, p.expand) };
+        });
+      }
+      const begun = await ctx.atomic('create', async (q) => {
+        const { pi, existing } = await build(q);
+        if (existing) return { existing: pi.id, plan: null };
+        const plan = beginConfirmation(pi, {});
+        await paymentIntents.insert(q, ctx.accountId, pi);
+        return { existing: null, plan };
+      });
+      if (!begun.plan) {
+        return ctx.finish('respond', async (q) => ({ status: 200, body: await render(q, ctx, await paymentIntents.get(q, ctx.accountId, begun.existing!), p.expand) }));
+      }
+      const result = await authorize(ctx, processor, begun.plan);
+      return ctx.finish('record', (q) => recordAuthorization(q, ctx, begun.plan!, result, p.expand));
+    },
+  };
+
+  const update: Command<UpdateParams> = {
+    name: 'payment_intents.update',
+    run: (ctx, p) => ctx.finish('update', async (q) => {
+      const pi = await lockIntent(q, ctx, p.intent);
+      requireAction(pi, 'update');
+      if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+      if (p.amount !== undefined) pi.amount = p.amount;
+      if (p.currency !== undefined) pi.currency = p.currency;
+      if (p.customer !== undefined) pi.customer = p.customer;
+      if (p.description !== undefined) pi.description = p.description;
+      if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
+      if (p.capture_method !== undefined) pi.capture_method = p.capture_method;
+      if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+      if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
+      if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
+      if (p.payment_method !== undefined) {
+        pi.payment_method = p.payment_method;
+        pi.status = p.payment_method ? 'requires_confirmation' : 'requires_payment_method';
+        pi.next_action = null;
+      }
+      await paymentIntents.update(q, ctx.accountId, pi);
+      return { status: 200, body: await render(q, ctx, pi, p.expand) };
+    }),
+  };
+
+  const confirm: Command<ConfirmParams> = {
+    name: 'payment_intents.confirm',
+    async run(ctx, p) {
+      const plan = await ctx.atomic('begin', async (q) => {
+        const pi = await lockIntent(q, ctx, p.intent);
+        if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+        const planned = beginConfirmation(pi, p);
+        await paymentIntents.update(q, ctx.accountId, pi);
+        return planned;
+      });
+      const result = await authorize(ctx, processor, plan);
+      return ctx.finish('record', (q) => recordAuthorization(q, ctx, plan, result, p.expand));
+    },
+  };
+
+  const capture: Command<CaptureParams> = {
+    name: 'payment_intents.capture',
+    async run(ctx, p) {
+      const plan = await ctx.atomic('begin', async (q) => {
+        const pi = await lockIntent(q, ctx, p.intent);
+        requireAction(pi, 'capture');
+        const amountToCapture = p.amount_to_capture ?? pi.amount_capturable;
+        if (amountToCapture > pi.amount_capturable) {
+          throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
+        }
+        await setLock(q, ctx, pi.id, ctx.idempotencyKey);
+        return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency };
+      });
+      await ctx.foreign('capture', () => processor.capture({
+        accountId: ctx.accountId, downstreamKey: `${plan.chargeId}:capture`, reference: plan.intent,
+        authorization: plan.chargeId, amount: plan.amount, currency: plan.currency,
+      }));
+      return ctx.finish('record', async (q) => {
+        const pi = await lockIntent(q, ctx, plan.intent);
+        const charge = await charges.get(q, ctx.accountId, plan.chargeId, { forUpdate: true });
+        const now = nowSeconds();
+        charge.captured = true;
+        charge.amount_captured = plan.amount;
+        charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
+          amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
+        });
+        await charges.update(q, ctx.accountId, charge);
+        pi.status = 'succeeded';
+        pi.amount_received = plan.amount;
+        pi.amount_capturable = 0;
+        if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
+        if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
+        if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
+        await paymentIntents.update(q, ctx.accountId, pi);
+        await setLock(q, ctx, pi.id, null);
+        return { status: 200, body: await render(q, ctx, pi, p.expand) };
+      });
+    },
+  };
+
+  const cancel: Command<CancelParams> = {
+    name: 'payment_intents.cancel',
+    async run(ctx, p) {
+      const plan = await ctx.atomic('begin', async (q) => {
+        const pi = await lockIntent(q, ctx, p.intent);
+        requireAction(pi, 'cancel');
+        if (pi.status !== 'requires_capture') return { intent: pi.id, voidCharge: null as string | null, amount: 0, currency: pi.currency };
+        await setLock(q, ctx, pi.id, ctx.idempotencyKey);
+        return { intent: pi.id, voidCharge: pi.latest_charge, amount: pi.amount_capturable, currency: pi.currency };
+      });
+      if (plan.voidCharge) {
+        const chargeId = plan.voidCharge;
+        await ctx.foreign('void', () => processor.void({
+          accountId: ctx.accountId, downstreamKey: `${chargeId}:void`, reference: plan.intent,
+          authorization: chargeId, amount: plan.amount, currency: plan.currency,
+        }));
+      }
+      return ctx.finish('record', async (q) => {
+        const pi = await lockIntent(q, ctx, plan.intent);
+        if (!plan.voidCharge) requireAction(pi, 'cancel');
+        pi.status = 'canceled';
+        pi.canceled_at = nowSeconds();
+        pi.cancellation_reason = p.cancellation_reason ?? null;
+        pi.amount_capturable = 0;
+        pi.next_action = null;
+        await paymentIntents.update(q, ctx.accountId, pi);
+        await setLock(q, ctx, pi.id, null);
+        return { status: 200, body: await render(q, ctx, pi, p.expand) };
+      });
+    },
+  };
+
+  return [create, update, confirm, capture, cancel];
+}

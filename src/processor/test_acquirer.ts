@@ -1,0 +1,150 @@
+/**
+ * The built-in test acquirer. It behaves like a real one: a durable ledger in its own tables,
+ * its own idempotency by downstream key (a repeated key returns the first answer and moves no
+ * money), amount checks on captures and refunds, and fault cards that lose answers or fail
+ * before charging. Its ledger is the ground truth tests use to prove "never charged twice".
+ */
+import { randomId } from '../ids.ts';
+import type { Db, Queryable } from '../store/db.ts';
+import { findTestCard } from './cards.ts';
+import {
+  type AuthorizeRequest, type AuthorizeResult, type FollowUpRequest, type LedgerEntry, type Processor,
+  ProcessorRejected, ProcessorTimeout, ProcessorUnavailable,
+} from './types.ts';
+
+interface OperationRow {
+  kind: LedgerEntry['kind'];
+  result: any;
+  attempts: number;
+}
+
+const LEDGER_COLUMNS = 'downstream_key, kind, reference, payment_method, amount, currency, outcome, attempts, created_at';
+
+export class TestAcquirer implements Processor {
+  constructor(private readonly db: Db) {}
+
+  async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
+    const card = findTestCard(req.paymentMethod);
+    if (!card) throw new ProcessorRejected(`unknown payment method ${req.paymentMethod}`);
+    const b = card.behaviour;
+    const outcome = await this.db.tx(async (q) => {
+      const prior = await this.repeat(q, req.accountId, req.downstreamKey);
+      if (prior) return { result: prior.result as AuthorizeResult, first: false };
+      if (b.kind === 'error_before_charge' && (await this.refuseOnce(q, req.accountId, req.downstreamKey))) {
+        return undefined;
+      }
+      let result: AuthorizeResult;
+      if (b.kind === 'decline') result = { outcome: 'declined', code: b.code, decline_code: b.decline_code, message: b.message };
+      else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };
+      else result = { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
+      const kind = result.outcome === 'approved' && req.capture ? 'sale' : 'authorization';
+      await this.record(q, req, kind, result.outcome, result);
+      return { result, first: true };
+    });
+    if (!outcome) throw new ProcessorUnavailable('test acquirer: 503 before charging (fault card pm_card_oncepay_errorBeforeCharge)');
+    if (b.kind === 'timeout_after_charge' && outcome.first) {
+      throw new ProcessorTimeout('test acquirer: answer lost after charging (fault card pm_card_oncepay_timeoutAfterCharge)');
+    }
+    return outcome.result;
+  }
+
+  capture(req: FollowUpRequest): Promise<{ outcome: 'captured' }> {
+    return this.followUp(req, 'capture', 'captured', async (q, auth) => {
+      if (auth.kind !== 'authorization' || auth.result.outcome !== 'approved') throw new ProcessorRejected('nothing to capture');
+      if (await this.hasFollowUp(q, req, ['capture', 'void'])) throw new ProcessorRejected('authorization already closed');
+      if (req.amount > auth.amount) throw new ProcessorRejected('capture exceeds authorization');
+    });
+  }
+
+  void(req: FollowUpRequest): Promise<{ outcome: 'voided' }> {
+    return this.followUp(req, 'void', 'voided', async (q, auth) => {
+      if (auth.kind !== 'authorization' || auth.result.outcome !== 'approved') throw new ProcessorRejected('nothing to void');
+      if (await this.hasFollowUp(q, req, ['capture', 'void'])) throw new ProcessorRejected('authorization already closed');
+    });
+  }
+
+  refund(req: FollowUpRequest): Promise<{ outcome: 'refunded' }> {
+    return this.followUp(req, 'refund', 'refunded', async (q, auth) => {
+      let captured = 0;
+      if (auth.kind === 'sale' && auth.result.outcome === 'approved') captured = auth.amount;
+      else {
+        const { rows } = await q.query<{ amount: number }>(
+          `SELECT amount FROM acquirer_operations WHERE account_id = $1 AND kind = 'capture' AND result->>'authorization' = $2`,
+          [req.accountId, req.authorization]);
+        captured = rows.reduce((s, r) => s + r.amount, 0);
+      }
+      const { rows } = await q.query<{ total: number }>(
+        `SELECT COALESCE(SUM(amount), 0)::int8 AS total FROM acquirer_operations
+          WHERE account_id = $1 AND kind = 'refund' AND result->>'authorization' = $2`,
+        [req.accountId, req.authorization]);
+      if (rows[0].total + req.amount > captured) throw new ProcessorRejected('refund exceeds captured amount');
+    });
+  }
+
+  async lookup(accountId: string, downstreamKey: string): Promise<LedgerEntry | undefined> {
+    const { rows } = await this.db.query<LedgerEntry>(
+      `SELECT ${LEDGER_COLUMNS} FROM acquirer_operations WHERE account_id = $1 AND downstream_key = $2`, [accountId, downstreamKey]);
+    return rows[0];
+  }
+
+  async ledger(accountId: string, reference?: string): Promise<LedgerEntry[]> {
+    const { rows } = await this.db.query<LedgerEntry>(
+      `SELECT ${LEDGER_COLUMNS} FROM acquirer_operations
+        WHERE account_id = $1 AND ($2::text IS NULL OR reference = $2) ORDER BY seq`, [accountId, reference ?? null]);
+    return rows;
+  }
+
+  private async followUp<O extends string>(
+    req: FollowUpRequest, kind: 'capture' | 'void' | 'refund', outcome: O,
+    check: (q: Queryable, auth: OperationRow & { amount: number }) => Promise<void>,
+  ): Promise<{ outcome: O }> {
+    return this.db.tx(async (q) => {
+      const prior = await this.repeat(q, req.accountId, req.downstreamKey);
+      if (prior) return prior.result;
+      const { rows } = await q.query<OperationRow & { amount: number }>(
+        'SELECT kind, result, attempts, amount FROM acquirer_operations WHERE account_id = $1 AND downstream_key = $2 FOR UPDATE',
+        [req.accountId, req.authorization]);
+      if (!rows[0]) throw new ProcessorRejected(`unknown authorization ${req.authorization}`);
+      await check(q, rows[0]);
+      const result = { outcome, authorization: req.authorization };
+      await this.record(q, { ...req, paymentMethod: '' }, kind, outcome, result);
+      return result;
+    });
+  }
+
+  private async hasFollowUp(q: Queryable, req: FollowUpRequest, kinds: string[]): Promise<boolean> {
+    const { rows } = await q.query(
+      `SELECT 1 FROM acquirer_operations WHERE account_id = $1 AND result->>'authorization' = $2 AND kind = ANY($3::text[]) LIMIT 1`,
+      [req.accountId, req.authorization, kinds]);
+    return rows.length > 0;
+  }
+
+  /** A repeated downstream key: count the attempt and return the first answer. */
+  private async repeat(q: Queryable, accountId: string, downstreamKey: string): Promise<OperationRow | undefined> {
+    const { rows } = await q.query<OperationRow>(
+      `UPDATE acquirer_operations SET attempts = attempts + 1 WHERE account_id = $1 AND downstream_key = $2
+       RETURNING kind, result, attempts`, [accountId, downstreamKey]);
+    return rows[0];
+  }
+
+  private async record(
+    q: Queryable, req: { accountId: string; downstreamKey: string; reference: string; paymentMethod: string; amount: number; currency: string },
+    kind: LedgerEntry['kind'], outcome: string, result: unknown,
+  ): Promise<void> {
+    // A concurrent first attempt with the same key waits on the primary key here and then fails,
+    // rolling back: only one of them is ever recorded.
+    await q.query(
+      `INSERT INTO acquirer_operations (account_id, downstream_key, kind, reference, payment_method, amount, currency, outcome, result)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [req.accountId, req.downstreamKey, kind, req.reference, req.paymentMethod, req.amount, req.currency, outcome, JSON.stringify(result)]);
+  }
+
+  /** Fault card: refuse the first attempt for this key (committed, so the retry is let through). */
+  private async refuseOnce(q: Queryable, accountId: string, downstreamKey: string): Promise<boolean> {
+    const { rows } = await q.query<{ attempts: number }>(
+      `INSERT INTO acquirer_refusals (account_id, downstream_key) VALUES ($1, $2)
+       ON CONFLICT (account_id, downstream_key) DO UPDATE SET attempts = acquirer_refusals.attempts + 1
+       RETURNING attempts`, [accountId, downstreamKey]);
+    return rows[0].attempts === 1;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The processor adapter: what Oncepay asks of an acquirer. Every call carries a downstream
+ * idempotency key derived from our own ids (charge id, refund id), so repeating a call after a
+ * crash or a lost answer never moves money twice.
+ */
+export interface CardDetails {
+  brand: string;
+  last4: string;
+  exp_month: number;
+  exp_year: number;
+  funding: 'credit' | 'debit' | 'prepaid';
+  country: string;
+}
+
+export type AuthorizeResult =
+  | { outcome: 'approved'; captured: boolean; network_transaction_id: string }
+  | { outcome: 'declined'; code: string; decline_code?: string; message: string }
+  | { outcome: 'requires_action' };
+
+export interface AuthorizeRequest {
+  accountId: string;
+  downstreamKey: string;
+  /** Our object this money belongs to (the payment intent id): the ledger is searchable by it. */
+  reference: string;
+  paymentMethod: string;
+  amount: number;
+  currency: string;
+  /** Capture in the same step (a sale) or only hold the funds. */
+  capture: boolean;
+  /** The customer completed authentication (3-D Secure) for this payment. */
+  authenticated: boolean;
+}
+
+export interface FollowUpRequest {
+  accountId: string;
+  downstreamKey: string;
+  reference: string;
+  /** The downstream key of the authorization this acts on. */
+  authorization: string;
+  amount: number;
+  currency: string;
+}
+
+export interface LedgerEntry {
+  downstream_key: string;
+  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund';
+  reference: string;
+  payment_method: string;
+  amount: number;
+  currency: string;
+  outcome: string;
+  attempts: number;
+  created_at: string;
+}
+
+export interface Processor {
+  authorize(req: AuthorizeRequest): Promise<AuthorizeResult>;
+  capture(req: FollowUpRequest): Promise<{ outcome: 'captured' }>;
+  void(req: FollowUpRequest): Promise<{ outcome: 'voided' }>;
+  refund(req: FollowUpRequest): Promise<{ outcome: 'refunded' }>;
+  lookup(accountId: string, downstreamKey: string): Promise<LedgerEntry | undefined>;
+  ledger(accountId: string, reference?: string): Promise<LedgerEntry[]>;
+}
+
+/** The processor answered 5xx: nothing happened there; the call may be repeated. */
+export class ProcessorUnavailable extends Error {}
+/** The answer was lost: the operation may or may not have happened; repeat with the same key. */
+export class ProcessorTimeout extends Error {}
+/** The processor refused the follow-up as invalid (e.g. capture more than authorized). */
+export class ProcessorRejected extends Error {}

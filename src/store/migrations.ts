@@ -1,0 +1,150 @@
+/**
+ * Plain, ordered SQL migrations. Every primary key and unique constraint leads with
+ * account_id so the schema can be distributed by account.
+ */
+import type { Db } from './db.ts';
+
+const objectTable = (name: string, extra = '') => `
+CREATE TABLE ${name} (
+  account_id text NOT NULL,
+  id text NOT NULL,
+  seq bigserial NOT NULL,
+  created bigint NOT NULL,
+  data jsonb NOT NULL,${extra}
+  PRIMARY KEY (account_id, id)
+);
+CREATE INDEX ${name}_list ON ${name} (account_id, seq DESC);`;
+
+export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE accounts (
+  id text PRIMARY KEY,
+  created bigint NOT NULL
+);
+CREATE TABLE api_keys (
+  account_id text NOT NULL REFERENCES accounts(id),
+  key_hash text NOT NULL,
+  key_hint text NOT NULL,
+  created bigint NOT NULL,
+  revoked_at bigint,
+  PRIMARY KEY (account_id, key_hash)
+);
+CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
+
+${objectTable('customers', `
+  deleted boolean NOT NULL DEFAULT false,`)}
+
+${objectTable('payment_intents', `
+  customer text,
+  locked_by text,`)}
+CREATE INDEX payment_intents_customer ON payment_intents (account_id, customer, seq DESC);
+
+${objectTable('charges', `
+  payment_intent text,
+  customer text,`)}
+CREATE INDEX charges_payment_intent ON charges (account_id, payment_intent, seq DESC);
+
+${objectTable('refunds', `
+  charge text NOT NULL,
+  payment_intent text,`)}
+CREATE INDEX refunds_charge ON refunds (account_id, charge, seq DESC);
+
+${objectTable('balance_transactions', `
+  source text NOT NULL,
+  type text NOT NULL,`)}
+CREATE UNIQUE INDEX balance_transactions_source ON balance_transactions (account_id, source);
+
+-- Permanent business keys: one object per (account, resource, external_id), never expiring.
+CREATE TABLE external_ids (
+  account_id text NOT NULL,
+  resource text NOT NULL,
+  external_id text NOT NULL,
+  object_id text NOT NULL,
+  fingerprint text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (account_id, resource, external_id)
+);
+
+CREATE TABLE idempotency_keys (
+  account_id text NOT NULL,
+  key text NOT NULL,
+  client_supplied boolean NOT NULL,
+  method text NOT NULL,
+  path text NOT NULL,
+  command text NOT NULL,
+  fingerprint text NOT NULL,
+  params jsonb NOT NULL,
+  request_id text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  locked_at timestamptz,
+  lock_token text,
+  recovery_point text NOT NULL DEFAULT 'started',
+  journal jsonb NOT NULL DEFAULT '{}',
+  response_status integer,
+  response_body text,
+  finished_at timestamptz,
+  attempts integer NOT NULL DEFAULT 1,
+  replay_count integer NOT NULL DEFAULT 0,
+  PRIMARY KEY (account_id, key)
+);
+CREATE INDEX idempotency_keys_unfinished ON idempotency_keys (updated_at) WHERE finished_at IS NULL;
+CREATE INDEX idempotency_keys_finished ON idempotency_keys (finished_at) WHERE finished_at IS NOT NULL;
+
+-- The test acquirer's own durable ledger: one row per downstream idempotency key.
+CREATE TABLE acquirer_operations (
+  account_id text NOT NULL,
+  downstream_key text NOT NULL,
+  seq bigserial NOT NULL,
+  kind text NOT NULL,
+  reference text NOT NULL,
+  payment_method text NOT NULL,
+  amount bigint NOT NULL,
+  currency text NOT NULL,
+  outcome text NOT NULL,
+  result jsonb NOT NULL,
+  attempts integer NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (account_id, downstream_key)
+);
+CREATE INDEX acquirer_operations_reference ON acquirer_operations (account_id, reference, seq);
+-- Attempts that the acquirer refused before doing anything (fault cards), so a retry can behave differently.
+CREATE TABLE acquirer_refusals (
+  account_id text NOT NULL,
+  downstream_key text NOT NULL,
+  attempts integer NOT NULL DEFAULT 1,
+  PRIMARY KEY (account_id, downstream_key)
+);
+`,
+  },
+];
+
+const MIGRATION_LOCK = 7_204_551;
+
+export async function migrate(db: Db): Promise<number[]> {
+  return db.tx(async (q) => {
+    // Several processes may start at once against one PostgreSQL: serialize them.
+    await q.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await q.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    const ran: number[] = [];
+    for (const m of MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await q.exec(m.sql);
+      await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      ran.push(m.version);
+    }
+    return ran;
+  });
+}
+
+export async function pendingMigrations(db: Db): Promise<number> {
+  const { rows } = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const applied = new Set(rows.map((r) => r.version));
+  return MIGRATIONS.filter((m) => !applied.has(m.version)).length;
+}

@@ -1,0 +1,108 @@
+/**
+ * Storage for Stripe-shaped objects: the rendered object lives in `data` (jsonb), the columns
+ * beside it exist to filter, to enforce uniqueness, and to order lists (by `seq`).
+ */
+import type { Queryable } from './db.ts';
+import { resourceMissing } from '../errors.ts';
+
+export interface StoredObject {
+  id: string;
+  created: number;
+}
+
+export interface ListQuery {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+  created?: { gt?: number; gte?: number; lt?: number; lte?: number };
+  /** Equality filters on indexed columns, e.g. { customer: 'cus_...' }. */
+  where?: Record<string, string | boolean>;
+}
+
+export interface ListPage<T> {
+  data: T[];
+  hasMore: boolean;
+}
+
+export class ObjectTable<T extends StoredObject> {
+  constructor(
+    readonly table: string,
+    /** Stripe's name for the object, used in "No such ..." messages. */
+    readonly objectName: string,
+    /** Extra columns derived from the object, written on every insert and update. */
+    private readonly columns: Record<string, (o: T) => unknown> = {},
+  ) {}
+
+  async insert(q: Queryable, accountId: string, obj: T): Promise<void> {
+    const cols = Object.keys(this.columns);
+    const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...cols.map((c) => this.columns[c](obj))];
+    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
+    await q.query(
+      `INSERT INTO ${this.table} (account_id, id, created, data${cols.map((c) => `, ${c}`).join('')}) VALUES (${placeholders})`,
+      values,
+    );
+  }
+
+  async update(q: Queryable, accountId: string, obj: T): Promise<void> {
+    const cols = Object.keys(this.columns);
+    const sets = ['data = $3', ...cols.map((c, i) => `${c} = $${i + 4}`)].join(', ');
+    const r = await q.query(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2`, [
+      accountId, obj.id, JSON.stringify(obj), ...cols.map((c) => this.columns[c](obj)),
+    ]);
+    if (r.rowCount !== 1) throw new Error(`${this.table}: update of missing row ${obj.id}`);
+  }
+
+  async find(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<T | undefined> {
+    const { rows } = await q.query<{ data: T }>(
+      `SELECT data FROM ${this.table} WHERE account_id = $1 AND id = $2${opts.forUpdate ? ' FOR UPDATE' : ''}`,
+      [accountId, id],
+    );
+    return rows[0]?.data;
+  }
+
+  /** Like find, but a missing object is Stripe's 404 resource_missing naming `param`. */
+  async get(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean; param?: string } = {}): Promise<T> {
+    const found = await this.find(q, accountId, id, opts);
+    if (!found) throw resourceMissing(this.objectName, id, opts.param ?? 'id');
+    return found;
+  }
+
+  async findBy(q: Queryable, accountId: string, column: string, value: string): Promise<T | undefined> {
+    const { rows } = await q.query<{ data: T }>(
+      `SELECT data FROM ${this.table} WHERE account_id = $1 AND ${column} = $2 LIMIT 1`,
+      [accountId, value],
+    );
+    return rows[0]?.data;
+  }
+
+  async list(q: Queryable, accountId: string, query: ListQuery): Promise<ListPage<T>> {
+    const params: unknown[] = [accountId];
+    const conds = ['account_id = $1'];
+    const add = (sql: (p: string) => string, value: unknown) => {
+      params.push(value);
+      conds.push(sql(`$${params.length}`));
+    };
+    for (const [col, value] of Object.entries(query.where ?? {})) add((p) => `${col} = ${p}`, value);
+    const c = query.created ?? {};
+    if (c.gt !== undefined) add((p) => `created > ${p}`, c.gt);
+    if (c.gte !== undefined) add((p) => `created >= ${p}`, c.gte);
+    if (c.lt !== undefined) add((p) => `created < ${p}`, c.lt);
+    if (c.lte !== undefined) add((p) => `created <= ${p}`, c.lte);
+    const cursorId = query.startingAfter ?? query.endingBefore;
+    const backwards = query.startingAfter === undefined && query.endingBefore !== undefined;
+    if (cursorId !== undefined) {
+      const { rows } = await q.query<{ seq: number }>(`SELECT seq FROM ${this.table} WHERE account_id = $1 AND id = $2`, [accountId, cursorId]);
+      if (!rows[0]) throw resourceMissing(this.objectName, cursorId, backwards ? 'ending_before' : 'starting_after');
+      add((p) => (backwards ? `seq > ${p}` : `seq < ${p}`), rows[0].seq);
+    }
+    params.push(query.limit + 1);
+    const { rows } = await q.query<{ data: T }>(
+      `SELECT data FROM ${this.table} WHERE ${conds.join(' AND ')} ORDER BY seq ${backwards ? 'ASC' : 'DESC'} LIMIT $${params.length}`,
+      params,
+    );
+    const hasMore = rows.length > query.limit;
+    const page = rows.slice(0, query.limit).map((r) => r.data);
+    if (backwards) page.reverse();
+    return { data: page, hasMore };
+  }
+}

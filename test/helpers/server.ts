@@ -1,0 +1,71 @@
+/**
+ * Starts a real Oncepay server in this process on a random loopback port: PostgreSQL when
+ * DATABASE_URL is set, otherwise an in-memory PGlite. Each call gets its own account, so test
+ * files can share one PostgreSQL database without seeing each other.
+ */
+import Stripe from 'stripe';
+import pino from 'pino';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createOncepay, type Oncepay } from '../../src/server.ts';
+import { createAccount } from '../../src/accounts/keys.ts';
+import type { FaultHook } from '../../src/faults.ts';
+
+export interface TestServer {
+  oncepay: Oncepay;
+  port: number;
+  url: string;
+  key: string;
+  accountId: string;
+  stripe(opts?: { key?: string; maxNetworkRetries?: number }): Stripe;
+  /** Another account on the same server. */
+  newAccount(): Promise<{ key: string; accountId: string }>;
+  /** Runs the completer for this test's account only. */
+  complete(graceMs?: number): Promise<number>;
+  /** The acquirer's ledger for one reference (payment intent id). */
+  ledger(reference?: string): Promise<Awaited<ReturnType<Oncepay['processor']['ledger']>>>;
+  close(): Promise<void>;
+}
+
+export const usingPostgres = () => Boolean(process.env.DATABASE_URL);
+
+export async function startTestServer(opts: { faults?: FaultHook; config?: Partial<Config> } = {}): Promise<TestServer> {
+  const config: Config = {
+    ...loadConfig({}),
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    dataDir: 'memory://',
+    completerIntervalMs: 3_600_000, // tests drive the completer explicitly
+    logLevel: 'silent',
+    poolSize: 10,
+    ...opts.config,
+  };
+  const oncepay = await createOncepay(config, { faults: opts.faults, logger: pino({ level: process.env.ONCEPAY_TEST_LOG ?? 'silent' }) });
+  await oncepay.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (oncepay.app.server.address() as AddressInfo).port;
+  const { key, accountId } = await createAccount(oncepay.db);
+  const stripeFor = (k: string, maxNetworkRetries = 0) =>
+    new Stripe(k, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries, telemetry: false });
+  return {
+    oncepay, port, url: `http://127.0.0.1:${port}`, key, accountId,
+    stripe: (o = {}) => stripeFor(o.key ?? key, o.maxNetworkRetries),
+    newAccount: () => createAccount(oncepay.db),
+    complete: (graceMs = 0) => oncepay.engine.completeAbandoned({ graceMs, accountId }),
+    ledger: (reference) => oncepay.processor.ledger(accountId, reference),
+    close: () => oncepay.close(),
+  };
+}
+
+/** A raw HTTP call (for what the official client cannot send: bad bodies, odd headers). */
+export async function rawRequest(
+  server: TestServer, method: string, path: string,
+  opts: { body?: string; contentType?: string; headers?: Record<string, string>; key?: string | null } = {},
+): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.key !== null) headers.authorization = `Bearer ${opts.key ?? server.key}`;
+  if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/x-www-form-urlencoded';
+  const res = await fetch(`${server.url}${path}`, { method, headers, body: opts.body });
+  const text = await res.text();
+  let json: any;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
