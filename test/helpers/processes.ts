@@ -1,0 +1,234 @@
+/**
+ * Real Oncepay server processes for crash tests: `node --import tsx src/cli/main.ts serve` as a
+ * child, on a free loopback port, over a PGlite data directory or the DATABASE_URL PostgreSQL.
+ * Every child is tracked so `killAllServers()` (call it from `after`) leaves nothing running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+
+export const usingPostgres = () => Boolean(process.env.DATABASE_URL);
+
+/** A fresh secret key (so every process start can own its own account on a shared database). */
+export function newSecretKey(): string {
+  return `sk_test_crash_${randomBytes(12).toString('hex')}`;
+}
+
+/** Where a server keeps its data: a PGlite directory, or the shared PostgreSQL. */
+export interface Store {
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Removes the PGlite directory (no-op for PostgreSQL). */
+  dispose(): void;
+}
+
+/** A fresh store: a temporary PGlite directory, or DATABASE_URL when it is set. */
+export function newStore(): Store {
+  if (usingPostgres()) return { databaseUrl: process.env.DATABASE_URL, dispose() {} };
+  const dataDir = mkdtempSync(join(tmpdir(), 'oncepay-crash-'));
+  return { dataDir, dispose: () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  key: string;
+  /** Resolves when the process has exited (for any reason). */
+  exited: Promise<Exit>;
+  /** Everything the process wrote, for failure messages. */
+  output(): string;
+  stripe(opts?: { maxNetworkRetries?: number }): Stripe;
+  raw(method: string, path: string, opts?: { body?: string; headers?: Record<string, string> }): Promise<RawResponse>;
+  /** The acquirer's ledger entries for one reference (payment intent id). */
+  ledger(reference: string): Promise<LedgerEntry[]>;
+  /** SIGKILL (if still running) and wait for the exit. */
+  kill(): Promise<Exit>;
+}
+
+export interface LedgerEntry {
+  downstream_key: string;
+  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund';
+  reference: string;
+  amount: number;
+  currency: string;
+  outcome: string;
+  attempts: number;
+}
+
+export interface SpawnOptions {
+  store: Store;
+  key?: string;
+  /** ONCEPAY_TEST_FAULTS, e.g. `kill:payment_intents.create:authorize`. */
+  faults?: string;
+  /** ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT (default 1s). */
+  lockTimeout?: string;
+  /** ONCEPAY_COMPLETER_INTERVAL (default 1h: the completer stays out of the way unless asked for). */
+  completerInterval?: string;
+  env?: Record<string, string>;
+  startupTimeoutMs?: number;
+}
+
+const live = new Set<ChildProcess>();
+
+function onExit(child: ChildProcess): Promise<Exit> {
+  return new Promise((ok) => {
+    if (child.exitCode !== null || child.signalCode !== null) return ok({ code: child.exitCode, signal: child.signalCode });
+    child.once('exit', (code, signal) => ok({ code, signal }));
+  });
+}
+
+export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
+  const key = opts.key ?? newSecretKey();
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ONCEPAY_SECRET_KEY: key,
+    ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT: opts.lockTimeout ?? '1s',
+    ONCEPAY_COMPLETER_INTERVAL: opts.completerInterval ?? '1h',
+    ONCEPAY_LOG_LEVEL: process.env.ONCEPAY_TEST_LOG ?? 'warn',
+    ONCEPAY_DB_POOL_SIZE: '10',
+    ...opts.env,
+  };
+  if (opts.store.databaseUrl) env.DATABASE_URL = opts.store.databaseUrl;
+  else env.ONCEPAY_DATA_DIR = opts.store.dataDir!;
+  if (opts.faults) env.ONCEPAY_TEST_FAULTS = opts.faults;
+
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const exited = onExit(child).then((e) => { live.delete(child); return e; });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+
+  const timeoutMs = opts.startupTimeoutMs ?? 60_000;
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => { cleanup(); fail(new Error(`server did not start within ${timeoutMs} ms:\n${out}`)); }, timeoutMs);
+    const onData = () => { if (out.includes('Oncepay listening on')) { cleanup(); ok(); } };
+    const onEarlyExit = (code: number | null, signal: string | null) => {
+      cleanup();
+      fail(new Error(`server exited during startup (code ${code}, signal ${signal}):\n${out}`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.off('exit', onEarlyExit);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', onEarlyExit);
+    onData();
+  }).catch(async (err) => {
+    child.kill('SIGKILL');
+    await exited;
+    throw err;
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const raw: ServerProcess['raw'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...o.headers };
+    if (o.body !== undefined) headers['content-type'] ??= 'application/x-www-form-urlencoded';
+    const res = await fetch(`${url}${path}`, { method, headers, body: o.body });
+    const text = await res.text();
+    let json: any;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  };
+  return {
+    child, pid: child.pid!, port, url, key, exited,
+    output: () => out,
+    stripe: (o = {}) => new Stripe(key, {
+      host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: o.maxNetworkRetries ?? 0, telemetry: false,
+    }),
+    raw,
+    async ledger(reference) {
+      const r = await raw('GET', `/v1/test_helpers/acquirer_ledger?reference=${encodeURIComponent(reference)}`);
+      if (r.status !== 200) throw new Error(`ledger: HTTP ${r.status} ${r.text}`);
+      return r.json.data;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+/** SIGKILLs every server this process started that is still running, and waits for them. */
+export async function killAllServers(): Promise<void> {
+  const children = [...live];
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all(children.map(onExit));
+}
+
+// Last resort if the test runner exits without running `after` hooks.
+process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+
+/** Resolves with the rejection of `p` (fails if `p` resolves). */
+export async function rejectionOf(p: Promise<unknown>): Promise<any> {
+  let value: unknown;
+  try {
+    value = await p;
+  } catch (err) {
+    return err;
+  }
+  throw Object.assign(new Error('expected the request to fail, but it succeeded'), { value });
+}
+
+/** Polls `fn` until `done(value)` or the deadline; returns the last value. */
+export async function pollUntil<T>(fn: () => Promise<T>, done: (v: T) => boolean, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  for (;;) {
+    const v = await fn();
+    if (done(v) || Date.now() >= deadline) return v;
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 150));
+  }
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
