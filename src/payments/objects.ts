@@ -137,6 +137,7 @@ export interface BalanceTransaction {
 
 export const customers = new ObjectTable<Customer & { deleted?: boolean }>('customers', 'customer', {
   deleted: (c) => c.deleted === true,
+  email: (c) => c.email,
 });
 export const paymentIntents = new ObjectTable<PaymentIntent>('payment_intents', 'payment_intent', {
   customer: (p) => p.customer,

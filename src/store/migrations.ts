@@ -35,7 +35,9 @@ CREATE TABLE api_keys (
 CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
 
 ${objectTable('customers', `
-  deleted boolean NOT NULL DEFAULT false,`)}
+  deleted boolean NOT NULL DEFAULT false,
+  email text,`)}
+CREATE INDEX customers_email ON customers (account_id, email, seq DESC);
 
 ${objectTable('payment_intents', `
   customer text,
