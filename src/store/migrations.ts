@@ -10,7 +10,7 @@ CREATE TABLE ${name} (
   id text NOT NULL,
   seq bigserial NOT NULL,
   created bigint NOT NULL,
-  data jsonb NOT NULL,${extra}
+  data json NOT NULL,${extra}
   PRIMARY KEY (account_id, id)
 );
 CREATE INDEX ${name}_list ON ${name} (account_id, seq DESC);`;
