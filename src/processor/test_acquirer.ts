@@ -27,25 +27,23 @@ export class TestAcquirer implements Processor {
     const card = findTestCard(req.paymentMethod);
     if (!card) throw new ProcessorRejected(`unknown payment method ${req.paymentMethod}`);
     const b = card.behaviour;
-    const outcome = await this.db.tx(async (q) => {
-      const prior = await this.repeat(q, req.accountId, req.downstreamKey);
-      if (prior) return { result: prior.result as AuthorizeResult, first: false };
-      if (b.kind === 'error_before_charge' && (await this.refuseOnce(q, req.accountId, req.downstreamKey))) {
-        return undefined;
+    if (b.kind === 'error_before_charge') {
+      const prior = await this.lookup(req.accountId, req.downstreamKey);
+      if (!prior && (await this.refuseOnce(this.db, req.accountId, req.downstreamKey))) {
+        throw new ProcessorUnavailable('test acquirer: 503 before charging (fault card pm_card_oncepay_errorBeforeCharge)');
       }
-      let result: AuthorizeResult;
-      if (b.kind === 'decline') result = { outcome: 'declined', code: b.code, decline_code: b.decline_code, message: b.message };
-      else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };
-      else result = { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
-      const kind = result.outcome === 'approved' && req.capture ? 'sale' : 'authorization';
-      await this.record(q, req, kind, result.outcome, result);
-      return { result, first: true };
-    });
-    if (!outcome) throw new ProcessorUnavailable('test acquirer: 503 before charging (fault card pm_card_oncepay_errorBeforeCharge)');
-    if (b.kind === 'timeout_after_charge' && outcome.first) {
+    }
+    let result: AuthorizeResult;
+    if (b.kind === 'decline') result = { outcome: 'declined', code: b.code, decline_code: b.decline_code, message: b.message };
+    else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };
+    else result = { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
+    const kind = result.outcome === 'approved' && req.capture ? 'sale' : 'authorization';
+    // One statement: record the operation, or count a repeat of its downstream key and return the first answer.
+    const recorded = await this.record(this.db, req, kind, result.outcome, result);
+    if (b.kind === 'timeout_after_charge' && recorded.attempts === 1) {
       throw new ProcessorTimeout('test acquirer: answer lost after charging (fault card pm_card_oncepay_timeoutAfterCharge)');
     }
-    return outcome.result;
+    return recorded.result as AuthorizeResult;
   }
 
   capture(req: FollowUpRequest): Promise<{ outcome: 'captured' }> {
@@ -99,17 +97,22 @@ export class TestAcquirer implements Processor {
     check: (q: Queryable, auth: OperationRow & { amount: number }) => Promise<void>,
   ): Promise<{ outcome: O }> {
     return this.db.tx(async (q) => {
-      const prior = await this.repeat(q, req.accountId, req.downstreamKey);
-      if (prior) return prior.result;
       const { rows } = await q.query<OperationRow & { amount: number }>(
         'SELECT kind, result, attempts, amount FROM acquirer_operations WHERE account_id = $1 AND downstream_key = $2 FOR UPDATE',
         [req.accountId, req.authorization]);
       if (!rows[0]) throw new ProcessorRejected(`unknown authorization ${req.authorization}`);
+      // The authorization's row lock serializes follow-ups on it; a repeated key answers as before.
+      const prior = await this.find(q, req.accountId, req.downstreamKey);
+      if (prior) return (await this.record(q, { ...req, paymentMethod: '' }, kind, outcome, prior.result)).result;
       await check(q, rows[0]);
-      const result = { outcome, authorization: req.authorization };
-      await this.record(q, { ...req, paymentMethod: '' }, kind, outcome, result);
-      return result;
+      return (await this.record(q, { ...req, paymentMethod: '' }, kind, outcome, { outcome, authorization: req.authorization })).result;
     });
+  }
+
+  private async find(q: Queryable, accountId: string, downstreamKey: string): Promise<OperationRow | undefined> {
+    const { rows } = await q.query<OperationRow>(
+      'SELECT kind, result, attempts FROM acquirer_operations WHERE account_id = $1 AND downstream_key = $2', [accountId, downstreamKey]);
+    return rows[0];
   }
 
   private async hasFollowUp(q: Queryable, req: FollowUpRequest, kinds: string[]): Promise<boolean> {
@@ -119,24 +122,21 @@ export class TestAcquirer implements Processor {
     return rows.length > 0;
   }
 
-  /** A repeated downstream key: count the attempt and return the first answer. */
-  private async repeat(q: Queryable, accountId: string, downstreamKey: string): Promise<OperationRow | undefined> {
-    const { rows } = await q.query<OperationRow>(
-      `UPDATE acquirer_operations SET attempts = attempts + 1 WHERE account_id = $1 AND downstream_key = $2
-       RETURNING kind, result, attempts`, [accountId, downstreamKey]);
-    return rows[0];
-  }
-
+  /**
+   * Records an operation under its downstream key, or, when the key was seen before, counts
+   * the attempt and returns the first answer unchanged: the acquirer's own idempotency.
+   */
   private async record(
     q: Queryable, req: { accountId: string; downstreamKey: string; reference: string; paymentMethod: string; amount: number; currency: string },
     kind: LedgerEntry['kind'], outcome: string, result: unknown,
-  ): Promise<void> {
-    // A concurrent first attempt with the same key waits on the primary key here and then fails,
-    // rolling back: only one of them is ever recorded.
-    await q.query(
+  ): Promise<{ result: any; attempts: number }> {
+    const { rows } = await q.query<{ result: any; attempts: number }>(
       `INSERT INTO acquirer_operations (account_id, downstream_key, kind, reference, payment_method, amount, currency, outcome, result)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (account_id, downstream_key) DO UPDATE SET attempts = acquirer_operations.attempts + 1
+       RETURNING result, attempts`,
       [req.accountId, req.downstreamKey, kind, req.reference, req.paymentMethod, req.amount, req.currency, outcome, JSON.stringify(result)]);
+    return rows[0];
   }
 
   /** Fault card: refuse the first attempt for this key (committed, so the retry is let through). */

@@ -279,11 +279,11 @@ const LIST_FILTERS: Record<string, string[]> = {
 };
 const COMMON_LIST = ['limit', 'starting_after', 'ending_before', 'created', 'expand'];
 const NO_LIST_PARAMS = new Set(['/v1/balance', '/v1/test_helpers/acquirer_ledger']);
-/** Keeps the parameters an endpoint knows, plus any unknown ones a mutation added. */
+const KNOWN_LIST_PARAMS = new Set([...COMMON_LIST, ...Object.values(LIST_FILTERS).flat()]);
+/** Keeps the parameters this endpoint knows, and any unknown ones a mutation added; drops other endpoints' filters. */
 function forEndpoint(path: string, params: Record<string, unknown>): Record<string, unknown> {
   const allowed = new Set([...(NO_LIST_PARAMS.has(path) ? [] : COMMON_LIST), ...LIST_FILTERS[path]]);
-  const known = new Set([...COMMON_LIST, ...Object.values(LIST_FILTERS).flat()]);
-  return Object.fromEntries(Object.entries(params).filter(([k]) => allowed.has(k) || !known.has(k) || Math.random() < 0.05));
+  return Object.fromEntries(Object.entries(params).filter(([k]) => allowed.has(k) || !KNOWN_LIST_PARAMS.has(k)));
 }
 
 /** Hand-built form text: fragments of broken encodings, real parameters, raw random text, random separators. */
