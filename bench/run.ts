@@ -9,8 +9,8 @@
  * node-postgres with the same concurrency.
  *
  * Ratio definition: a create+confirm request costs TX_PER_REQUEST = 3 database transactions
- * (first phase, the acquirer's ledger write, last phase) plus one key lookup, so the
- * bare-transaction ceiling for it is baseline_tx_per_s / 3 requests per second, and
+ * (first phase, the acquirer's ledger write, last phase; each one commit) plus one key lookup,
+ * so the bare-transaction ceiling for it is baseline_tx_per_s / 3 requests per second, and
  *   ratio = create_confirm_rps / (baseline_tx_per_s / TX_PER_REQUEST)
  * says how close the server gets to that ceiling.
  *

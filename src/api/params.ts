@@ -45,12 +45,20 @@ export function clearable<T>(s: Schema<T>): Schema<T | null | undefined> {
   };
 }
 
+/** NUL and unpaired surrogates cannot be stored as text (nor are they meaningful): refuse them up front. */
+function checkText(v: string, path: string, what = 'string'): void {
+  if (v.includes('\u0000') || !v.isWellFormed()) {
+    throw invalidRequest(`Invalid ${what}: it contains a NUL character or malformed Unicode (an unpaired surrogate).`, path, 'parameter_invalid_string');
+  }
+}
+
 export function string(opts: { max?: number; pattern?: RegExp; patternMessage?: string } = {}): Schema<string> {
   const max = opts.max ?? 5000;
   return schema(
     (v, path) => {
       if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
       if (typeof v !== 'string') throw invalidRequest(`Invalid string: ${describe(v)}`, path, 'parameter_invalid_string');
+      checkText(v, path);
       if (v.length > max) throw invalidRequest(`Invalid string: must be at most ${max} characters`, path, 'parameter_invalid_string');
       if (opts.pattern && !opts.pattern.test(v)) throw invalidRequest(opts.patternMessage ?? `Invalid ${path}: ${v}`, path);
       return v;
@@ -172,11 +180,13 @@ export function metadata(): Schema<Record<string, string | null> | null> {
         const p = `${path}[${k}]`;
         if (k.length > 40) throw invalidRequest(`Metadata keys can be at most 40 characters long; '${k.slice(0, 60)}' is ${k.length}.`, p);
         if (k === '') throw invalidRequest('Metadata keys cannot be empty.', p);
+        checkText(k, path, 'metadata key');
         const val = v[k];
         if (val === '' || val === null) { out[k] = null; continue; }
         if (typeof val === 'number' || typeof val === 'boolean') { out[k] = String(val); continue; }
         if (typeof val !== 'string') throw invalidRequest('Metadata values must be strings.', p);
         if (val.length > 500) throw invalidRequest(`Metadata values can be at most 500 characters long; '${k}' is ${val.length}.`, p);
+        checkText(val, p, 'metadata value');
         out[k] = val;
       }
       return out;
@@ -198,7 +208,7 @@ export function object<S extends Shape>(shape: S): ObjectSchema<S> {
     if (v === undefined || v === '') v = {};
     if (!isPlainObject(v)) throw invalidRequest('Invalid hash', path || undefined, 'parameter_invalid_hash');
     for (const k of Object.keys(v)) {
-      if (!(k in shape)) throw unknownParam(path ? `${path}[${k}]` : k);
+      if (!Object.hasOwn(shape, k)) throw unknownParam(path ? `${path}[${k}]` : k);
     }
     const out: Record<string, unknown> = {};
     for (const [k, s] of Object.entries(shape)) {

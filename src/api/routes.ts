@@ -12,7 +12,7 @@ import {
 } from '../payments/customers.ts';
 import {
   createPaymentIntentParams, updatePaymentIntentParams, confirmPaymentIntentParams, capturePaymentIntentParams,
-  cancelPaymentIntentParams, checkPaymentMethod,
+  cancelPaymentIntentParams, checkPaymentMethod, checkCreateParams,
 } from '../payments/payment_intents.ts';
 import { createRefundParams, updateRefundParams, checkRefundTarget } from '../payments/refunds.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/objects.ts';
@@ -127,8 +127,7 @@ export const ROUTES: Route[] = [
   command('DELETE', '/v1/customers/:customer', 'customers.delete', 'Delete a customer', deleteCustomerParams),
   listRoute('/v1/customers', customers, { email: optional(string({ max: 512 })) }, { deleted: false }),
 
-  command('POST', '/v1/payment_intents', 'payment_intents.create', 'Create a PaymentIntent', createPaymentIntentParams,
-    (p) => checkPaymentMethod(p.payment_method)),
+  command('POST', '/v1/payment_intents', 'payment_intents.create', 'Create a PaymentIntent', createPaymentIntentParams, checkCreateParams),
   retrieveRoute('/v1/payment_intents', 'intent', paymentIntents, { client_secret: optional(string({ max: 500 })) }),
   command('POST', '/v1/payment_intents/:intent', 'payment_intents.update', 'Update a PaymentIntent', updatePaymentIntentParams,
     (p) => checkPaymentMethod(p.payment_method)),

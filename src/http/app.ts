@@ -39,8 +39,20 @@ export function buildApp(services: AppServices): FastifyInstance {
     bodyLimit: BODY_LIMIT,
     genReqId: () => `req_${randomId(14)}`,
     requestIdHeader: false,
-    routerOptions: { querystringParser: (s: string) => parseForm(s) },
+    routerOptions: { querystringParser: parseQuery, maxParamLength: 1000 },
     return503OnClosing: true,
+    // Router-level failures (a malformed URL) answer in Stripe's shape too.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('Request-Id', req.id);
+      sendError(reply, invalidRequest(`Invalid request URL: ${err.message}`));
+    },
+    // Failures before any request exists (oversized headers, broken HTTP): a raw Stripe-shaped answer.
+    clientErrorHandler: (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ error: { type: 'invalid_request_error', message: status === 431 ? 'Request headers too large.' : `Malformed HTTP request (${err.code ?? 'parse error'}).` } });
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nRequest-Id: req_${randomId(14)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
 
   app.removeAllContentTypeParsers();
@@ -57,6 +69,8 @@ export function buildApp(services: AppServices): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Request-Id', req.id);
+    const queryError = (req.query as Record<symbol, ApiError> | undefined)?.[QUERY_ERROR];
+    if (queryError) throw queryError;
   });
   // One structured line per request (Fastify's own request lines are off).
   app.addHook('onResponse', async (req, reply) => {
@@ -103,8 +117,22 @@ export function buildApp(services: AppServices): FastifyInstance {
     req.log.error({ err: err?.cause ?? err, reqId: req.id }, 'unexpected error');
     return sendError(reply, apiError());
   });
+  app.addHook('onError', async (req, _reply, err: any) => {
+    // An ApiError wrapping an unexpected cause (the engine's 500s): log the cause, never lose it.
+    if (err instanceof ApiError && err.status >= 500) req.log.error({ err: err.cause ?? err, reqId: req.id }, 'request failed');
+  });
 
   return app;
+}
+
+/** Query strings are parsed while routing, where a throw would escape the request; defer it. */
+const QUERY_ERROR = Symbol('queryError');
+function parseQuery(text: string): Record<string | symbol, unknown> {
+  try {
+    return parseForm(text);
+  } catch (err) {
+    return { [QUERY_ERROR]: err };
+  }
 }
 
 function sendError(reply: FastifyReply, err: ApiError): void {

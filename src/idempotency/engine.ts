@@ -139,7 +139,7 @@ export class IdempotencyEngine {
         }, { 'Stripe-Should-Retry': 'false' });
       }
       if (existing.response_status !== null) {
-        await this.db.query('UPDATE idempotency_keys SET replay_count = replay_count + 1 WHERE account_id = $1 AND key = $2', [input.accountId, key]);
+        // A replay is a pure read: no write, no commit to wait for.
         this.opts.onEvent?.('replayed', key);
         return {
           status: existing.response_status,

@@ -148,13 +148,19 @@ interface ConfirmPlan {
   authenticated: boolean;
 }
 
+/** Checks on create's parameters that need no database: nothing is saved when they fail. */
+export function checkCreateParams(p: CreateParams): void {
+  checkPaymentMethod(p.payment_method);
+  if (p.confirm && !p.payment_method) {
+    throw invalidRequest('You cannot confirm this PaymentIntent because it\'s missing a payment method: pass payment_method (for example pm_card_visa) together with confirm=true.', 'payment_method', 'parameter_missing');
+  }
+}
+
 /** Moves an intent into processing for a confirmation; the caller saves it. */
 function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): ConfirmPlan {
   requireAction(pi, 'confirm');
   const previousMethod = pi.payment_method;
-  if (p.payment_method) pi.payment_method = p.payment_method;
-  if (p.capture_method) pi.capture_method = p.capture_method;
-  if (!pi.payment_method) {
+  if (!p.payment_method && !pi.payment_method) {
     throw new ApiError(400, {
       type: 'invalid_request_error',
       code: 'payment_intent_unexpected_state',
@@ -163,12 +169,14 @@ function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | nul
       payment_intent: pi,
     });
   }
+  if (p.payment_method) pi.payment_method = p.payment_method;
+  if (p.capture_method) pi.capture_method = p.capture_method;
   // Confirming again after requires_action with the same card means the customer completed authentication.
   const authenticated = pi.status === 'requires_action' && pi.payment_method === previousMethod;
   pi.status = 'processing';
   pi.next_action = null;
   return {
-    intent: pi.id, chargeId: newId('ch'), paymentMethod: pi.payment_method, amount: pi.amount, currency: pi.currency,
+    intent: pi.id, chargeId: newId('ch'), paymentMethod: pi.payment_method!, amount: pi.amount, currency: pi.currency,
     capture: pi.capture_method !== 'manual', authenticated,
   };
 }

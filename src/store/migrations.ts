@@ -90,7 +90,6 @@ CREATE TABLE idempotency_keys (
   response_body text,
   finished_at timestamptz,
   attempts integer NOT NULL DEFAULT 1,
-  replay_count integer NOT NULL DEFAULT 0,
   PRIMARY KEY (account_id, key)
 );
 CREATE INDEX idempotency_keys_unfinished ON idempotency_keys (updated_at) WHERE finished_at IS NULL;

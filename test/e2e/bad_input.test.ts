@@ -354,16 +354,16 @@ describe('absurd nesting', () => {
   });
 
   test('a query string nested deeper than 5 levels answers 400 (the connection is not dropped)', async () => {
-    assertStripeError(await get('/v1/payment_intents?a[b][c][d][e][f][g]=1', { timeoutMs: 3_000 }), { status: 400 });
+    assertStripeError(await get('/v1/payment_intents?a[b][c][d][e][f][g]=1'), { status: 400 });
   });
 
   test('a query string array index over the limit answers 400 (the connection is not dropped)', async () => {
-    assertStripeError(await get('/v1/payment_intents?expand[101]=data.customer', { timeoutMs: 3_000 }), { status: 400 });
+    assertStripeError(await get('/v1/payment_intents?expand[101]=data.customer'), { status: 400 });
   });
 
   test('a query string with over 2000 parameters answers 400 (the connection is not dropped)', async () => {
     const many = Array.from({ length: 2001 }, (_, i) => `k${i}=v`).join('&');
-    assertStripeError(await get(`/v1/customers?${many}`, { timeoutMs: 3_000 }), { status: 400 });
+    assertStripeError(await get(`/v1/customers?${many}`), { status: 400 });
   });
 });
 

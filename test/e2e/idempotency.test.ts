@@ -19,7 +19,7 @@ let stripe: Stripe;
 let once: Stripe;
 let n = 0;
 const key = (label: string) => `${label}-${process.pid}-${Date.now()}-${n++}`;
-const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]) => [k, String(v)])).toString();
+const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
 before(async () => {
   s = await startTestServer({ faults, config: { lockTimeoutMs: 300 } });
