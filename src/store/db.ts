@@ -30,8 +30,16 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
   const typeParser = (oid: number, format?: any) =>
     oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format);
   const types = { getTypeParser: typeParser } as any;
+  // Named statements are prepared once per connection: PostgreSQL skips parsing and planning
+  // on every later use, which is most of the cost of our short statements.
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) names.set(sql, (name = `s${names.size}`));
+    return name;
+  };
   const run = async (client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]) => {
-    const r = await client.query({ text: sql, values: params as any[], types });
+    const r = await client.query({ text: sql, values: params as any[], types, ...(params ? { name: nameOf(sql) } : {}) });
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   };
   return {
