@@ -11,7 +11,7 @@
  * known key is replayed, refused, or locked by compare-and-set and resumed from its journal.
  */
 import { randomBytes } from 'node:crypto';
-import type { Db, Queryable } from '../store/db.ts';
+import { isUniqueViolation, RowExpected, type Db, type Tx } from '../store/db.ts';
 import { ApiError, apiError } from '../errors.ts';
 import { SimulatedCrash, type FaultHook, noFaults } from '../faults.ts';
 import { fingerprint } from './fingerprint.ts';
@@ -29,11 +29,11 @@ export interface CommandContext {
   /** True when the client sent the key; false for the internal key of a key-less POST. */
   readonly clientSupplied: boolean;
   /** A phase: runs once; on resume its recorded result is returned instead. */
-  atomic<T>(step: string, fn: (q: Queryable) => Promise<T>): Promise<T>;
+  atomic<T>(step: string, fn: (q: Tx) => Promise<T>): Promise<T>;
   /** A call outside the database. Must be idempotent by its own downstream key. */
   foreign<T>(step: string, fn: () => Promise<T>): Promise<T>;
   /** The last phase: its response is stored in the same transaction. */
-  finish(step: string, fn: (q: Queryable) => Promise<CommandResponse>): Promise<CommandResponse>;
+  finish(step: string, fn: (q: Tx) => Promise<CommandResponse>): Promise<CommandResponse>;
 }
 
 export interface Command<P = any> {
@@ -258,8 +258,12 @@ interface RunIdentity {
 }
 
 /** One execution (first run or resume) of a command under a key we hold the lock of. */
+const KEY_OWNERSHIP = 'idempotency key lock';
+
 class Run implements CommandContext {
   private pending: Record<string, unknown> = {};
+  /** The lock token a fresh key's first phase is inserting; ours once that phase commits. */
+  private claimedToken: string | undefined;
   private response: CommandResponse | undefined;
 
   constructor(
@@ -288,7 +292,7 @@ class Run implements CommandContext {
         // A business outcome decided inside a phase (not found, wrong state): it is the
         // answer to this key, saved like any other response.
         const response = { status: err.status, body: { error: err.body } };
-        await this.db.tx(async (q) => this.store(q, 'finished', {}, response));
+        await this.runPhase(async (q) => this.store(q, 'finished', {}, response));
         return { status: err.status, body: this.stored(response), headers: err.headers, outcome: 'executed' };
       }
       // Unexpected: keep the recovery point, release the lock so a retry (or the completer) resumes.
@@ -308,11 +312,11 @@ class Run implements CommandContext {
     return this.responseText ?? JSON.stringify(res.body);
   }
 
-  async atomic<T>(step: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  async atomic<T>(step: string, fn: (q: Tx) => Promise<T>): Promise<T> {
     if (step in this.journal) return this.journal[step] as T;
-    const result = await this.db.tx(async (q) => {
+    const result = await this.runPhase(async (q) => {
       const r = await fn(q);
-      await this.store(q, step, { [step]: r === undefined ? null : r });
+      this.store(q, step, { [step]: r === undefined ? null : r });
       return r;
     });
     this.journal[step] = result;
@@ -329,10 +333,10 @@ class Run implements CommandContext {
     return result;
   }
 
-  async finish(step: string, fn: (q: Queryable) => Promise<CommandResponse>): Promise<CommandResponse> {
-    const res = await this.db.tx(async (q) => {
+  async finish(step: string, fn: (q: Tx) => Promise<CommandResponse>): Promise<CommandResponse> {
+    const res = await this.runPhase(async (q) => {
       const r = await fn(q);
-      await this.store(q, step, {}, r);
+      this.store(q, step, {}, r);
       return r;
     });
     this.response = res;
@@ -341,30 +345,31 @@ class Run implements CommandContext {
   }
 
   /**
-   * Records a phase in the key row inside the phase's transaction: inserts the row (fresh key)
-   * or updates it if we still hold the lock. With a response, finishes the key.
+   * Records a phase in the key row inside the phase's transaction (a deferred write, so it
+   * travels with the phase's own writes): inserts the row (fresh key) or updates it if we still
+   * hold the lock. With a response, finishes the key.
    */
-  private async store(q: Queryable, step: string, results: Record<string, unknown>, response?: CommandResponse): Promise<void> {
+  private store(q: Tx, step: string, results: Record<string, unknown>, response?: CommandResponse): void {
     const journal = JSON.stringify({ ...this.pending, ...results });
     const body = response ? JSON.stringify(response.body) : null;
     if (body !== null) this.responseText = body;
     if (this.token === undefined) {
+      // No ON CONFLICT: a concurrent twin makes the whole phase fail with a unique violation on
+      // the primary key (see runPhase), so its business writes never commit.
       const token = newLockToken();
-      const r = await q.query(
+      q.write(
         `INSERT INTO idempotency_keys (account_id, key, client_supplied, method, path, command, fingerprint, params, request_id,
                                        locked_at, lock_token, recovery_point, journal, response_status, response_body, finished_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
                  CASE WHEN $13::int IS NULL THEN now() END, CASE WHEN $13::int IS NULL THEN $10 END, $11, $12::jsonb, $13, $14,
-                 CASE WHEN $13::int IS NOT NULL THEN now() END)
-         ON CONFLICT (account_id, key) DO NOTHING`,
+                 CASE WHEN $13::int IS NOT NULL THEN now() END)`,
         [this.id.accountId, this.id.key, this.id.clientSupplied, this.id.method, this.id.path, this.command.name,
           this.id.fingerprint, JSON.stringify(this.id.params), this.id.requestId, token, step, journal,
           response?.status ?? null, body],
       );
-      if (r.rowCount !== 1) throw new KeyTaken();
-      this.token = token;
+      this.claimedToken = token;
     } else {
-      const r = await q.query(
+      q.write(
         `UPDATE idempotency_keys
             SET recovery_point = $4, journal = journal || $5::jsonb, updated_at = now(),
                 response_status = $6, response_body = $7,
@@ -373,9 +378,23 @@ class Run implements CommandContext {
                 lock_token = CASE WHEN $6::int IS NULL THEN lock_token END
           WHERE account_id = $1 AND key = $2 AND lock_token = $3`,
         [this.id.accountId, this.id.key, this.token, step, journal, response?.status ?? null, body],
+        { expectRow: KEY_OWNERSHIP },
       );
-      if (r.rowCount !== 1) throw new LockLost();
     }
-    this.pending = {};
+  }
+
+  /** Runs one phase transaction, translating the key-row guards into engine errors. */
+  private async runPhase<T>(fn: (q: Tx) => Promise<T>): Promise<T> {
+    this.claimedToken = undefined;
+    try {
+      const result = await this.db.tx(fn);
+      if (this.claimedToken) this.token = this.claimedToken;
+      this.pending = {};
+      return result;
+    } catch (err) {
+      if (this.token === undefined && isUniqueViolation(err, 'idempotency_keys_pkey')) throw new KeyTaken();
+      if (err instanceof RowExpected && err.labels.includes(KEY_OWNERSHIP)) throw new LockLost();
+      throw err;
+    }
   }
 }

@@ -1,10 +1,10 @@
 /** Balance transactions: one per captured charge and one per refund, so money reconciles. */
-import type { Queryable } from '../store/db.ts';
+import type { Queryable, Tx } from '../store/db.ts';
 import { newId } from '../ids.ts';
 import { balanceTransactions, type BalanceTransaction } from './objects.ts';
 
 export async function recordBalanceTransaction(
-  q: Queryable, accountId: string, now: number,
+  q: Tx, accountId: string, now: number,
   entry: { amount: number; currency: string; source: string; type: 'charge' | 'refund'; description: string | null },
 ): Promise<string> {
   const txn: BalanceTransaction = {
@@ -24,7 +24,7 @@ export async function recordBalanceTransaction(
     status: 'available',
     type: entry.type,
   };
-  await balanceTransactions.insert(q, accountId, txn);
+  balanceTransactions.insert(q, accountId, txn);
   return txn.id;
 }
 

@@ -1,6 +1,6 @@
 /** Customers: create, update, delete as commands; reads in the API layer. */
 import type { Command } from '../idempotency/engine.ts';
-import type { Queryable } from '../store/db.ts';
+import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import { resourceMissing } from '../errors.ts';
 import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../api/params.ts';
@@ -37,7 +37,7 @@ function apply(c: Customer, p: Fields): void {
 }
 
 /** A customer that exists and is not deleted, or Stripe's resource_missing. */
-export async function liveCustomer(q: Queryable, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}) {
+export async function liveCustomer(q: Tx, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}) {
   const c = await customers.find(q, accountId, id, opts);
   if (!c || c.deleted) throw resourceMissing('customer', id, opts.param ?? 'id');
   return c;
@@ -55,7 +55,7 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
       tax_exempt: 'none', test_clock: null,
     };
     apply(c, p);
-    await customers.insert(q, ctx.accountId, c);
+    customers.insert(q, ctx.accountId, c);
     return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
   }),
 };
@@ -65,7 +65,7 @@ export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.sh
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
     apply(c, p);
-    await customers.update(q, ctx.accountId, c);
+    customers.update(q, ctx.accountId, c);
     return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
   }),
 };
@@ -74,7 +74,7 @@ export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.sh
   name: 'customers.delete',
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
-    await customers.update(q, ctx.accountId, { ...c, deleted: true });
+    customers.update(q, ctx.accountId, { ...c, deleted: true });
     return { status: 200, body: { id: c.id, object: 'customer', deleted: true } };
   }),
 };

@@ -7,7 +7,7 @@
  * processor call safe to repeat.
  */
 import type { Command, CommandContext } from '../idempotency/engine.ts';
-import type { Queryable } from '../store/db.ts';
+import type { Tx } from '../store/db.ts';
 import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import {
@@ -115,7 +115,7 @@ function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed
 }
 
 /** Locks the intent row; refuses when another request is mid-operation on it. */
-async function lockIntent(q: Queryable, ctx: CommandContext, id: string): Promise<PaymentIntent> {
+async function lockIntent(q: Tx, ctx: CommandContext, id: string): Promise<PaymentIntent> {
   const { rows } = await q.query<{ data: PaymentIntent; locked_by: string | null }>(
     'SELECT data, locked_by FROM payment_intents WHERE account_id = $1 AND id = $2 FOR UPDATE', [ctx.accountId, id]);
   if (!rows[0]) throw resourceMissing('payment_intent', id);
@@ -123,8 +123,8 @@ async function lockIntent(q: Queryable, ctx: CommandContext, id: string): Promis
   return rows[0].data;
 }
 
-async function setLock(q: Queryable, ctx: CommandContext, id: string, owner: string | null): Promise<void> {
-  await q.query('UPDATE payment_intents SET locked_by = $3 WHERE account_id = $1 AND id = $2', [ctx.accountId, id, owner]);
+function setLock(q: Tx, ctx: CommandContext, id: string, owner: string | null): void {
+  q.write('UPDATE payment_intents SET locked_by = $3 WHERE account_id = $1 AND id = $2', [ctx.accountId, id, owner], { expectRow: `payment_intents ${id}` });
 }
 
 function requireAction(pi: PaymentIntent, action: PaymentIntentAction): void {
@@ -134,7 +134,7 @@ function requireAction(pi: PaymentIntent, action: PaymentIntentAction): void {
   }
 }
 
-const render = (q: Queryable, ctx: CommandContext, pi: PaymentIntent, expand: string[] | undefined) =>
+const render = (q: Tx, ctx: CommandContext, pi: PaymentIntent, expand: string[] | undefined) =>
   expandObject(q, ctx.accountId, pi, expand);
 
 /** What a confirmation will ask the processor for; journaled, so a resume asks the same. */
@@ -189,14 +189,14 @@ function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan)
 }
 
 /** Applies the processor's answer: the charge, the balance, the intent's new status, the response. */
-async function recordAuthorization(q: Queryable, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
+async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
   const pi = await lockIntent(q, ctx, plan.intent);
   const now = nowSeconds();
   const card = findTestCard(plan.paymentMethod)!.card;
   if (result.outcome === 'requires_action') {
     pi.status = 'requires_action';
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
-    await paymentIntents.update(q, ctx.accountId, pi);
+    paymentIntents.update(q, ctx.accountId, pi);
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const approved = result.outcome === 'approved';
@@ -219,14 +219,14 @@ async function recordAuthorization(q: Queryable, ctx: CommandContext, plan: Conf
       amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
     });
   }
-  await charges.insert(q, ctx.accountId, charge);
+  charges.insert(q, ctx.accountId, charge);
   pi.latest_charge = charge.id;
   if (approved) {
     pi.status = plan.capture ? 'succeeded' : 'requires_capture';
     pi.amount_received = plan.capture ? plan.amount : 0;
     pi.amount_capturable = plan.capture ? 0 : plan.amount;
     pi.last_payment_error = null;
-    await paymentIntents.update(q, ctx.accountId, pi);
+    paymentIntents.update(q, ctx.accountId, pi);
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const error: PaymentError = {
@@ -237,7 +237,7 @@ async function recordAuthorization(q: Queryable, ctx: CommandContext, plan: Conf
   pi.status = 'requires_payment_method';
   pi.payment_method = null;
   pi.last_payment_error = error;
-  await paymentIntents.update(q, ctx.accountId, pi);
+  paymentIntents.update(q, ctx.accountId, pi);
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 
@@ -245,7 +245,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
   const create: Command<CreateParams> = {
     name: 'payment_intents.create',
     async run(ctx, p) {
-      const build = async (q: Queryable): Promise<{ pi: PaymentIntent; existing: boolean }> => {
+      const build = async (q: Tx): Promise<{ pi: PaymentIntent; existing: boolean }> => {
         const id = newId('pi');
         if (p.external_id) {
           const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p));
@@ -269,7 +269,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       if (!p.confirm) {
         return ctx.finish('create', async (q) => {
           const { pi, existing } = await build(q);
-          if (!existing) await paymentIntents.insert(q, ctx.accountId, pi);
+          if (!existing) paymentIntents.insert(q, ctx.accountId, pi);
           return { status: 200, body: await render(q, ctx, pi, p.expand) };
         });
       }
@@ -277,7 +277,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         const { pi, existing } = await build(q);
         if (existing) return { existing: pi.id, plan: null };
         const plan = beginConfirmation(pi, {});
-        await paymentIntents.insert(q, ctx.accountId, pi);
+        paymentIntents.insert(q, ctx.accountId, pi);
         return { existing: null, plan };
       });
       if (!begun.plan) {
@@ -308,7 +308,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         pi.status = p.payment_method ? 'requires_confirmation' : 'requires_payment_method';
         pi.next_action = null;
       }
-      await paymentIntents.update(q, ctx.accountId, pi);
+      paymentIntents.update(q, ctx.accountId, pi);
       return { status: 200, body: await render(q, ctx, pi, p.expand) };
     }),
   };
@@ -320,7 +320,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         const pi = await lockIntent(q, ctx, p.intent);
         if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
         const planned = beginConfirmation(pi, p);
-        await paymentIntents.update(q, ctx.accountId, pi);
+        paymentIntents.update(q, ctx.accountId, pi);
         return planned;
       });
       const result = await authorize(ctx, processor, plan);
@@ -338,7 +338,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         if (amountToCapture > pi.amount_capturable) {
           throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
         }
-        await setLock(q, ctx, pi.id, ctx.idempotencyKey);
+        setLock(q, ctx, pi.id, ctx.idempotencyKey);
         return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency };
       });
       await ctx.foreign('capture', () => processor.capture({
@@ -354,15 +354,14 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
           amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
         });
-        await charges.update(q, ctx.accountId, charge);
+        charges.update(q, ctx.accountId, charge);
         pi.status = 'succeeded';
         pi.amount_received = plan.amount;
         pi.amount_capturable = 0;
         if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
         if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
         if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
-        await paymentIntents.update(q, ctx.accountId, pi);
-        await setLock(q, ctx, pi.id, null);
+        paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
         return { status: 200, body: await render(q, ctx, pi, p.expand) };
       });
     },
@@ -375,7 +374,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         const pi = await lockIntent(q, ctx, p.intent);
         requireAction(pi, 'cancel');
         if (pi.status !== 'requires_capture') return { intent: pi.id, voidCharge: null as string | null, amount: 0, currency: pi.currency };
-        await setLock(q, ctx, pi.id, ctx.idempotencyKey);
+        setLock(q, ctx, pi.id, ctx.idempotencyKey);
         return { intent: pi.id, voidCharge: pi.latest_charge, amount: pi.amount_capturable, currency: pi.currency };
       });
       if (plan.voidCharge) {
@@ -393,8 +392,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         pi.cancellation_reason = p.cancellation_reason ?? null;
         pi.amount_capturable = 0;
         pi.next_action = null;
-        await paymentIntents.update(q, ctx.accountId, pi);
-        await setLock(q, ctx, pi.id, null);
+        paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
         return { status: 200, body: await render(q, ctx, pi, p.expand) };
       });
     },

@@ -78,7 +78,7 @@ export function refundCommands(processor: Processor): Command[] {
           metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, reason: p.reason ?? null,
           status: 'pending',
         };
-        await refunds.insert(q, ctx.accountId, refund);
+        refunds.insert(q, ctx.accountId, refund);
         return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
       });
       if (plan.existing) {
@@ -97,10 +97,10 @@ export function refundCommands(processor: Processor): Command[] {
         refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
           amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
         });
-        await refunds.update(q, ctx.accountId, refund);
+        refunds.update(q, ctx.accountId, refund);
         charge.amount_refunded += refund.amount;
         charge.refunded = charge.amount_refunded >= charge.amount_captured;
-        await charges.update(q, ctx.accountId, charge);
+        charges.update(q, ctx.accountId, charge);
         return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
       });
     },
@@ -112,7 +112,7 @@ export function refundCommands(processor: Processor): Command[] {
       const refund = await refunds.find(q, ctx.accountId, p.refund, { forUpdate: true });
       if (!refund) throw resourceMissing('refund', p.refund);
       if (p.metadata !== undefined) refund.metadata = applyMetadata(refund.metadata, p.metadata);
-      await refunds.update(q, ctx.accountId, refund);
+      refunds.update(q, ctx.accountId, refund);
       return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
     }),
   };

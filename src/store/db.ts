@@ -13,16 +13,67 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
+/**
+ * A transaction. Besides immediate queries it takes deferred writes: INSERT/UPDATE/DELETE
+ * statements whose results the caller does not need. On PostgreSQL they are sent together as a
+ * single statement (data-modifying CTEs) just before the next read or the COMMIT, and a
+ * transaction made only of deferred writes is that one statement with no BEGIN/COMMIT at all:
+ * one round trip instead of several. Within a transaction, reads always see earlier writes.
+ */
+export interface Tx extends Queryable {
+  /**
+   * A write applied before the next read or at commit. With `expectRow` (a label) it must touch
+   * a row, or the transaction fails with RowExpected naming the labels that could have failed.
+   * Writes of one batch run as one statement: never give the same row two writes in a batch
+   * (PostgreSQL applies only one of them).
+   */
+  write(sql: string, params: unknown[], opts?: { expectRow?: string }): void;
+}
+
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
-  /** Runs fn inside BEGIN/COMMIT; rolls back when fn throws. */
-  tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /** Runs fn inside a transaction; rolls back when fn throws. */
+  tx<T>(fn: (q: Tx) => Promise<T>): Promise<T>;
   /** Pool statistics, when the engine has a pool. */
   poolStats(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
+/** A deferred write marked expectRow touched no row: the whole transaction was rolled back. */
+export class RowExpected extends Error {
+  constructor(readonly labels: string[]) {
+    super(`expected a write to touch a row: ${labels.join(', ')}`);
+  }
+}
+
+/** The database refused a write because of a unique constraint (SQLSTATE 23505). */
+export const isUniqueViolation = (err: unknown, constraint?: string): boolean =>
+  (err as { code?: string })?.code === '23505' && (!constraint || (err as { constraint?: string }).constraint === constraint);
+
 const INT8_OID = 20;
+
+interface Write { sql: string; params: unknown[]; expectRow?: string }
+
+/**
+ * Combines writes into one statement. Each becomes a CTE returning one row per touched row; the
+ * final SELECT divides by the count of every expectRow write, so an untouched row raises
+ * division_by_zero at run time and aborts the whole statement (and its transaction).
+ */
+export function combineWrites(writes: Write[]): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const ctes: string[] = [];
+  const checks: string[] = [];
+  writes.forEach((w, i) => {
+    const offset = params.length;
+    params.push(...w.params);
+    const sql = w.sql.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + offset}`);
+    ctes.push(`w${i} AS (${sql} RETURNING 1 AS touched)`);
+    if (w.expectRow) checks.push(`1 / (SELECT count(*) FROM w${i})::int`);
+  });
+  return { sql: `WITH ${ctes.join(', ')} SELECT ${checks.length ? checks.join(' + ') : '1'} AS ok`, params };
+}
+
+const DIVISION_BY_ZERO = '22012';
 
 export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
@@ -42,22 +93,48 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
     const r = await client.query({ text: sql, values: params as any[], types, ...(params ? { name: nameOf(sql) } : {}) });
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   };
+  const runWrites = async (client: pg.PoolClient, writes: Write[]) => {
+    if (writes.length === 0) return;
+    const { sql, params } = combineWrites(writes);
+    try {
+      await run(client, sql, params);
+    } catch (err) {
+      // One combined statement cannot say which guarded write missed: name every candidate.
+      if ((err as { code?: string }).code === DIVISION_BY_ZERO) throw new RowExpected(writes.flatMap((w) => (w.expectRow ? [w.expectRow] : [])));
+      throw err;
+    }
+  };
   return {
     kind: 'postgres',
     query: (sql, params) => run(pool, sql, params) as any,
     exec: async (sql) => { await pool.query(sql); },
     async tx(fn) {
       const client = await pool.connect();
+      let begun = false;
+      let pending: Write[] = [];
+      const flush = async () => {
+        const writes = pending;
+        pending = [];
+        await runWrites(client, writes);
+      };
+      const begin = async () => {
+        if (!begun) {
+          await client.query('BEGIN');
+          begun = true;
+        }
+      };
       try {
-        await client.query('BEGIN');
         const result = await fn({
-          query: (sql, params) => run(client, sql, params) as any,
-          exec: async (sql) => { await client.query(sql); },
+          query: async (sql, params) => { await begin(); await flush(); return run(client, sql, params) as any; },
+          exec: async (sql) => { await begin(); await flush(); await client.query(sql); },
+          write: (sql, params, opts) => { pending.push({ sql, params, expectRow: opts?.expectRow }); },
         });
-        await client.query('COMMIT');
+        // Only deferred writes: one statement is atomic by itself, no BEGIN/COMMIT needed.
+        await flush();
+        if (begun) await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        if (begun) await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
         client.release();
@@ -78,10 +155,25 @@ export async function openPglite(dataDir: string): Promise<Db> {
     kind: 'pglite',
     query: (sql, params) => run(db, sql, params) as any,
     exec: async (sql) => { await db.exec(sql); },
-    tx: (fn) => db.transaction((t) => fn({
-      query: (sql, params) => run(t, sql, params) as any,
-      exec: async (sql) => { await t.exec(sql); },
-    })),
+    // In process there is no round trip to save: deferred writes run in order at the same points.
+    tx: (fn) => db.transaction(async (t) => {
+      let pending: Write[] = [];
+      const flush = async () => {
+        const writes = pending;
+        pending = [];
+        for (const w of writes) {
+          const r = await run(t, w.sql, w.params);
+          if (w.expectRow && r.rowCount === 0) throw new RowExpected([w.expectRow]);
+        }
+      };
+      const result = await fn({
+        query: async (sql, params) => { await flush(); return run(t, sql, params) as any; },
+        exec: async (sql) => { await flush(); await t.exec(sql); },
+        write: (sql, params, opts) => { pending.push({ sql, params, expectRow: opts?.expectRow }); },
+      });
+      await flush();
+      return result;
+    }),
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
     close: () => db.close(),
   };

@@ -2,7 +2,7 @@
  * Storage for Stripe-shaped objects: the rendered object lives in `data` (jsonb), the columns
  * beside it exist to filter, to enforce uniqueness, and to order lists (by `seq`).
  */
-import type { Queryable } from './db.ts';
+import type { Queryable, Tx } from './db.ts';
 import { resourceMissing } from '../errors.ts';
 
 export interface StoredObject {
@@ -33,23 +33,25 @@ export class ObjectTable<T extends StoredObject> {
     private readonly columns: Record<string, (o: T) => unknown> = {},
   ) {}
 
-  async insert(q: Queryable, accountId: string, obj: T): Promise<void> {
+  /** Deferred: sent with the transaction's other writes. */
+  insert(q: Tx, accountId: string, obj: T): void {
     const cols = Object.keys(this.columns);
     const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...cols.map((c) => this.columns[c](obj))];
     const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
-    await q.query(
-      `INSERT INTO ${this.table} (account_id, id, created, data${cols.map((c) => `, ${c}`).join('')}) VALUES (${placeholders})`,
-      values,
-    );
+    q.write(`INSERT INTO ${this.table} (account_id, id, created, data${cols.map((c) => `, ${c}`).join('')}) VALUES (${placeholders})`, values);
   }
 
-  async update(q: Queryable, accountId: string, obj: T): Promise<void> {
-    const cols = Object.keys(this.columns);
+  /**
+   * Deferred; the row must exist (the transaction fails otherwise). `extra` sets more columns in
+   * the same statement: one row must never get two deferred writes in one batch.
+   */
+  update(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}): void {
+    const cols = [...Object.keys(this.columns), ...Object.keys(extra)];
+    const values = [...Object.keys(this.columns).map((c) => this.columns[c](obj)), ...Object.values(extra)];
     const sets = ['data = $3', ...cols.map((c, i) => `${c} = $${i + 4}`)].join(', ');
-    const r = await q.query(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2`, [
-      accountId, obj.id, JSON.stringify(obj), ...cols.map((c) => this.columns[c](obj)),
-    ]);
-    if (r.rowCount !== 1) throw new Error(`${this.table}: update of missing row ${obj.id}`);
+    q.write(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2`, [
+      accountId, obj.id, JSON.stringify(obj), ...values,
+    ], { expectRow: `${this.table} ${obj.id}` });
   }
 
   async find(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<T | undefined> {

@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import {
-  killAllServers, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
+  cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
   type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
 
@@ -21,7 +21,7 @@ const ROW_TIMEOUT = 120_000;
 /** Matrix rows run a few at a time: each spawns two servers on a 2-core machine. */
 const PARALLEL = Number(process.env.CRASH_PARALLEL ?? 3);
 
-after(killAllServers);
+after(cleanupServersAndStores);
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -53,13 +53,38 @@ async function expectKilled(srv: ServerProcess, pending: Promise<unknown>, fault
   return settled.error;
 }
 
+/** Adds the servers' own output to a failure, so a 500 or a stuck request explains itself. */
+function explain(err: unknown, servers: Array<ServerProcess | undefined>): never {
+  const out = servers.filter(Boolean).map((s) => `--- server pid ${s!.pid} port ${s!.port} output ---\n${s!.output().slice(-4000)}`).join('\n');
+  if (err instanceof Error && out) err.message += `\n${out}`;
+  throw err;
+}
+
+/**
+ * A kill right after the processor call returned: the acquirer had durably recorded the operation,
+ * so the resume repeated the same downstream key (attempts >= 2) instead of moving money again.
+ */
+async function assertProcessorRepeated(srv: ServerProcess, sc: Scenario, step: string, reference: string): Promise<void> {
+  const [processorStep, kind] = sc.processorStep;
+  if (step !== processorStep) return;
+  const entries = (await srv.ledger(reference)).filter((e) => e.kind === kind);
+  assert.equal(entries.length, 1);
+  assert.ok(entries[0].attempts >= 2, `the ${kind} recorded before the kill should have been asked again with the same downstream key: ${JSON.stringify(entries[0])}`);
+}
+
 const summary = (entries: LedgerEntry[]) =>
   entries.map((e) => `${e.kind}:${e.amount}:${e.outcome}`).sort();
 
-/** The acquirer's ledger for `reference` is exactly `expected` (kind:amount:outcome), nothing more. */
+/**
+ * The acquirer's ledger for `reference` is exactly `expected` (kind:amount:outcome), nothing more;
+ * and so is the whole account's (every scenario has its own account with a single intent), so
+ * money moved under any other reference would show too.
+ */
 async function assertLedger(srv: ServerProcess, reference: string, expected: string[]): Promise<LedgerEntry[]> {
   const entries = await srv.ledger(reference);
   assert.deepEqual(summary(entries), [...expected].sort(), `acquirer ledger for ${reference}: ${JSON.stringify(entries)}`);
+  const all = await srv.ledger();
+  assert.deepEqual(summary(all), [...expected].sort(), `acquirer ledger of the whole account: ${JSON.stringify(all)}`);
   return entries;
 }
 
@@ -102,6 +127,8 @@ interface Scenario {
   /** Finds the request's target object without its response (for convergence without a client). */
   locate(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent }): Promise<{ id: string; status: string | null } | undefined>;
   finalStatus: string;
+  /** The processor step and the ledger kind it writes. */
+  processorStep: [step: string, kind: LedgerEntry['kind']];
   verify(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent }, obj: any): Promise<void>;
 }
 
@@ -130,6 +157,7 @@ const SCENARIOS: Scenario[] = [
       return list.data[0];
     },
     finalStatus: 'succeeded',
+    processorStep: ['authorize', 'sale'],
     verify: (srv, _ctx, pi) => assertChargedOnce(srv, pi, AMOUNT),
   },
   {
@@ -143,6 +171,7 @@ const SCENARIOS: Scenario[] = [
     send: (stripe, ctx, key) => stripe.paymentIntents.confirm(ctx.pi!.id, { payment_method: 'pm_card_visa' }, { idempotencyKey: key }),
     locate: retrieveIntent,
     finalStatus: 'succeeded',
+    processorStep: ['authorize', 'sale'],
     verify: (srv, _ctx, pi) => assertChargedOnce(srv, pi, AMOUNT),
   },
   {
@@ -152,6 +181,7 @@ const SCENARIOS: Scenario[] = [
     send: (stripe, ctx, key) => stripe.paymentIntents.capture(ctx.pi!.id, { amount_to_capture: CAPTURE }, { idempotencyKey: key }),
     locate: retrieveIntent,
     finalStatus: 'succeeded',
+    processorStep: ['capture', 'capture'],
     async verify(srv, ctx, pi: Stripe.PaymentIntent) {
       assert.equal(pi.status, 'succeeded');
       assert.equal(pi.amount_received, CAPTURE);
@@ -171,6 +201,7 @@ const SCENARIOS: Scenario[] = [
     send: (stripe, ctx, key) => stripe.paymentIntents.cancel(ctx.pi!.id, { cancellation_reason: 'requested_by_customer' }, { idempotencyKey: key }),
     locate: retrieveIntent,
     finalStatus: 'canceled',
+    processorStep: ['void', 'void'],
     async verify(srv, ctx, pi: Stripe.PaymentIntent) {
       assert.equal(pi.status, 'canceled');
       assert.equal(pi.cancellation_reason, 'requested_by_customer');
@@ -197,6 +228,7 @@ const SCENARIOS: Scenario[] = [
       return list.data[0];
     },
     finalStatus: 'succeeded',
+    processorStep: ['refund', 'refund'],
     async verify(srv, ctx, refund: Stripe.Refund) {
       const stripe = srv.stripe();
       assert.equal(refund.status, 'succeeded');
@@ -218,10 +250,16 @@ async function crashAt(sc: Scenario, step: string, store: Store, key: string) {
   const fault = `kill:${sc.command}:${step}`;
   const secret = newSecretKey(); // this scenario's own account; the restarted process reuses it
   const faulted = await spawnServer({ store, key: secret, faults: fault });
-  const ctx = await sc.prepare(faulted.stripe());
-  const err = await expectKilled(faulted, sc.send(faulted.stripe(), ctx, key), fault);
-  assert.equal(err?.type, 'StripeConnectionError', `the client should see the connection die, got ${err}`);
-  return { ctx, secret };
+  try {
+    const ctx = await sc.prepare(faulted.stripe());
+    const err = await expectKilled(faulted, sc.send(faulted.stripe(), ctx, key), fault);
+    assert.equal(err?.type, 'StripeConnectionError', `the client should see the connection die, got ${err}`);
+    return { ctx, secret };
+  } catch (err) {
+    explain(err, [faulted]);
+  } finally {
+    await faulted.kill();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,7 +270,7 @@ describe(`crash matrix [${STORE}]: SIGKILL after each step, then retry with the 
     for (const step of sc.steps) {
       const last = step === sc.steps[sc.steps.length - 1];
       test(`${sc.label} killed after ${step} -> retry ${last ? 'replays' : 'resumes'}: ${sc.expect}`, { timeout: ROW_TIMEOUT }, async () => {
-        const store = newStore();
+        const store = await newStore();
         const key = `crash_${sc.command}_${step}_${Date.now()}`;
         let restarted: ServerProcess | undefined;
         try {
@@ -253,6 +291,9 @@ describe(`crash matrix [${STORE}]: SIGKILL after each step, then retry with the 
           assert.equal(again.id, retry.id);
           assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true');
           await sc.verify(restarted, ctx, await sc.locate(restarted, ctx));
+          await assertProcessorRepeated(restarted, sc, step, ctx.pi?.id ?? retry.id);
+        } catch (err) {
+          explain(err, [restarted]);
         } finally {
           await restarted?.kill();
           store.dispose();
@@ -265,20 +306,25 @@ describe(`crash matrix [${STORE}]: SIGKILL after each step, then retry with the 
 // ---------------------------------------------------------------------------------------------
 // 2) Convergence without any client: the completer of the restarted process finishes the work
 
-const CONVERGENCE: Array<[command: string, step: string]> = [
-  ['payment_intents.create', 'create'],
-  ['payment_intents.create', 'authorize'],
-  ['payment_intents.confirm', 'authorize'],
-  ['payment_intents.capture', 'capture'],
-  ['payment_intents.cancel', 'void'],
-  ['refunds.create', 'refund'],
-];
+/** Every command x step again; `CRASH_CONVERGENCE=short` keeps the six most telling rows. */
+const CONVERGENCE: Array<[command: string, step: string]> = process.env.CRASH_CONVERGENCE === 'short'
+  ? [
+    ['payment_intents.create', 'create'],
+    ['payment_intents.create', 'authorize'],
+    ['payment_intents.confirm', 'authorize'],
+    ['payment_intents.capture', 'capture'],
+    ['payment_intents.cancel', 'void'],
+    ['refunds.create', 'refund'],
+  ]
+  : SCENARIOS.flatMap((sc) => sc.steps.map((step): [string, string] => [sc.command, step]));
 
 describe(`convergence without a client [${STORE}]: SIGKILL, restart with the completer, no retry`, { concurrency: PARALLEL }, () => {
   for (const [command, step] of CONVERGENCE) {
     const sc = SCENARIOS.find((s) => s.command === command)!;
-    test(`${sc.label} killed after ${step} -> completer finishes it: ${sc.expect}`, { timeout: ROW_TIMEOUT }, async () => {
-      const store = newStore();
+    const last = step === sc.steps[sc.steps.length - 1];
+    const how = last ? 'already final, the stored response replays' : 'the completer finishes it';
+    test(`${sc.label} killed after ${step} -> ${how}: ${sc.expect}`, { timeout: ROW_TIMEOUT }, async () => {
+      const store = await newStore();
       const key = `converge_${command}_${step}_${Date.now()}`;
       let restarted: ServerProcess | undefined;
       try {
@@ -288,10 +334,13 @@ describe(`convergence without a client [${STORE}]: SIGKILL, restart with the com
         assert.ok(obj, 'the object exists');
         assert.equal(obj.status, sc.finalStatus, `no client retried: the completer should have finished it within 15 s\n${restarted.output()}`);
         await sc.verify(restarted, ctx, obj);
+        await assertProcessorRepeated(restarted, sc, step, ctx.pi?.id ?? obj.id);
         // The completer stored the response under the key: a late retry replays it.
         const late = await sc.send(restarted.stripe({ maxNetworkRetries: 5 }), ctx, key);
         assert.equal(late.id, obj.id);
         assert.equal(late.lastResponse.headers['idempotent-replayed'], 'true');
+      } catch (err) {
+        explain(err, [restarted]);
       } finally {
         await restarted?.kill();
         store.dispose();
@@ -307,7 +356,7 @@ const CREATE_CONFIRM_BODY = `amount=${AMOUNT}&currency=usd&payment_method=pm_car
 
 describe(`requests without an Idempotency-Key [${STORE}]`, () => {
   test('raw POST create(confirm) without Idempotency-Key killed after authorize -> completer finishes it: succeeded, 1 sale', { timeout: ROW_TIMEOUT }, async () => {
-    const store = newStore();
+    const store = await newStore();
     const secret = newSecretKey();
     let restarted: ServerProcess | undefined;
     try {
@@ -322,6 +371,9 @@ describe(`requests without an Idempotency-Key [${STORE}]`, () => {
       assert.equal(pi.length, 1, `exactly one intent, got ${pi.map((p) => `${p.id}:${p.status}`)}`);
       assert.equal(pi[0].status, 'succeeded', `the completer should have finished the key-less request within 15 s\n${restarted.output()}`);
       await assertChargedOnce(restarted, pi[0], AMOUNT);
+      await assertProcessorRepeated(restarted, SCENARIOS[0], 'authorize', pi[0].id);
+    } catch (err) {
+      explain(err, [restarted]);
     } finally {
       await restarted?.kill();
       store.dispose();
@@ -371,13 +423,16 @@ async function assertOneSale(srv: ServerProcess, id: string) {
 }
 
 describe(`concurrent identical requests [${STORE}]`, () => {
-  test('50 identical create(confirm) with one Idempotency-Key against one server -> 1 intent, 1 sale', { timeout: ROW_TIMEOUT }, async () => {
-    const store = newStore();
+  test('50 identical create(confirm) with one Idempotency-Key against one server -> 1 intent, 1 sale', { timeout: ROW_TIMEOUT }, async (t) => {
+    const store = await newStore();
     let srv: ServerProcess | undefined;
     try {
       srv = await spawnServer({ store });
-      const { id } = await burst([srv], 50, `burst_one_${Date.now()}`);
+      const { id, conflicts } = await burst([srv], 50, `burst_one_${Date.now()}`);
+      t.diagnostic(`${conflicts} of 50 first answers were 409 idempotency_key_in_use`);
       await assertOneSale(srv, id);
+    } catch (err) {
+      explain(err, [srv]);
     } finally {
       await srv?.kill();
       store.dispose();
@@ -386,15 +441,18 @@ describe(`concurrent identical requests [${STORE}]`, () => {
 
   test('50 identical create(confirm) with one Idempotency-Key split across two processes on one PostgreSQL -> 1 intent, 1 sale',
     { timeout: ROW_TIMEOUT, skip: usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory' },
-    async () => {
-      const store = newStore();
+    async (t) => {
+      const store = await newStore();
       const secret = newSecretKey();
       const servers: ServerProcess[] = [];
       try {
         servers.push(...await Promise.all([spawnServer({ store, key: secret }), spawnServer({ store, key: secret })]));
-        const { id } = await burst(servers, 50, `burst_two_${Date.now()}`);
+        const { id, conflicts } = await burst(servers, 50, `burst_two_${Date.now()}`);
+        t.diagnostic(`${conflicts} of 50 first answers were 409 idempotency_key_in_use`);
         await assertOneSale(servers[0], id);
         await assertOneSale(servers[1], id);
+      } catch (err) {
+        explain(err, servers);
       } finally {
         await Promise.all(servers.map((s) => s.kill()));
         store.dispose();
@@ -409,7 +467,7 @@ describe('PGlite data directory across SIGKILL', () => {
   test('acknowledged writes survive repeated SIGKILL mid-traffic; the directory reopens every time', {
     timeout: ROW_TIMEOUT, skip: usingPostgres() ? 'DATABASE_URL is set: this is about embedded PGlite' : false,
   }, async () => {
-    const store = newStore();
+    const store = await newStore();
     const secret = newSecretKey();
     const acknowledged = new Set<string>();
     try {
@@ -436,6 +494,8 @@ describe('PGlite data directory across SIGKILL', () => {
         const seen = new Set<string>();
         for await (const pi of srv.stripe().paymentIntents.list({ limit: 100 })) seen.add(pi.id);
         for (const id of acknowledged) assert.ok(seen.has(id), `acknowledged intent ${id} lost after SIGKILL`);
+      } catch (err) {
+        explain(err, [srv]);
       } finally {
         await srv.kill();
       }

@@ -4,13 +4,14 @@
  * Every child is tracked so `killAllServers()` (call it from `after`) leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
+import pg from 'pg';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -30,11 +31,78 @@ export interface Store {
   dispose(): void;
 }
 
-/** A fresh store: a temporary PGlite directory, or DATABASE_URL when it is set. */
-export function newStore(): Store {
-  if (usingPostgres()) return { databaseUrl: process.env.DATABASE_URL, dispose() {} };
+/**
+ * A fresh store. PostgreSQL (DATABASE_URL set): this test process's own schema in that database
+ * (see isolatedPostgresUrl). PGlite: a new directory. PGlite's first start (initdb inside WASM,
+ * then migrations) costs seconds of CPU, so one migrated directory is made per test process with
+ * `oncepay migrate` and each store is a copy of it.
+ */
+export async function newStore(): Promise<Store> {
+  if (usingPostgres()) return { databaseUrl: await isolatedPostgresUrl(), dispose() {} };
+  const template = await pgliteTemplate();
   const dataDir = mkdtempSync(join(tmpdir(), 'oncepay-crash-'));
+  cpSync(template, dataDir, { recursive: true });
   return { dataDir, dispose: () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+/**
+ * DATABASE_URL with search_path set to a schema of this test process's own. Crash tests run
+ * servers whose completer sweeps every account of its database with a 1 s lock timeout; in the
+ * shared schema it would also take over (and finish) requests that other test files, running at
+ * the same time, leave in flight or abandon on purpose. A private schema keeps them apart while
+ * still being the same PostgreSQL, shared by every process of this file.
+ */
+let pgSchema: Promise<{ schema: string; url: string }> | undefined;
+function isolatedPostgresUrl(): Promise<string> {
+  pgSchema ??= (async () => {
+    const base = process.env.DATABASE_URL!;
+    const schema = `oncepay_crash_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const client = new pg.Client({ connectionString: base });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${schema}`);
+    } finally {
+      await client.end();
+    }
+    const url = `${base}${base.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    return { schema, url };
+  })();
+  return pgSchema.then((s) => s.url);
+}
+
+/** Kills every server, then drops this process's PostgreSQL schema if it made one. For `after`. */
+export async function cleanupServersAndStores(): Promise<void> {
+  await killAllServers();
+  if (!pgSchema) return;
+  const { schema } = await pgSchema;
+  pgSchema = undefined;
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+let template: Promise<string> | undefined;
+function pgliteTemplate(): Promise<string> {
+  template ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oncepay-template-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'migrate'], {
+      cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ONCEPAY_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    live.add(child);
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    const exit = await onExit(child);
+    live.delete(child);
+    if (exit.code !== 0) throw new Error(`oncepay migrate for the PGlite template failed (${JSON.stringify(exit)}):\n${out}`);
+    return dir;
+  })();
+  return template;
 }
 
 export async function freePort(): Promise<number> {
@@ -73,8 +141,8 @@ export interface ServerProcess {
   output(): string;
   stripe(opts?: { maxNetworkRetries?: number }): Stripe;
   raw(method: string, path: string, opts?: { body?: string; headers?: Record<string, string> }): Promise<RawResponse>;
-  /** The acquirer's ledger entries for one reference (payment intent id). */
-  ledger(reference: string): Promise<LedgerEntry[]>;
+  /** The acquirer's ledger entries for one reference (payment intent id), or the whole account's. */
+  ledger(reference?: string): Promise<LedgerEntry[]>;
   /** SIGKILL (if still running) and wait for the exit. */
   kill(): Promise<Exit>;
 }
@@ -113,7 +181,18 @@ function onExit(child: ChildProcess): Promise<Exit> {
 
 export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
   const key = opts.key ?? newSecretKey();
-  const port = await freePort();
+  // freePort() closes its probe before the child binds: another process may take the port in
+  // between. The child then fails with EADDRINUSE; try another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnOnce(opts, key, await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function spawnOnce(opts: SpawnOptions, key: string, port: number): Promise<ServerProcess> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -143,7 +222,8 @@ export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
     const onData = () => { if (out.includes('Oncepay listening on')) { cleanup(); ok(); } };
     const onEarlyExit = (code: number | null, signal: string | null) => {
       cleanup();
-      fail(new Error(`server exited during startup (code ${code}, signal ${signal}):\n${out}`));
+      const outside = signal && signal !== 'SIGKILL' ? ' (these helpers only ever send SIGKILL: something outside the test killed it)' : '';
+      fail(new Error(`server exited during startup (code ${code}, signal ${signal})${outside}:\n${out}`));
     };
     const cleanup = () => {
       clearTimeout(timer);
@@ -177,7 +257,8 @@ export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
     }),
     raw,
     async ledger(reference) {
-      const r = await raw('GET', `/v1/test_helpers/acquirer_ledger?reference=${encodeURIComponent(reference)}`);
+      const query = reference === undefined ? '' : `?reference=${encodeURIComponent(reference)}`;
+      const r = await raw('GET', `/v1/test_helpers/acquirer_ledger${query}`);
       if (r.status !== 200) throw new Error(`ledger: HTTP ${r.status} ${r.text}`);
       return r.json.data;
     },
