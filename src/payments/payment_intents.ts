@@ -140,6 +140,12 @@ const render = (q: Tx, ctx: CommandContext, pi: PaymentIntent, expand: string[] 
 /** What a confirmation will ask the processor for; journaled, so a resume asks the same. */
 interface ConfirmPlan {
   intent: string;
+  /**
+   * The intent as this request left it in `processing`. While it is processing, every other
+   * action on it is refused, so the record phase can write from this snapshot without reading
+   * the row again (the write is guarded on the status still being processing).
+   */
+  snapshot: PaymentIntent;
   chargeId: string;
   paymentMethod: string;
   amount: number;
@@ -176,7 +182,7 @@ function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | nul
   pi.status = 'processing';
   pi.next_action = null;
   return {
-    intent: pi.id, chargeId: newId('ch'), paymentMethod: pi.payment_method!, amount: pi.amount, currency: pi.currency,
+    intent: pi.id, snapshot: structuredClone(pi), chargeId: newId('ch'), paymentMethod: pi.payment_method!, amount: pi.amount, currency: pi.currency,
     capture: pi.capture_method !== 'manual', authenticated,
   };
 }
@@ -190,13 +196,14 @@ function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan)
 
 /** Applies the processor's answer: the charge, the balance, the intent's new status, the response. */
 async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
-  const pi = await lockIntent(q, ctx, plan.intent);
+  const pi = structuredClone(plan.snapshot);
+  const save = () => paymentIntents.update(q, ctx.accountId, pi, {}, { status: 'processing' });
   const now = nowSeconds();
   const card = findTestCard(plan.paymentMethod)!.card;
   if (result.outcome === 'requires_action') {
     pi.status = 'requires_action';
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
-    paymentIntents.update(q, ctx.accountId, pi);
+    save();
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const approved = result.outcome === 'approved';
@@ -226,7 +233,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     pi.amount_received = plan.capture ? plan.amount : 0;
     pi.amount_capturable = plan.capture ? 0 : plan.amount;
     pi.last_payment_error = null;
-    paymentIntents.update(q, ctx.accountId, pi);
+    save();
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const error: PaymentError = {
@@ -237,7 +244,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
   pi.status = 'requires_payment_method';
   pi.payment_method = null;
   pi.last_payment_error = error;
-  paymentIntents.update(q, ctx.accountId, pi);
+  save();
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 

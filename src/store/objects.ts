@@ -45,12 +45,14 @@ export class ObjectTable<T extends StoredObject> {
    * Deferred; the row must exist (the transaction fails otherwise). `extra` sets more columns in
    * the same statement: one row must never get two deferred writes in one batch.
    */
-  update(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}): void {
+  update(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}, expect: { status?: string } = {}): void {
     const cols = [...Object.keys(this.columns), ...Object.keys(extra)];
     const values = [...Object.keys(this.columns).map((c) => this.columns[c](obj)), ...Object.values(extra)];
     const sets = ['data = $3', ...cols.map((c, i) => `${c} = $${i + 4}`)].join(', ');
-    q.write(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2`, [
-      accountId, obj.id, JSON.stringify(obj), ...values,
+    // Optimistic guard: the row must still have the status the caller's snapshot was taken in.
+    const guard = expect.status === undefined ? '' : ` AND data->>'status' = $${cols.length + 4}`;
+    q.write(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2${guard}`, [
+      accountId, obj.id, JSON.stringify(obj), ...values, ...(expect.status === undefined ? [] : [expect.status]),
     ], { expectRow: `${this.table} ${obj.id}` });
   }
 
