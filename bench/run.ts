@@ -5,6 +5,7 @@
  * It spawns the real server against PostgreSQL and drives it with autocannon:
  *   A "create+confirm": POST /v1/payment_intents (confirm=true), a fresh Idempotency-Key per request
  *   B "replay":         the same POST replaying ~200 finished keys round-robin (stored responses)
+ *   C create+confirm at 4 connections: the latency a request sees when the server is not saturated
  * and measures, in the same run, a baseline: bare `BEGIN; INSERT; COMMIT` transactions from
  * node-postgres with the same concurrency.
  *
@@ -32,6 +33,7 @@ const DURATION_S = positiveNumber('BENCH_DURATION', 10);
 const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 32);
 const WARMUP_S = positiveNumber('BENCH_WARMUP', 2, true);
 const REPLAY_KEYS = 200;
+const LIGHT_CONNECTIONS = 4;
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
 
 const RUN_ID = randomBytes(6).toString('hex');
@@ -156,10 +158,10 @@ interface Scenario {
 }
 
 /** Runs autocannon with one POST whose Idempotency-Key comes from nextKey() per request. */
-async function load(server: Server, name: string, durationS: number, nextKey: () => string): Promise<Scenario> {
+async function load(server: Server, name: string, durationS: number, nextKey: () => string, connections = CONNECTIONS): Promise<Scenario> {
   const result = await autocannon({
     url: `${server.base}/v1/payment_intents`,
-    connections: CONNECTIONS,
+    connections,
     duration: durationS,
     method: 'POST',
     headers: HEADERS,
@@ -264,6 +266,9 @@ async function main(): Promise<number> {
     console.log('bench: scenario A create+confirm ...');
     const a = await load(server, 'create+confirm', DURATION_S, freshKey);
 
+    console.log(`bench: scenario C create+confirm at ${LIGHT_CONNECTIONS} connections (latency under light load) ...`);
+    const c = await load(server, `create+confirm @${LIGHT_CONNECTIONS}`, DURATION_S, freshKey, LIGHT_CONNECTIONS);
+
     console.log(`bench: creating ${REPLAY_KEYS} finished keys for replay ...`);
     await createReplayKeys(server);
     await checkReplaySample(server);
@@ -278,16 +283,20 @@ async function main(): Promise<number> {
     console.log('');
     console.log(table([
       ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx', 'errors'],
-      ...[a, b].map((s) => [s.name, s.rps.toFixed(0), s.p50.toFixed(0), s.p99.toFixed(0), String(s.requests), String(s.non2xx), String(s.errors)]),
+      ...[a, b, c].map((s) => [s.name, s.rps.toFixed(0), s.p50.toFixed(0), s.p99.toFixed(0), String(s.requests), String(s.non2xx), String(s.errors)]),
       ['baseline tx', base.txPerS.toFixed(0), '-', '-', '-', '-', '-'],
     ]));
     console.log('');
     console.log(`ratio = create_confirm_rps / (baseline_tx_per_s / ${TX_PER_REQUEST}) = ${a.rps.toFixed(0)} / ${ceiling.toFixed(0)} = ${ratio.toFixed(2)}`);
     console.log(`  (a create+confirm is ${TX_PER_REQUEST} transactions: first phase, acquirer ledger write, last phase; plus one key lookup)`);
     console.log(`replay / create+confirm = ${(b.rps / a.rps).toFixed(1)}x`);
+    // Little's law for a closed loop: with every connection always waiting on a request, the
+    // mean latency is connections / throughput, whatever the server does per request.
+    console.log(`latency floor at ${CONNECTIONS} busy connections = ${CONNECTIONS} / ${a.rps.toFixed(0)} rps = ${(1000 * CONNECTIONS / a.rps).toFixed(0)} ms mean ` +
+      `(the bare-transaction ceiling itself would give ${(1000 * CONNECTIONS / ceiling).toFixed(0)} ms)`);
 
     let failed = false;
-    for (const s of [a, b]) {
+    for (const s of [a, b, c]) {
       if (s.non2xx > 0 || s.errors > 0) {
         failed = true;
         console.log(`WARNING: ${s.name}: ${s.non2xx} non-2xx responses, ${s.errors} connection errors (status codes: ${s.statusCodes})`);

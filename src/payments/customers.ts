@@ -7,6 +7,7 @@ import { clearable, expandParam, metadata, object, optional, string, nonEmptyStr
 import { customers, type Customer } from './objects.ts';
 import { applyMetadata } from './metadata.ts';
 import { expandObject } from './expand.ts';
+import { emitEvent, previousAttributes } from '../events/outbox.ts';
 
 const fields = {
   description: clearable(string({ max: 350 })),
@@ -56,6 +57,7 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
     };
     apply(c, p);
     customers.insert(q, ctx.accountId, c);
+    emitEvent(q, ctx, 'customer.created', c);
     return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
   }),
 };
@@ -64,8 +66,11 @@ export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.sh
   name: 'customers.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
+    const before = structuredClone(c);
     apply(c, p);
     customers.update(q, ctx.accountId, c);
+    const previous = previousAttributes(before, c);
+    if (Object.keys(previous).length > 0) emitEvent(q, ctx, 'customer.updated', c, previous);
     return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
   }),
 };
@@ -75,6 +80,7 @@ export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.sh
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
     customers.update(q, ctx.accountId, { ...c, deleted: true });
+    emitEvent(q, ctx, 'customer.deleted', c);
     return { status: 200, body: { id: c.id, object: 'customer', deleted: true } };
   }),
 };

@@ -23,6 +23,7 @@ import { expandObject } from './expand.ts';
 import { liveCustomer } from './customers.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
+import { emitEvent } from '../events/outbox.ts';
 
 const paymentMethod = () => string({ max: 255 });
 const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
@@ -204,6 +205,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     pi.status = 'requires_action';
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
     save();
+    emitEvent(q, ctx, 'payment_intent.requires_action', pi, { status: 'processing', next_action: null });
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const approved = result.outcome === 'approved';
@@ -227,6 +229,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     });
   }
   charges.insert(q, ctx.accountId, charge);
+  emitEvent(q, ctx, approved ? 'charge.succeeded' : 'charge.failed', charge);
   pi.latest_charge = charge.id;
   if (approved) {
     pi.status = plan.capture ? 'succeeded' : 'requires_capture';
@@ -234,6 +237,8 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     pi.amount_capturable = plan.capture ? 0 : plan.amount;
     pi.last_payment_error = null;
     save();
+    emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi,
+      plan.capture ? { status: 'processing', amount_received: 0, latest_charge: plan.snapshot.latest_charge } : { status: 'processing', amount_capturable: 0, latest_charge: plan.snapshot.latest_charge });
     return { status: 200, body: await render(q, ctx, pi, expand) };
   }
   const error: PaymentError = {
@@ -245,6 +250,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
   pi.payment_method = null;
   pi.last_payment_error = error;
   save();
+  emitEvent(q, ctx, 'payment_intent.payment_failed', pi, { status: 'processing', payment_method: plan.paymentMethod, last_payment_error: plan.snapshot.last_payment_error });
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 
@@ -276,15 +282,21 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       if (!p.confirm) {
         return ctx.finish('create', async (q) => {
           const { pi, existing } = await build(q);
-          if (!existing) paymentIntents.insert(q, ctx.accountId, pi);
+          if (!existing) {
+            paymentIntents.insert(q, ctx.accountId, pi);
+            emitEvent(q, ctx, 'payment_intent.created', pi);
+          }
           return { status: 200, body: await render(q, ctx, pi, p.expand) };
         });
       }
       const begun = await ctx.atomic('create', async (q) => {
         const { pi, existing } = await build(q);
         if (existing) return { existing: pi.id, plan: null };
+        const created = structuredClone(pi);
         const plan = beginConfirmation(pi, {});
         paymentIntents.insert(q, ctx.accountId, pi);
+        emitEvent(q, ctx, 'payment_intent.created', created);
+        emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
         return { existing: null, plan };
       });
       if (!begun.plan) {
@@ -326,8 +338,10 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       const plan = await ctx.atomic('begin', async (q) => {
         const pi = await lockIntent(q, ctx, p.intent);
         if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+        const before = pi.status;
         const planned = beginConfirmation(pi, p);
         paymentIntents.update(q, ctx.accountId, pi);
+        emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
         return planned;
       });
       const result = await authorize(ctx, processor, plan);
@@ -346,7 +360,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
           throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
         }
         setLock(q, ctx, pi.id, ctx.idempotencyKey);
-        return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency };
+        return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency, amountCapturable: pi.amount_capturable };
       });
       await ctx.foreign('capture', () => processor.capture({
         accountId: ctx.accountId, downstreamKey: `${plan.chargeId}:capture`, reference: plan.intent,
@@ -362,6 +376,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
           amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
         });
         charges.update(q, ctx.accountId, charge);
+        emitEvent(q, ctx, 'charge.captured', charge, { captured: false, amount_captured: 0, balance_transaction: null });
         pi.status = 'succeeded';
         pi.amount_received = plan.amount;
         pi.amount_capturable = 0;
@@ -369,6 +384,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
         if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
         paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
+        emitEvent(q, ctx, 'payment_intent.succeeded', pi, { status: 'requires_capture', amount_received: 0, amount_capturable: plan.amountCapturable });
         return { status: 200, body: await render(q, ctx, pi, p.expand) };
       });
     },
@@ -394,12 +410,14 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       return ctx.finish('record', async (q) => {
         const pi = await lockIntent(q, ctx, plan.intent);
         if (!plan.voidCharge) requireAction(pi, 'cancel');
+        const previous = { status: pi.status, canceled_at: null, cancellation_reason: null, amount_capturable: pi.amount_capturable };
         pi.status = 'canceled';
         pi.canceled_at = nowSeconds();
         pi.cancellation_reason = p.cancellation_reason ?? null;
         pi.amount_capturable = 0;
         pi.next_action = null;
         paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
+        emitEvent(q, ctx, 'payment_intent.canceled', pi, previous);
         return { status: 200, body: await render(q, ctx, pi, p.expand) };
       });
     },

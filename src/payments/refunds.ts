@@ -14,6 +14,7 @@ import { expandObject } from './expand.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { formatAmount } from './money.ts';
+import { emitEvent } from '../events/outbox.ts';
 
 export const createRefundParams = object({
   charge: optional(nonEmptyString(255)),
@@ -79,6 +80,7 @@ export function refundCommands(processor: Processor): Command[] {
           status: 'pending',
         };
         refunds.insert(q, ctx.accountId, refund);
+        emitEvent(q, ctx, 'refund.created', refund);
         return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
       });
       if (plan.existing) {
@@ -98,9 +100,12 @@ export function refundCommands(processor: Processor): Command[] {
           amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
         });
         refunds.update(q, ctx.accountId, refund);
+        emitEvent(q, ctx, 'refund.updated', refund, { status: 'pending', balance_transaction: null });
+        const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
         charge.amount_refunded += refund.amount;
         charge.refunded = charge.amount_refunded >= charge.amount_captured;
         charges.update(q, ctx.accountId, charge);
+        emitEvent(q, ctx, 'charge.refunded', charge, previous);
         return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
       });
     },
@@ -111,8 +116,10 @@ export function refundCommands(processor: Processor): Command[] {
     run: (ctx, p) => ctx.finish('update', async (q) => {
       const refund = await refunds.find(q, ctx.accountId, p.refund, { forUpdate: true });
       if (!refund) throw resourceMissing('refund', p.refund);
+      const before = refund.metadata;
       if (p.metadata !== undefined) refund.metadata = applyMetadata(refund.metadata, p.metadata);
       refunds.update(q, ctx.accountId, refund);
+      if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) emitEvent(q, ctx, 'refund.updated', refund, { metadata: before });
       return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
     }),
   };

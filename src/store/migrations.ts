@@ -121,6 +121,50 @@ CREATE TABLE acquirer_refusals (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'events_and_webhooks',
+    sql: `
+-- The transactional outbox: events are written in the same transaction as the change.
+${objectTable('events', `
+  type text NOT NULL,`)}
+CREATE INDEX events_type ON events (account_id, type, seq DESC);
+
+${objectTable('webhook_endpoints', `
+  status text NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  enabled_events jsonb NOT NULL,
+  secrets jsonb NOT NULL,
+  failing_since timestamptz,`)}
+
+-- One row per (event, endpoint): what must still be delivered, and when to try next.
+CREATE TABLE webhook_deliveries (
+  account_id text NOT NULL,
+  event_id text NOT NULL,
+  endpoint_id text NOT NULL,
+  status text NOT NULL DEFAULT 'pending',
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (account_id, event_id, endpoint_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+
+-- Delivery history: every attempt, its answer and what happens next.
+CREATE TABLE webhook_attempts (
+  account_id text NOT NULL,
+  id text NOT NULL,
+  seq bigserial NOT NULL,
+  event_id text NOT NULL,
+  endpoint_id text NOT NULL,
+  created bigint NOT NULL,
+  data json NOT NULL,
+  PRIMARY KEY (account_id, id)
+);
+CREATE INDEX webhook_attempts_event ON webhook_attempts (account_id, event_id, seq DESC);
+CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (account_id, endpoint_id, seq DESC);
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

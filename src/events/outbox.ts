@@ -1,0 +1,52 @@
+/**
+ * The transactional outbox. A command emits events inside the phase that makes the change, as
+ * deferred writes of that same transaction: the event row, and one delivery row per enabled
+ * endpoint that wants its type. Either the change, its events and their deliveries all commit,
+ * or none does. A replayed request runs no phase, so it emits nothing.
+ */
+import type { Tx } from '../store/db.ts';
+import { newId, nowSeconds } from '../ids.ts';
+import { API_VERSION, events, type StripeEvent } from './objects.ts';
+
+export interface EventSource {
+  accountId: string;
+  requestId: string;
+  idempotencyKey: string;
+  clientSupplied: boolean;
+}
+
+/** Top-level fields whose values differ, with their previous values (Stripe's previous_attributes). */
+export function previousAttributes(before: object, after: object): Record<string, unknown> {
+  const prev: Record<string, unknown> = {};
+  const b = before as Record<string, unknown>;
+  const a = after as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(b), ...Object.keys(a)])) {
+    if (JSON.stringify(b[k]) !== JSON.stringify(a[k])) prev[k] = b[k] ?? null;
+  }
+  return prev;
+}
+
+export function emitEvent(
+  q: Tx, source: EventSource, type: string, object: object, previous?: Record<string, unknown>,
+): StripeEvent {
+  const event: StripeEvent = {
+    id: newId('evt'),
+    object: 'event',
+    api_version: API_VERSION,
+    created: nowSeconds(),
+    data: { object: structuredClone(object) as Record<string, unknown>, ...(previous ? { previous_attributes: previous } : {}) },
+    livemode: false,
+    pending_webhooks: 0,
+    request: { id: source.requestId, idempotency_key: source.clientSupplied ? source.idempotencyKey : null },
+    type,
+  };
+  events.insert(q, source.accountId, event);
+  q.write(
+    `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id)
+     SELECT account_id, $2, id FROM webhook_endpoints
+      WHERE account_id = $1 AND status = 'enabled' AND NOT deleted
+        AND (enabled_events ? '*' OR enabled_events ? $3)`,
+    [source.accountId, event.id, type],
+  );
+  return event;
+}
