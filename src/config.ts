@@ -11,6 +11,13 @@ export interface Config {
   reaperIntervalMs: number;
   poolSize: number;
   logLevel: string;
+  /** 'production' refuses webhook URLs on loopback and private networks (unless allow-listed). */
+  production: boolean;
+  webhookAllowedHosts: string[];
+  webhookScheduleMs?: number[];
+  webhookTimeoutMs: number;
+  webhookIntervalMs: number;
+  webhookDisableAfterMs: number;
   /** Test-only fault injection, e.g. "crash:payment_intents.create:after:prepare" (see src/faults.ts). */
   faults?: string;
 }
@@ -30,6 +37,12 @@ function intFrom(value: string | undefined, name: string, fallback: number): num
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a whole number, got "${value}"`);
   return n;
+}
+
+function parseMode(value: string | undefined): boolean {
+  if (!value || value === 'test') return false;
+  if (value === 'production') return true;
+  throw new Error(`ONCEPAY_ENV: expected test or production, got "${value}"`);
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -52,5 +65,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: intFrom(env.ONCEPAY_DB_POOL_SIZE, 'ONCEPAY_DB_POOL_SIZE', 20),
     logLevel: env.ONCEPAY_LOG_LEVEL || 'info',
     faults: env.ONCEPAY_TEST_FAULTS || undefined,
+    production: parseMode(env.ONCEPAY_ENV),
+    webhookAllowedHosts: (env.ONCEPAY_WEBHOOK_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    webhookScheduleMs: env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE
+      ? env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d, 'ONCEPAY_WEBHOOK_RETRY_SCHEDULE'))
+      : undefined,
+    webhookTimeoutMs: parseDuration(env.ONCEPAY_WEBHOOK_TIMEOUT || '10s', 'ONCEPAY_WEBHOOK_TIMEOUT'),
+    webhookIntervalMs: parseDuration(env.ONCEPAY_WEBHOOK_INTERVAL || '250ms', 'ONCEPAY_WEBHOOK_INTERVAL'),
+    webhookDisableAfterMs: parseDuration(env.ONCEPAY_WEBHOOK_DISABLE_AFTER || '3d', 'ONCEPAY_WEBHOOK_DISABLE_AFTER'),
   };
 }

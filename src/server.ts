@@ -17,6 +17,10 @@ import { KeyResolver, countKeys, createAccount, ensureKeys } from './accounts/ke
 import { buildApp } from './http/app.ts';
 import { parseFaults, type FaultHook } from './faults.ts';
 import type { Processor } from './processor/types.ts';
+import { apiRoutes } from './api/routes.ts';
+import { endpointCommands } from './events/endpoints.ts';
+import { DEFAULT_SCHEDULE_MS, WebhookDispatcher } from './events/dispatcher.ts';
+import type { UrlPolicy } from './events/url_safety.ts';
 
 export interface Oncepay {
   app: FastifyInstance;
@@ -25,6 +29,7 @@ export interface Oncepay {
   processor: Processor;
   completer: Loop;
   reaper: Loop;
+  dispatcher: WebhookDispatcher;
   logger: Logger;
   /** Set when this start created the first account: the key is shown once. */
   firstKey?: string;
@@ -41,15 +46,24 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     firstKey = (await createAccount(db)).key;
   }
   const processor = new TestAcquirer(db);
-  const engine = new IdempotencyEngine(db, { lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults) });
-  engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor));
-  const app = buildApp({ db, engine, processor, keys: new KeyResolver(db), logger });
+  const policy: UrlPolicy = { production: config.production, allow: config.webhookAllowedHosts };
+  const dispatcher = new WebhookDispatcher(db, {
+    scheduleMs: config.webhookScheduleMs ?? DEFAULT_SCHEDULE_MS, timeoutMs: config.webhookTimeoutMs,
+    leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 64, policy, logger,
+  });
+  const engine = new IdempotencyEngine(db, {
+    lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),
+  });
+  engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands());
+  const app = buildApp({ db, engine, processor, keys: new KeyResolver(db), logger, routes: apiRoutes(policy) });
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);
+  if (config.webhookIntervalMs > 0) dispatcher.start(config.webhookIntervalMs);
   return {
-    app, db, engine, processor, completer, reaper, logger, firstKey,
+    app, db, engine, processor, completer, reaper, dispatcher, logger, firstKey,
     async close() {
       await app.close();
+      await dispatcher.stop();
       await completer.stop();
       await reaper.stop();
       if (!opts.db) await db.close();

@@ -20,6 +20,8 @@ import { expandList, expandObject } from '../payments/expand.ts';
 import { computeBalance } from '../payments/balance.ts';
 import { resourceMissing } from '../errors.ts';
 import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
+import type { UrlPolicy } from '../events/url_safety.ts';
+import { eventRoutes } from './event_routes.ts';
 
 export interface ReadContext {
   accountId: string;
@@ -67,7 +69,7 @@ function createdFilter(): Schema<ListQuery['created']> {
   };
 }
 
-function listParams<S extends Record<string, Schema<any>>>(filters: S) {
+export function listParams<S extends Record<string, Schema<any>>>(filters: S) {
   return object({
     limit: optional(integer({ min: 1, max: 100 })),
     starting_after: optional(nonEmptyString(255)),
@@ -78,7 +80,7 @@ function listParams<S extends Record<string, Schema<any>>>(filters: S) {
   });
 }
 
-function listRoute<T extends StoredObject>(
+export function listRoute<T extends StoredObject>(
   path: string, table: ObjectTable<T>, filters: Record<string, Schema<any>>, fixedWhere: Record<string, string | boolean> = {},
 ): ReadRoute {
   const params = listParams(filters);
@@ -96,7 +98,7 @@ function listRoute<T extends StoredObject>(
   };
 }
 
-function retrieveRoute<T extends StoredObject>(path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}): ReadRoute {
+export function retrieveRoute<T extends StoredObject>(path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}): ReadRoute {
   return {
     kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`,
     params: object({ [idParam]: nonEmptyString(255), expand: expandParam(), ...extra }),
@@ -107,10 +109,14 @@ function retrieveRoute<T extends StoredObject>(path: string, idParam: string, ta
   };
 }
 
-const command = (method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, check?: (p: any) => void): CommandRoute =>
+export const command = (method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, check?: (p: any) => void): CommandRoute =>
   ({ kind: 'command', method, path, command: name, summary, params, check });
 
-export const ROUTES: Route[] = [
+export function apiRoutes(policy: UrlPolicy): Route[] {
+  return [...PAYMENT_ROUTES, ...eventRoutes(policy)];
+}
+
+const PAYMENT_ROUTES: Route[] = [
   command('POST', '/v1/customers', 'customers.create', 'Create a customer', createCustomerParams,
     (p) => checkPaymentMethod(p.payment_method)),
   {

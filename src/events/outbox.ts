@@ -8,12 +8,15 @@ import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { API_VERSION, events, type StripeEvent } from './objects.ts';
 
+/** Who caused an event: a request (its id and, when the client sent one, its key) or the system (nulls). */
 export interface EventSource {
   accountId: string;
-  requestId: string;
-  idempotencyKey: string;
+  requestId: string | null;
+  idempotencyKey: string | null;
   clientSupplied: boolean;
 }
+
+export const systemSource = (accountId: string): EventSource => ({ accountId, requestId: null, idempotencyKey: null, clientSupplied: false });
 
 /** Top-level fields whose values differ, with their previous values (Stripe's previous_attributes). */
 export function previousAttributes(before: object, after: object): Record<string, unknown> {

@@ -11,7 +11,7 @@ import { KeyResolver } from '../accounts/keys.ts';
 import { ApiError, apiError, invalidRequest, unknownParam } from '../errors.ts';
 import { SimulatedCrash } from '../faults.ts';
 import { randomId } from '../ids.ts';
-import { ROUTES, type Route } from '../api/routes.ts';
+import type { Route } from '../api/routes.ts';
 import { parseForm, parseJson } from './body.ts';
 import { extractKey, invalidKey } from './auth.ts';
 
@@ -23,6 +23,7 @@ export interface AppServices {
   processor: Processor;
   keys: KeyResolver;
   logger: Logger;
+  routes: Route[];
 }
 
 declare module 'fastify' {
@@ -80,7 +81,7 @@ export function buildApp(services: AppServices): FastifyInstance {
     }, 'request');
   });
 
-  for (const route of ROUTES) registerRoute(app, route, services);
+  for (const route of services.routes) registerRoute(app, route, services);
 
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, new ApiError(404, {

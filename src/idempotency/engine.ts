@@ -67,6 +67,8 @@ export interface EngineOptions {
   faults?: FaultHook;
   /** Called with each resumed or completed-in-background key, for metrics and logs. */
   onEvent?: (event: 'resumed' | 'completed_in_background' | 'replayed' | 'conflict', key: string) => void;
+  /** Called after every committed phase (the webhook dispatcher wakes up on it). */
+  onCommit?: () => void;
 }
 
 interface KeyRow {
@@ -119,7 +121,7 @@ export class IdempotencyEngine {
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.readKey(input.accountId, key);
       if (!existing) {
-        const run = new Run(this.db, this.faults, command, {
+        const run = new Run(this.db, this.faults, this.opts.onCommit, command, {
           accountId: input.accountId, key, clientSupplied, requestId: input.requestId,
           method: input.method, path: input.path, fingerprint: print, params: input.params,
         }, {}, undefined);
@@ -159,7 +161,7 @@ export class IdempotencyEngine {
       );
       if (!rows[0]) continue; // somebody else took it or finished it meanwhile: look again
       this.opts.onEvent?.('resumed', key);
-      return new Run(this.db, this.faults, command, {
+      return new Run(this.db, this.faults, this.opts.onCommit, command, {
         accountId: input.accountId, key, clientSupplied: existing.client_supplied, requestId: existing.request_id,
         method: existing.method, path: existing.path, fingerprint: existing.fingerprint, params: existing.params,
       }, rows[0].journal, token).go();
@@ -195,7 +197,7 @@ export class IdempotencyEngine {
       const command = this.commands.get(row.command);
       if (!command) continue;
       try {
-        await new Run(this.db, this.faults, command, {
+        await new Run(this.db, this.faults, this.opts.onCommit, command, {
           accountId: row.account_id, key: row.key, clientSupplied: row.client_supplied, requestId: row.request_id,
           method: row.method, path: row.path, fingerprint: row.fingerprint, params: row.params,
         }, row.journal, token).go();
@@ -269,6 +271,7 @@ class Run implements CommandContext {
   constructor(
     private readonly db: Db,
     private readonly faults: FaultHook,
+    private readonly onCommit: (() => void) | undefined,
     private readonly command: Command,
     private readonly id: RunIdentity,
     private readonly journal: Record<string, unknown>,
@@ -390,6 +393,7 @@ class Run implements CommandContext {
       const result = await this.db.tx(fn);
       if (this.claimedToken) this.token = this.claimedToken;
       this.pending = {};
+      this.onCommit?.();
       return result;
     } catch (err) {
       if (this.token === undefined && isUniqueViolation(err, 'idempotency_keys_pkey')) throw new KeyTaken();

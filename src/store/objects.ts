@@ -17,6 +17,8 @@ export interface ListQuery {
   created?: { gt?: number; gte?: number; lt?: number; lte?: number };
   /** Equality filters on indexed columns, e.g. { customer: 'cus_...' }. */
   where?: Record<string, string | boolean>;
+  /** One extra condition with a single parameter written as `$` (e.g. `type LIKE ANY($)`). */
+  whereSql?: { sql: string; value: unknown };
 }
 
 export interface ListPage<T> {
@@ -33,10 +35,10 @@ export class ObjectTable<T extends StoredObject> {
     private readonly columns: Record<string, (o: T) => unknown> = {},
   ) {}
 
-  /** Deferred: sent with the transaction's other writes. */
-  insert(q: Tx, accountId: string, obj: T): void {
-    const cols = Object.keys(this.columns);
-    const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...cols.map((c) => this.columns[c](obj))];
+  /** Deferred: sent with the transaction's other writes. `extra` sets columns that are not part of the object. */
+  insert(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}): void {
+    const cols = [...Object.keys(this.columns), ...Object.keys(extra)];
+    const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...Object.keys(this.columns).map((c) => this.columns[c](obj)), ...Object.values(extra)];
     const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
     q.write(`INSERT INTO ${this.table} (account_id, id, created, data${cols.map((c) => `, ${c}`).join('')}) VALUES (${placeholders})`, values);
   }
@@ -87,6 +89,7 @@ export class ObjectTable<T extends StoredObject> {
       conds.push(sql(`$${params.length}`));
     };
     for (const [col, value] of Object.entries(query.where ?? {})) add((p) => `${col} = ${p}`, value);
+    if (query.whereSql) add((p) => query.whereSql!.sql.replace('$', p), query.whereSql.value);
     const c = query.created ?? {};
     if (c.gt !== undefined) add((p) => `created > ${p}`, c.gt);
     if (c.gte !== undefined) add((p) => `created >= ${p}`, c.gte);
