@@ -6,6 +6,7 @@
  *   A "create+confirm": POST /v1/payment_intents (confirm=true), a fresh Idempotency-Key per request
  *   B "replay":         the same POST replaying ~200 finished keys round-robin (stored responses)
  *   C create+confirm at 4 connections: the latency a request sees when the server is not saturated
+ *   webhooks: commit-to-delivery delay at BENCH_WEBHOOK_RATE events/s (default 500), and saturation (bench/webhooks.ts)
  * and measures, in the same run, a baseline: bare `BEGIN; INSERT; COMMIT` transactions from
  * node-postgres with the same concurrency.
  *
@@ -26,6 +27,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { runWebhookBench } from './webhooks.ts';
 
 const TX_PER_REQUEST = 3;
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://oncepay:oncepay@127.0.0.1:5432/oncepay';
@@ -34,6 +36,7 @@ const CONNECTIONS = positiveNumber('BENCH_CONNECTIONS', 32);
 const WARMUP_S = positiveNumber('BENCH_WARMUP', 2, true);
 const REPLAY_KEYS = 200;
 const LIGHT_CONNECTIONS = 4;
+const WEBHOOK_RATE = positiveNumber('BENCH_WEBHOOK_RATE', 500);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
 
 const RUN_ID = randomBytes(6).toString('hex');
@@ -278,6 +281,9 @@ async function main(): Promise<number> {
     const b = await load(server, 'replay', DURATION_S, replayKey);
     await checkReplaySample(server);
 
+    console.log(`bench: webhooks: customer.created at ${WEBHOOK_RATE}/s for ${DURATION_S} s, then saturation ...`);
+    const w = await runWebhookBench(server.base, SECRET_KEY, { rate: WEBHOOK_RATE, durationS: DURATION_S });
+
     const ceiling = base.txPerS / TX_PER_REQUEST;
     const ratio = a.rps / ceiling;
     console.log('');
@@ -290,6 +296,11 @@ async function main(): Promise<number> {
     console.log(`ratio = create_confirm_rps / (baseline_tx_per_s / ${TX_PER_REQUEST}) = ${a.rps.toFixed(0)} / ${ceiling.toFixed(0)} = ${ratio.toFixed(2)}`);
     console.log(`  (a create+confirm is ${TX_PER_REQUEST} transactions: first phase, acquirer ledger write, last phase; plus one key lookup)`);
     console.log(`replay / create+confirm = ${(b.rps / a.rps).toFixed(1)}x`);
+    console.log('');
+    console.log(`webhooks: ${w.delivered}/${w.sent} events delivered at ${w.targetRate}/s; commit-to-2xx delay p50 ${w.p50.toFixed(0)} ms, ` +
+      `p99 ${w.p99.toFixed(0)} ms, max ${w.max.toFixed(0)} ms (from the API's answer); from the request's send: p50 ${w.p50FromSend.toFixed(0)} ms, p99 ${w.p99FromSend.toFixed(0)} ms`);
+    console.log(`webhooks: saturation ${w.saturationEventsPerS.toFixed(0)} events/s delivered (32 concurrent creators)`);
+    if (w.delivered < w.sent) console.log(`WARNING: ${w.sent - w.delivered} events not delivered within 30 s`);
     // Little's law for a closed loop: with every connection always waiting on a request, the
     // mean latency is connections / throughput, whatever the server does per request.
     console.log(`latency floor at ${CONNECTIONS} busy connections = ${CONNECTIONS} / ${a.rps.toFixed(0)} rps = ${(1000 * CONNECTIONS / a.rps).toFixed(0)} ms mean ` +
@@ -305,6 +316,7 @@ async function main(): Promise<number> {
     if (/"level":(40|50|60)/.test(server.output())) {
       console.log(`server warnings/errors (tail):\n${server.output().slice(-4000)}`);
     }
+    console.log(`bench-webhooks: rate=${w.targetRate} delivered=${w.delivered} sent=${w.sent} p50_ms=${Math.round(w.p50)} p99_ms=${Math.round(w.p99)} saturation_events_per_s=${Math.round(w.saturationEventsPerS)}`);
     console.log(`bench: create_confirm_rps=${Math.round(a.rps)} replay_rps=${Math.round(b.rps)} ` +
       `baseline_tx_per_s=${Math.round(base.txPerS)} ratio=${ratio.toFixed(2)} p50_ms=${Math.round(a.p50)} p99_ms=${Math.round(a.p99)}`);
     return failed ? 1 : 0;

@@ -49,7 +49,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const policy: UrlPolicy = { production: config.production, allow: config.webhookAllowedHosts };
   const dispatcher = new WebhookDispatcher(db, {
     scheduleMs: config.webhookScheduleMs ?? DEFAULT_SCHEDULE_MS, timeoutMs: config.webhookTimeoutMs,
-    leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 64, policy, logger,
+    leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
   });
   const engine = new IdempotencyEngine(db, {
     lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),

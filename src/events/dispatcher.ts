@@ -53,47 +53,63 @@ export const withJitter = (ms: number, random = Math.random) => Math.round(ms * 
 
 export class WebhookDispatcher {
   private stopped = true;
-  private wakeUp: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
+  private waiting = new Set<() => void>();
+  private woken = false;
+  private loops: Promise<void>[] = [];
 
   constructor(private readonly db: Db, private readonly opts: DispatcherOptions) {}
 
-  /** Polls every intervalMs, and at once when woken (a phase committed events in this process). */
-  start(intervalMs: number): void {
+  /**
+   * Runs `concurrency` claim-and-send loops. Each polls every intervalMs, and runs again at once
+   * when woken (a phase committed in this process) or when its batch was full.
+   */
+  start(intervalMs: number, concurrency = 4): void {
     this.stopped = false;
-    this.loop = (async () => {
-      while (!this.stopped) {
-        let n = 0;
-        try {
-          n = await this.runOnce();
-        } catch (err) {
-          this.opts.logger.warn({ err }, 'webhook dispatch pass failed');
-        }
-        if (n < this.opts.batch && !this.stopped) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, intervalMs);
-            this.wakeUp = () => { clearTimeout(timer); resolve(); };
-          });
-          this.wakeUp = undefined;
-        }
+    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop(intervalMs));
+  }
+
+  private async loop(intervalMs: number): Promise<void> {
+    while (!this.stopped) {
+      this.woken = false;
+      let n = 0;
+      try {
+        n = await this.runOnce();
+      } catch (err) {
+        this.opts.logger.warn({ err }, 'webhook dispatch pass failed');
       }
-    })();
+      if (n < this.opts.batch && !this.woken && !this.stopped) {
+        await new Promise<void>((resolve) => {
+          const done = () => { clearTimeout(timer); this.waiting.delete(done); resolve(); };
+          const timer = setTimeout(done, intervalMs);
+          this.waiting.add(done);
+        });
+      }
+    }
   }
 
   wake(): void {
-    this.wakeUp?.();
+    this.woken = true;
+    for (const done of [...this.waiting]) done();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake();
-    await this.loop;
+    await Promise.all(this.loops);
+    this.loops = [];
   }
 
   /** Claims due deliveries and sends them; returns how many attempts were made. */
   async runOnce(): Promise<number> {
     const claimed = await this.claim();
-    await Promise.all(claimed.map((c) => this.deliver(c)));
+    const sent = await Promise.all(claimed.map(async (c) => ({ c, attempt: await this.send(c) })));
+    // Successes are recorded together in one statement; failures one by one (they may disable an endpoint).
+    const delivered = sent.filter((s) => s.attempt?.outcome === 'delivered');
+    if (delivered.length > 0) await this.recordDelivered(delivered.map((s) => ({ c: s.c, attempt: s.attempt! })));
+    for (const { c, attempt } of sent) {
+      if (attempt && attempt.outcome !== 'delivered') await this.recordFailure(c, attempt);
+    }
+    for (const { attempt } of sent) if (attempt) this.opts.onAttempt?.(attempt);
     return claimed.length;
   }
 
@@ -119,12 +135,13 @@ export class WebhookDispatcher {
     return rows;
   }
 
-  private async deliver(c: Claimed): Promise<void> {
+  /** Sends one delivery; undefined when there is nothing to send (the endpoint went away). */
+  private async send(c: Claimed): Promise<DeliveryAttempt | undefined> {
     if (c.endpoint.deleted || c.endpoint.status !== 'enabled') {
       await this.db.query(
         `UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`,
         [c.account_id, c.event_id, c.endpoint_id]);
-      return;
+      return undefined;
     }
     const started = performance.now();
     const attempt: DeliveryAttempt = {
@@ -154,25 +171,37 @@ export class WebhookDispatcher {
       }
     }
     attempt.latency_ms = Math.round(performance.now() - started);
-    await this.record(c, attempt);
-    this.opts.onAttempt?.(attempt);
+    return attempt;
   }
 
-  private async record(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
-    const delivered = attempt.outcome === 'delivered';
+  private async recordDelivered(done: { c: Claimed; attempt: DeliveryAttempt }[]): Promise<void> {
+    const col = <T>(f: (d: { c: Claimed; attempt: DeliveryAttempt }) => T) => done.map(f);
+    await this.db.tx(async (q) => {
+      q.write(
+        `INSERT INTO webhook_attempts (account_id, id, event_id, endpoint_id, created, data)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::json[])`,
+        [col((d) => d.c.account_id), col((d) => d.attempt.id), col((d) => d.c.event_id), col((d) => d.c.endpoint_id),
+          col((d) => d.attempt.created), col((d) => JSON.stringify(d.attempt))]);
+      q.write(
+        `UPDATE webhook_deliveries SET status = 'delivered'
+          WHERE (account_id, event_id, endpoint_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+        [col((d) => d.c.account_id), col((d) => d.c.event_id), col((d) => d.c.endpoint_id)]);
+      q.write(
+        `UPDATE webhook_endpoints SET failing_since = NULL
+          WHERE failing_since IS NOT NULL AND (account_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [col((d) => d.c.account_id), col((d) => d.c.endpoint_id)]);
+    });
+  }
+
+  private async recordFailure(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
     const retryIndex = c.attempts - 1;
-    const delay = delivered || retryIndex >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[retryIndex]);
+    const delay = retryIndex >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[retryIndex]);
     if (delay !== undefined) attempt.next_retry_at = nowSeconds() + Math.ceil(delay / 1000);
     await this.db.tx(async (q) => {
       deliveryAttempts.insert(q, c.account_id, attempt);
       const key = [c.account_id, c.event_id, c.endpoint_id];
-      if (delivered) q.write(`UPDATE webhook_deliveries SET status = 'delivered' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
-      else if (delay === undefined) q.write(`UPDATE webhook_deliveries SET status = 'failed' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
+      if (delay === undefined) q.write(`UPDATE webhook_deliveries SET status = 'failed' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
       else q.write(`UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $4) WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, [...key, delay / 1000]);
-      if (delivered) {
-        q.write('UPDATE webhook_endpoints SET failing_since = NULL WHERE account_id = $1 AND id = $2 AND failing_since IS NOT NULL', [c.account_id, c.endpoint_id]);
-        return;
-      }
       const { rows } = await q.query<{ data: WebhookEndpoint; failing_for_ms: number | null }>(
         `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
           WHERE account_id = $1 AND id = $2
