@@ -198,15 +198,17 @@ export class WebhookDispatcher {
     const delay = retryIndex >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[retryIndex]);
     if (delay !== undefined) attempt.next_retry_at = nowSeconds() + Math.ceil(delay / 1000);
     await this.db.tx(async (q) => {
-      deliveryAttempts.insert(q, c.account_id, attempt);
-      const key = [c.account_id, c.event_id, c.endpoint_id];
-      if (delay === undefined) q.write(`UPDATE webhook_deliveries SET status = 'failed' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
-      else q.write(`UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $4) WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, [...key, delay / 1000]);
+      // Lock order: the endpoint row first, then delivery rows (as delete and disabling do), so
+      // concurrent failures to one endpoint queue up instead of deadlocking.
       const { rows } = await q.query<{ data: WebhookEndpoint; failing_for_ms: number | null }>(
         `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, now())
           WHERE account_id = $1 AND id = $2
         RETURNING data, (extract(epoch FROM now() - failing_since) * 1000)::float8 AS failing_for_ms`,
         [c.account_id, c.endpoint_id]);
+      deliveryAttempts.insert(q, c.account_id, attempt);
+      const key = [c.account_id, c.event_id, c.endpoint_id];
+      if (delay === undefined) q.write(`UPDATE webhook_deliveries SET status = 'failed' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
+      else q.write(`UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $4) WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, [...key, delay / 1000]);
       const endpoint = rows[0]?.data;
       if (endpoint && endpoint.status === 'enabled' && (rows[0].failing_for_ms ?? 0) >= this.opts.disableAfterMs) {
         const disabled = { ...endpoint, status: 'disabled' as const };

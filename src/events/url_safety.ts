@@ -66,7 +66,8 @@ export function urlRefusal(raw: string, policy: UrlPolicy): string | undefined {
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'only http and https URLs are allowed';
   if (url.username || url.password) return 'URLs with credentials are not allowed';
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  // A trailing dot names the same host (fully qualified): judge it without.
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (isIP(host)) return addressRefusal(host, host, policy);
   if (policy.production && /^(localhost|.*\.localhost|.*\.local|.*\.internal)$/i.test(host) && !allowListed(host, undefined, policy)) {
     return `${host} is a local host name`;

@@ -59,7 +59,8 @@ interface Write { sql: string; params: unknown[]; expectRow?: string }
  * final SELECT divides by the count of every expectRow write, so an untouched row raises
  * division_by_zero at run time and aborts the whole statement (and its transaction).
  */
-export function combineWrites(writes: Write[]): { sql: string; params: unknown[] } {
+export function combineWrites(input: Write[]): { sql: string; params: unknown[] } {
+  const writes = mergeInserts(input);
   const params: unknown[] = [];
   const ctes: string[] = [];
   const checks: string[] = [];
@@ -71,6 +72,32 @@ export function combineWrites(writes: Write[]): { sql: string; params: unknown[]
     if (w.expectRow) checks.push(`1 / (SELECT count(*) FROM w${i})::int`);
   });
   return { sql: `WITH ${ctes.join(', ')} SELECT ${checks.length ? checks.join(' + ') : '1'} AS ok`, params };
+}
+
+/**
+ * CTEs of one statement run in no defined order, so rows inserted into one table by one batch
+ * would get their `seq` (list order) in any order. Plain `INSERT ... VALUES (...)` writes with
+ * identical text are therefore merged into one multi-row INSERT, whose rows are inserted, and
+ * numbered, in the order they were written.
+ */
+function mergeInserts(writes: Write[]): Write[] {
+  const out: Write[] = [];
+  const byText = new Map<string, Write>();
+  for (const w of writes) {
+    const m = /^(INSERT INTO [^()]+\([^()]*\) VALUES )(\([^()]*\))$/.exec(w.sql);
+    if (!m || w.expectRow) { out.push(w); continue; }
+    const first = byText.get(w.sql);
+    if (!first) {
+      const copy = { ...w, params: [...w.params] };
+      byText.set(w.sql, copy);
+      out.push(copy);
+      continue;
+    }
+    const offset = first.params.length;
+    first.params.push(...w.params);
+    first.sql += `, ${m[2].replace(/\$(\d+)/g, (_, n) => `$${Number(n) + offset}`)}`;
+  }
+  return out;
 }
 
 const DIVISION_BY_ZERO = '22012';
