@@ -21,6 +21,7 @@
  * therefore gets a private schema, so they never take deliveries of other test files, nor of
  * each other (a dispatcher with another configuration would deliver them on its own schedule).
  */
+import type { DeliveryAttempt } from '../../src/events/objects.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -128,22 +129,8 @@ async function listEvents(api: Api, params: Record<string, unknown> = {}): Promi
   return all.reverse();
 }
 
-interface Attempt {
-  id: string;
-  object: string;
-  created: number;
-  event: string;
-  event_type: string;
-  webhook_endpoint: string;
-  url: string;
-  attempt: number;
-  outcome: 'delivered' | 'failed' | 'refused';
-  status_code: number | null;
-  latency_ms: number;
-  response_body_excerpt: string | null;
-  error: string | null;
-  next_retry_at: number | null;
-}
+/** A delivery attempt as the history API returns it. */
+type Attempt = DeliveryAttempt;
 
 /** The delivery history of an event (optionally to one endpoint), oldest attempt first. */
 async function history(api: Api, eventId: string, endpointId?: string): Promise<Attempt[]> {
