@@ -52,10 +52,6 @@ export function invalidRequest(message: string, param?: string, code?: string): 
   return new ApiError(400, { type: 'invalid_request_error', message, ...(code ? { code } : {}), ...(param ? { param } : {}) });
 }
 
-export function parameterInvalid(param: string, message: string, code = 'parameter_invalid_string'): ApiError {
-  return invalidRequest(message, param, code);
-}
-
 export function missingParam(param: string): ApiError {
   return invalidRequest(`Missing required param: ${param}.`, param, 'parameter_missing');
 }

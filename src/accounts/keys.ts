@@ -1,6 +1,6 @@
 /** Accounts and their secret keys. Keys are stored as SHA-256 hashes, never in clear. */
 import { createHash } from 'node:crypto';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -10,14 +10,18 @@ export function generateSecretKey(): string {
   return `sk_test_${randomId(48)}`;
 }
 
+/** A new account and its key, in the caller's transaction; returns the account id. */
+async function insertAccount(q: Queryable, key: string): Promise<string> {
+  const accountId = newId('acct');
+  await q.query('INSERT INTO accounts (id, created) VALUES ($1, $2)', [accountId, nowSeconds()]);
+  await q.query('INSERT INTO api_keys (account_id, key_hash, key_hint, created) VALUES ($1, $2, $3, $4)',
+    [accountId, hashKey(key), keyHint(key), nowSeconds()]);
+  return accountId;
+}
+
 /** Creates a new account owning `key` (generated when absent). */
 export async function createAccount(db: Db, key = generateSecretKey()): Promise<{ accountId: string; key: string }> {
-  const accountId = newId('acct');
-  await db.tx(async (q) => {
-    await q.query('INSERT INTO accounts (id, created) VALUES ($1, $2)', [accountId, nowSeconds()]);
-    await q.query('INSERT INTO api_keys (account_id, key_hash, key_hint, created) VALUES ($1, $2, $3, $4)',
-      [accountId, hashKey(key), keyHint(key), nowSeconds()]);
-  });
+  const accountId = await db.tx((q) => insertAccount(q, key));
   return { accountId, key };
 }
 
@@ -27,11 +31,7 @@ export async function ensureKeys(db: Db, keys: string[]): Promise<void> {
     await db.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [hashKey(key)]);
       const { rows } = await q.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [hashKey(key)]);
-      if (rows.length) return;
-      const accountId = newId('acct');
-      await q.query('INSERT INTO accounts (id, created) VALUES ($1, $2)', [accountId, nowSeconds()]);
-      await q.query('INSERT INTO api_keys (account_id, key_hash, key_hint, created) VALUES ($1, $2, $3, $4)',
-        [accountId, hashKey(key), keyHint(key), nowSeconds()]);
+      if (rows.length === 0) await insertAccount(q, key);
     });
   }
 }

@@ -6,7 +6,7 @@
  * Errors follow Stripe: 400 invalid_request_error naming the parameter in bracket notation
  * (`metadata[order_id]`, `payment_method_types[0]`).
  */
-import { invalidRequest, missingParam, unknownParam, ApiError } from '../errors.ts';
+import { invalidRequest, missingParam, unknownParam } from '../errors.ts';
 import { isSupportedCurrency, MAX_AMOUNT, formatAmount } from '../payments/money.ts';
 
 export interface Schema<T> {
@@ -162,8 +162,6 @@ export function array<T>(item: Schema<T>, opts: { max?: number } = {}): Schema<T
   );
 }
 
-export type Metadata = Record<string, string>;
-
 /**
  * metadata: up to 50 keys of at most 40 characters, values at most 500. On update a value of ""
  * deletes that key, and metadata="" deletes them all: parsed here as null values / null.
@@ -244,4 +242,3 @@ export function parseParams<S extends Shape>(s: ObjectSchema<S>, raw: unknown): 
   return s.parse(raw, '');
 }
 
-export { ApiError };

@@ -121,7 +121,7 @@ export class IdempotencyEngine {
     for (let attempt = 0; attempt < 5; attempt++) {
       const existing = await this.readKey(input.accountId, key);
       if (!existing) {
-        const run = new Run(this.db, this.faults, this.opts.onCommit, command, {
+        const run = this.run(command, {
           accountId: input.accountId, key, clientSupplied, requestId: input.requestId,
           method: input.method, path: input.path, fingerprint: print, params: input.params,
         }, {}, undefined);
@@ -161,10 +161,7 @@ export class IdempotencyEngine {
       );
       if (!rows[0]) continue; // somebody else took it or finished it meanwhile: look again
       this.opts.onEvent?.('resumed', key);
-      return new Run(this.db, this.faults, this.opts.onCommit, command, {
-        accountId: input.accountId, key, clientSupplied: existing.client_supplied, requestId: existing.request_id,
-        method: existing.method, path: existing.path, fingerprint: existing.fingerprint, params: existing.params,
-      }, rows[0].journal, token).go();
+      return this.run(command, storedIdentity(existing), rows[0].journal, token).go();
     }
     throw this.inUse(key);
   }
@@ -197,10 +194,7 @@ export class IdempotencyEngine {
       const command = this.commands.get(row.command);
       if (!command) continue;
       try {
-        await new Run(this.db, this.faults, this.opts.onCommit, command, {
-          accountId: row.account_id, key: row.key, clientSupplied: row.client_supplied, requestId: row.request_id,
-          method: row.method, path: row.path, fingerprint: row.fingerprint, params: row.params,
-        }, row.journal, token).go();
+        await this.run(command, storedIdentity(row), row.journal, token).go();
         finished++;
         this.opts.onEvent?.('completed_in_background', row.key);
       } catch (err) {
@@ -223,6 +217,10 @@ export class IdempotencyEngine {
     return r.rowCount;
   }
 
+  private run(command: Command, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined): Run {
+    return new Run(this.db, this.faults, this.opts.onCommit, command, identity, journal, token);
+  }
+
   private inUse(key: string): ApiError {
     this.opts.onEvent?.('conflict', key);
     return new ApiError(409, {
@@ -242,6 +240,14 @@ export class IdempotencyEngine {
     );
     return rows[0];
   }
+}
+
+/** A resumed run takes everything from the stored key row, so it repeats the original request exactly. */
+function storedIdentity(row: KeyRow): RunIdentity {
+  return {
+    accountId: row.account_id, key: row.key, clientSupplied: row.client_supplied, requestId: row.request_id,
+    method: row.method, path: row.path, fingerprint: row.fingerprint, params: row.params,
+  };
 }
 
 function newLockToken(): string {

@@ -17,7 +17,7 @@ import {
 import { findTestCard } from '../processor/cards.ts';
 import type { AuthorizeResult, Processor } from '../processor/types.ts';
 import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './objects.ts';
-import { allows, type PaymentIntentAction } from './state.ts';
+import { ALLOWED, allows, type PaymentIntentAction } from './state.ts';
 import { applyMetadata } from './metadata.ts';
 import { expandObject } from './expand.ts';
 import { liveCustomer } from './customers.ts';
@@ -104,13 +104,13 @@ export function checkPaymentMethod(pm: string | null | undefined, param = 'payme
   }
 }
 
-const STATE_VERB: Record<PaymentIntentAction, string> = { update: 'update', confirm: 'confirm', capture: 'capture', cancel: 'cancel' };
+const PAST: Record<PaymentIntentAction, string> = { update: 'updated', confirm: 'confirmed', capture: 'captured', cancel: 'canceled' };
 
 function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed: readonly string[]): ApiError {
   return new ApiError(400, {
     type: 'invalid_request_error',
     code: 'payment_intent_unexpected_state',
-    message: `You cannot ${STATE_VERB[action]} this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be ${action === 'capture' ? 'captured' : action === 'cancel' ? 'canceled' : action === 'confirm' ? 'confirmed' : 'updated'}: ${allowed.join(', ')}.`,
+    message: `You cannot ${action} this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be ${PAST[action]}: ${allowed.join(', ')}.`,
     payment_intent: pi,
   });
 }
@@ -129,10 +129,7 @@ function setLock(q: Tx, ctx: CommandContext, id: string, owner: string | null): 
 }
 
 function requireAction(pi: PaymentIntent, action: PaymentIntentAction): void {
-  if (!allows(action, pi.status)) {
-    const allowed = { update: ['requires_payment_method', 'requires_confirmation', 'requires_action'], confirm: ['requires_confirmation', 'requires_payment_method', 'requires_action'], capture: ['requires_capture'], cancel: ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action'] }[action];
-    throw unexpectedState(pi, action, allowed);
-  }
+  if (!allows(action, pi.status)) throw unexpectedState(pi, action, ALLOWED[action]);
 }
 
 const render = (q: Tx, ctx: CommandContext, pi: PaymentIntent, expand: string[] | undefined) =>

@@ -37,8 +37,8 @@ export class ObjectTable<T extends StoredObject> {
 
   /** Deferred: sent with the transaction's other writes. `extra` sets columns that are not part of the object. */
   insert(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}): void {
-    const cols = [...Object.keys(this.columns), ...Object.keys(extra)];
-    const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...Object.keys(this.columns).map((c) => this.columns[c](obj)), ...Object.values(extra)];
+    const { cols, values: derived } = this.columnValues(obj, extra);
+    const values = [accountId, obj.id, obj.created, JSON.stringify(obj), ...derived];
     const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
     q.write(`INSERT INTO ${this.table} (account_id, id, created, data${cols.map((c) => `, ${c}`).join('')}) VALUES (${placeholders})`, values);
   }
@@ -48,14 +48,22 @@ export class ObjectTable<T extends StoredObject> {
    * the same statement: one row must never get two deferred writes in one batch.
    */
   update(q: Tx, accountId: string, obj: T, extra: Record<string, unknown> = {}, expect: { status?: string } = {}): void {
-    const cols = [...Object.keys(this.columns), ...Object.keys(extra)];
-    const values = [...Object.keys(this.columns).map((c) => this.columns[c](obj)), ...Object.values(extra)];
+    const { cols, values } = this.columnValues(obj, extra);
     const sets = ['data = $3', ...cols.map((c, i) => `${c} = $${i + 4}`)].join(', ');
     // Optimistic guard: the row must still have the status the caller's snapshot was taken in.
     const guard = expect.status === undefined ? '' : ` AND data->>'status' = $${cols.length + 4}`;
     q.write(`UPDATE ${this.table} SET ${sets} WHERE account_id = $1 AND id = $2${guard}`, [
       accountId, obj.id, JSON.stringify(obj), ...values, ...(expect.status === undefined ? [] : [expect.status]),
     ], { expectRow: `${this.table} ${obj.id}` });
+  }
+
+  /** The derived columns and the extra ones, with their values, in one order. */
+  private columnValues(obj: T, extra: Record<string, unknown>): { cols: string[]; values: unknown[] } {
+    const derived = Object.keys(this.columns);
+    return {
+      cols: [...derived, ...Object.keys(extra)],
+      values: [...derived.map((c) => this.columns[c](obj)), ...Object.values(extra)],
+    };
   }
 
   async find(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean } = {}): Promise<T | undefined> {

@@ -52,21 +52,36 @@ export async function newStore(): Promise<Store> {
  * the same time, leave in flight or abandon on purpose. A private schema keeps them apart while
  * still being the same PostgreSQL, shared by every process of this file.
  */
+/** Runs fn with a short-lived client on DATABASE_URL. */
+async function withClient(fn: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new schema in DATABASE_URL's database, and a URL whose connections use it as search_path. */
+export async function createPrivateSchema(tag: string): Promise<{ schema: string; url: string }> {
+  const base = process.env.DATABASE_URL!;
+  const schema = `oncepay_${tag}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  await withClient((c) => c.query(`CREATE SCHEMA ${schema}`).then(() => {}));
+  const url = `${base}${base.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return { schema, url };
+}
+
+export async function dropPrivateSchemas(schemas: string[]): Promise<void> {
+  if (schemas.length === 0) return;
+  await withClient(async (c) => {
+    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  });
+}
+
 let pgSchema: Promise<{ schema: string; url: string }> | undefined;
 function isolatedPostgresUrl(): Promise<string> {
-  pgSchema ??= (async () => {
-    const base = process.env.DATABASE_URL!;
-    const schema = `oncepay_crash_${process.pid}_${randomBytes(4).toString('hex')}`;
-    const client = new pg.Client({ connectionString: base });
-    await client.connect();
-    try {
-      await client.query(`CREATE SCHEMA ${schema}`);
-    } finally {
-      await client.end();
-    }
-    const url = `${base}${base.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-    return { schema, url };
-  })();
+  pgSchema ??= createPrivateSchema('crash');
   return pgSchema.then((s) => s.url);
 }
 
@@ -76,13 +91,7 @@ export async function cleanupServersAndStores(): Promise<void> {
   if (!pgSchema) return;
   const { schema } = await pgSchema;
   pgSchema = undefined;
-  const client = new pg.Client({ connectionString: process.env.DATABASE_URL! });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await dropPrivateSchemas([schema]);
 }
 
 let template: Promise<string> | undefined;

@@ -121,13 +121,15 @@ test('timestamps outside the tolerance are refused, in both directions', () => {
   const id = newEventId();
   const body = eventBody(id);
   const now = nowS();
+  // The verifier's clock is pinned to `now`: a second ticking by mid-test must not move a boundary.
+  const clock = new Date(now * 1000);
   for (const pick of [stripeOnly, standardOnly]) {
     const at = (t: number) => pick(signedHeaders([secret], id, body, t));
-    rejects({ body, headers: at(now - 301), secrets: secret }, 'timestamp_out_of_tolerance');
-    rejects({ body, headers: at(now + 301), secrets: secret }, 'timestamp_out_of_tolerance');
-    assert.equal(verifyWebhook({ body, headers: at(now - 290), secrets: secret }).id, id);
-    assert.equal(verifyWebhook({ body, headers: at(now + 290), secrets: secret }).id, id);
-    rejects({ body, headers: at(now - 11), secrets: secret, toleranceSeconds: 10 }, 'timestamp_out_of_tolerance');
+    rejects({ body, headers: at(now - 301), secrets: secret, now: clock }, 'timestamp_out_of_tolerance');
+    rejects({ body, headers: at(now + 301), secrets: secret, now: clock }, 'timestamp_out_of_tolerance');
+    assert.equal(verifyWebhook({ body, headers: at(now - 290), secrets: secret, now: clock }).id, id);
+    assert.equal(verifyWebhook({ body, headers: at(now + 290), secrets: secret, now: clock }).id, id);
+    rejects({ body, headers: at(now - 11), secrets: secret, toleranceSeconds: 10, now: clock }, 'timestamp_out_of_tolerance');
     // An injected clock: an old delivery is fresh "then".
     const old = now - 86_400;
     assert.equal(verifyWebhook({ body, headers: at(old), secrets: secret, now: new Date(old * 1000 + 5000) }).id, id);
