@@ -18,6 +18,11 @@ export interface Config {
   webhookTimeoutMs: number;
   webhookIntervalMs: number;
   webhookDisableAfterMs: number;
+  requestLogRetentionMs: number;
+  /** Requests per second per API key (0: no limit). */
+  rateLimitPerSecond: number;
+  /** How long SIGTERM waits for in-flight requests before releasing their locks and closing. */
+  shutdownTimeoutMs: number;
   /** Test-only fault injection, e.g. "crash:payment_intents.create:after:prepare" (see src/faults.ts). */
   faults?: string;
 }
@@ -72,6 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     webhookTimeoutMs: parseDuration(env.ONCEPAY_WEBHOOK_TIMEOUT || '10s', 'ONCEPAY_WEBHOOK_TIMEOUT'),
     webhookIntervalMs: parseDuration(env.ONCEPAY_WEBHOOK_INTERVAL || '250ms', 'ONCEPAY_WEBHOOK_INTERVAL'),
+    requestLogRetentionMs: parseDuration(env.ONCEPAY_REQUEST_LOG_RETENTION || '30d', 'ONCEPAY_REQUEST_LOG_RETENTION'),
+    rateLimitPerSecond: intFrom(env.ONCEPAY_RATE_LIMIT, 'ONCEPAY_RATE_LIMIT', 1000),
+    shutdownTimeoutMs: parseDuration(env.ONCEPAY_SHUTDOWN_TIMEOUT || '10s', 'ONCEPAY_SHUTDOWN_TIMEOUT'),
     webhookDisableAfterMs: parseDuration(env.ONCEPAY_WEBHOOK_DISABLE_AFTER || '3d', 'ONCEPAY_WEBHOOK_DISABLE_AFTER'),
   };
 }

@@ -2,13 +2,13 @@
  * Composition root: opens the database, migrates, makes sure the configured keys exist, wires
  * the engine, the processor and the HTTP app, and starts the background workers.
  */
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { openDatabase, type Db } from './store/db.ts';
-import { migrate } from './store/migrations.ts';
+import { migrate, pendingMigrations } from './store/migrations.ts';
 import { IdempotencyEngine } from './idempotency/engine.ts';
-import { startCompleter, startReaper, type Loop } from './idempotency/workers.ts';
+import { startCompleter, startLoop, startReaper, type Loop } from './idempotency/workers.ts';
 import { TestAcquirer } from './processor/test_acquirer.ts';
 import { customerCommands } from './payments/customers.ts';
 import { paymentIntentCommands } from './payments/payment_intents.ts';
@@ -21,6 +21,11 @@ import { apiRoutes } from './api/routes.ts';
 import { endpointCommands } from './events/endpoints.ts';
 import { DEFAULT_SCHEDULE_MS, WebhookDispatcher } from './events/dispatcher.ts';
 import type { UrlPolicy } from './events/url_safety.ts';
+import { logRoutes } from './api/log_routes.ts';
+import { RequestLogWriter, reapRequestLogs } from './logs/request_log.ts';
+import { Metrics } from './ops/metrics.ts';
+import type { Readiness } from './http/ops_routes.ts';
+import { processLogger } from './logs/process_log.ts';
 
 export interface Oncepay {
   app: FastifyInstance;
@@ -30,14 +35,21 @@ export interface Oncepay {
   completer: Loop;
   reaper: Loop;
   dispatcher: WebhookDispatcher;
+  requestLogs: RequestLogWriter;
+  metrics: Metrics;
   logger: Logger;
   /** Set when this start created the first account: the key is shown once. */
   firstKey?: string;
-  close(): Promise<void>;
+  /**
+   * Graceful stop: refuse new requests, let in-flight ones finish for up to `timeoutMs`, then
+   * release the locks of any still running and cut their connections; stop the workers, write
+   * the buffered request logs and close the database.
+   */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
 export async function createOncepay(config: Config, opts: { faults?: FaultHook; logger?: Logger; db?: Db } = {}): Promise<Oncepay> {
-  const logger = opts.logger ?? pino({ level: config.logLevel });
+  const logger = opts.logger ?? processLogger(config.logLevel);
   const db = opts.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.poolSize }));
   await migrate(db);
   await ensureKeys(db, config.secretKeys);
@@ -47,26 +59,64 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   }
   const processor = new TestAcquirer(db);
   const policy: UrlPolicy = { production: config.production, allow: config.webhookAllowedHosts };
+  const metrics = new Metrics(db, { lockTimeoutMs: config.lockTimeoutMs });
   const dispatcher = new WebhookDispatcher(db, {
     scheduleMs: config.webhookScheduleMs ?? DEFAULT_SCHEDULE_MS, timeoutMs: config.webhookTimeoutMs,
     leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
+    onAttempt: (a) => metrics.webhookAttempts.inc({ outcome: a.outcome }),
   });
   const engine = new IdempotencyEngine(db, {
     lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),
+    onEvent: (event) => metrics.idempotency.inc({ event }),
   });
   engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands());
-  const app = buildApp({ db, engine, processor, keys: new KeyResolver(db), logger, routes: apiRoutes(policy) });
+  const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });
+  let stopping = false;
+  const readiness = async (): Promise<Readiness> => {
+    const checks: Readiness['checks'] = {};
+    try {
+      const pending = await pendingMigrations(db);
+      checks.database = { ok: true };
+      checks.migrations = pending === 0 ? { ok: true } : { ok: false, detail: `${pending} migration(s) not applied` };
+    } catch (err) {
+      checks.database = { ok: false, detail: (err as Error).message };
+      checks.migrations = { ok: false, detail: 'database unreachable' };
+    }
+    checks.workers = stopping ? { ok: false, detail: 'shutting down' } : { ok: true };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  };
+  const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs })];
+  const app = await buildApp({
+    db, engine, processor, keys: new KeyResolver(db), logger, routes, requestLogs, metrics, readiness,
+    rateLimitPerSecond: config.rateLimitPerSecond,
+  });
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);
+  const logReaper = startLoop('request log reaper', config.reaperIntervalMs, () => reapRequestLogs(db, config.requestLogRetentionMs), logger);
   if (config.webhookIntervalMs > 0) dispatcher.start(config.webhookIntervalMs);
+  let closed: Promise<void> | undefined;
+  const close = async (timeoutMs: number) => {
+    stopping = true;
+    const drained = app.close();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      const released = await engine.releaseLocks();
+      logger.warn({ released, inFlight: engine.inFlight }, 'shutdown deadline passed: released locks of unfinished requests and closed their connections');
+      app.server.closeAllConnections();
+      await drained;
+    }
+    await Promise.all([dispatcher.stop(), completer.stop(), reaper.stop(), logReaper.stop()]);
+    await engine.releaseLocks();
+    await requestLogs.flush();
+    if (!opts.db) await db.close();
+  };
   return {
-    app, db, engine, processor, completer, reaper, dispatcher, logger, firstKey,
-    async close() {
-      await app.close();
-      await dispatcher.stop();
-      await completer.stop();
-      await reaper.stop();
-      if (!opts.db) await db.close();
-    },
+    app, db, engine, processor, completer, reaper, dispatcher, requestLogs, metrics, logger, firstKey,
+    close: (o = {}) => (closed ??= close(o.timeoutMs ?? config.shutdownTimeoutMs)),
   };
 }

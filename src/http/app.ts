@@ -14,6 +14,12 @@ import { randomId } from '../ids.ts';
 import type { Route } from '../api/routes.ts';
 import { parseForm, parseJson } from './body.ts';
 import { extractKey, invalidKey } from './auth.ts';
+import { hashKey } from '../accounts/keys.ts';
+import { completedLog, insertPending, pendingLog, type RequestLog, type RequestLogWriter, type RequestOutcome } from '../logs/request_log.ts';
+import { redactString } from '../logs/redact.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import { registerOpsRoutes, type Readiness } from './ops_routes.ts';
+import rateLimit from '@fastify/rate-limit';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -24,16 +30,28 @@ export interface AppServices {
   keys: KeyResolver;
   logger: Logger;
   routes: Route[];
+  requestLogs: RequestLogWriter;
+  metrics: Metrics;
+  readiness: () => Promise<Readiness>;
+  /** Requests per second per API key; 0 turns rate limiting off. */
+  rateLimitPerSecond: number;
+  /** Extra routes that need no key (OpenAPI document, docs), registered by the caller. */
+  extras?: (app: FastifyInstance) => Promise<void>;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     accountId?: string;
-    idempotencyOutcome?: string;
+    apiKeyHash?: string;
+    /** How the request ended for its log: set by the handler once it runs. */
+    outcome?: RequestOutcome;
+    originalRequest?: string;
+    requestLog?: RequestLog;
+    responsePayload?: string;
   }
 }
 
-export function buildApp(services: AppServices): FastifyInstance {
+export async function buildApp(services: AppServices): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: services.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -70,18 +88,45 @@ export function buildApp(services: AppServices): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Request-Id', req.id);
-    const queryError = (req.query as Record<symbol, ApiError> | undefined)?.[QUERY_ERROR];
-    if (queryError) throw queryError;
   });
-  // One structured line per request (Fastify's own request lines are off).
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (req.accountId && typeof payload === 'string') req.responsePayload = payload;
+    return payload;
+  });
+  // One structured line, one request log and the metrics of every request (Fastify's own lines are off).
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({
-      reqId: req.id, account: req.accountId, method: req.method, url: req.url.split('?')[0], status: reply.statusCode,
-      idempotency: req.idempotencyOutcome, ms: Math.round(reply.elapsedTime * 10) / 10,
-    }, 'request');
+    const route = req.routeOptions.url;
+    if (route !== undefined && !route.startsWith('/v1/')) return; // health, metrics, docs
+    const path = redactString(req.url.split('?')[0]);
+    const ms = Math.round(reply.elapsedTime * 10) / 10;
+    const outcome = req.outcome ?? 'rejected';
+    req.log.info({ reqId: req.id, account: req.accountId, method: req.method, url: path, status: reply.statusCode, idempotency: outcome, ms }, 'request');
+    const labels = { method: req.method, route: route ?? 'unmatched' };
+    services.metrics.requests.inc({ ...labels, status: reply.statusCode, outcome });
+    services.metrics.latency.observe(labels, reply.elapsedTime / 1000);
+    if (outcome === 'mismatch') services.metrics.idempotency.inc({ event: 'mismatch' });
+    if (!req.accountId) return; // no account to show it to: the process log above has it
+    services.requestLogs.add(req.accountId, completedLog(req.requestLog ?? pendingLog(requestFacts(req)), {
+      status: reply.statusCode, outcome, durationMs: reply.elapsedTime, payload: req.responsePayload ?? null,
+      originalRequest: req.originalRequest ?? null,
+    }));
   });
 
-  for (const route of services.routes) registerRoute(app, route, services);
+  await registerOpsRoutes(app, { metrics: services.metrics, readiness: services.readiness });
+  await services.extras?.(app);
+  await app.register(rateLimit, { global: false });
+  const limiter = services.rateLimitPerSecond > 0 ? app.rateLimit({
+    max: services.rateLimitPerSecond,
+    timeWindow: 1000,
+    keyGenerator: (req) => req.apiKeyHash ?? req.ip,
+    errorResponseBuilder: (_req, ctx) => new ApiError(429, {
+      type: 'invalid_request_error',
+      code: 'rate_limit',
+      message: `Too many requests hit the API too quickly: this key may make ${ctx.max} requests per second. Retry after ${Math.max(1, Math.ceil(ctx.ttl / 1000))} s with exponential backoff.`,
+    }, { 'Retry-After': String(Math.max(1, Math.ceil(ctx.ttl / 1000))), 'Stripe-Should-Retry': 'true' }),
+  }) : undefined;
+
+  for (const route of services.routes) registerRoute(app, route, services, limiter);
 
   app.setNotFoundHandler((req, reply) => {
     sendError(reply, new ApiError(404, {
@@ -140,38 +185,61 @@ function sendError(reply: FastifyReply, err: ApiError): void {
   reply.code(err.status).headers(err.headers).type('application/json').send(JSON.stringify({ error: err.body }));
 }
 
-function registerRoute(app: FastifyInstance, route: Route, services: AppServices): void {
+/** What the log records about a request (the parts known before it runs). */
+function requestFacts(req: FastifyRequest) {
+  const header = (name: string) => {
+    const v = req.headers[name];
+    return (Array.isArray(v) ? v[0] : v) ?? null;
+  };
+  const query = req.query as Record<string, unknown> | undefined;
+  return {
+    id: req.id, startedAt: Date.now(), method: req.method, path: req.url.split('?')[0],
+    query: query && typeof query === 'object' ? query : null,
+    body: req.method === 'POST' && req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : null,
+    idempotencyKey: header('idempotency-key'), ip: req.ip ?? null, userAgent: header('user-agent'), stripeVersion: header('stripe-version'),
+  };
+}
+
+function registerRoute(app: FastifyInstance, route: Route, services: AppServices, limiter: ReturnType<FastifyInstance['rateLimit']> | undefined): void {
   app.route({
     method: route.method,
     url: route.path,
-    preHandler: async (req) => {
+    // Authentication first (as Stripe): a bad key is refused before the body is even read.
+    onRequest: async (req) => {
       const key = extractKey(req.headers.authorization);
       const accountId = await services.keys.resolve(key);
       if (!accountId) throw invalidKey(key);
       req.accountId = accountId;
+      req.apiKeyHash = hashKey(key);
+      const queryError = (req.query as Record<symbol, ApiError> | undefined)?.[QUERY_ERROR];
+      if (queryError) throw queryError;
     },
+    preHandler: limiter,
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = collectParams(req, route);
       const params = route.params.parse(raw, '');
       if (route.kind === 'read') {
+        req.outcome = 'executed';
         const result = await route.read({ accountId: req.accountId!, q: services.db, processor: services.processor }, params);
         return reply.type('application/json').send(JSON.stringify(result));
       }
       route.check?.(params);
       const key = idempotencyKey(req);
       if (key !== undefined) reply.header('Idempotency-Key', key);
+      const log = (req.requestLog = pendingLog(requestFacts(req)));
       let result;
       try {
         result = await services.engine.execute({
           accountId: req.accountId!, requestId: req.id, key, method: route.method, path: req.url.split('?')[0],
-          command: route.command, params,
+          command: route.command, params, onFirstPhase: (q) => insertPending(q, req.accountId!, log),
         });
       } catch (err) {
-        req.idempotencyOutcome = err instanceof ApiError && err.body.type === 'idempotency_error'
-          ? (err.status === 409 ? 'conflict' : 'mismatch') : 'failed';
+        req.outcome = err instanceof ApiError && err.body.type === 'idempotency_error'
+          ? (err.status === 409 ? 'conflict' : 'mismatch') : 'executed';
         throw err;
       }
-      req.idempotencyOutcome = result.outcome;
+      req.outcome = result.outcome;
+      req.originalRequest = result.headers['Original-Request'];
       return reply.code(result.status).headers(result.headers).type('application/json').send(result.body);
     },
   });

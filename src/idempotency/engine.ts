@@ -60,6 +60,11 @@ export interface ExecuteInput {
   path: string;
   command: string;
   params: Record<string, unknown>;
+  /**
+   * Extra writes that must commit with the first phase this request commits (the request's log
+   * row): if the request changed anything, they exist.
+   */
+  onFirstPhase?: (q: Tx) => void;
 }
 
 export interface EngineOptions {
@@ -98,6 +103,8 @@ export const MAX_KEY_LENGTH = 255;
 export class IdempotencyEngine {
   private readonly commands = new Map<string, Command>();
   private readonly faults: FaultHook;
+  /** Runs in flight in this process, so shutdown can release their locks. */
+  private readonly active = new Set<Run>();
 
   constructor(private readonly db: Db, private readonly opts: EngineOptions) {
     this.faults = opts.faults ?? noFaults;
@@ -124,9 +131,9 @@ export class IdempotencyEngine {
         const run = this.run(command, {
           accountId: input.accountId, key, clientSupplied, requestId: input.requestId,
           method: input.method, path: input.path, fingerprint: print, params: input.params,
-        }, {}, undefined);
+        }, {}, undefined, input.onFirstPhase);
         try {
-          return await run.go();
+          return await this.drive(run);
         } catch (err) {
           if (err instanceof KeyTaken) continue;
           throw err;
@@ -161,7 +168,7 @@ export class IdempotencyEngine {
       );
       if (!rows[0]) continue; // somebody else took it or finished it meanwhile: look again
       this.opts.onEvent?.('resumed', key);
-      return this.run(command, storedIdentity(existing), rows[0].journal, token).go();
+      return this.drive(this.run(command, storedIdentity(existing), rows[0].journal, token, input.onFirstPhase));
     }
     throw this.inUse(key);
   }
@@ -194,7 +201,7 @@ export class IdempotencyEngine {
       const command = this.commands.get(row.command);
       if (!command) continue;
       try {
-        await this.run(command, storedIdentity(row), row.journal, token).go();
+        await this.drive(this.run(command, storedIdentity(row), row.journal, token));
         finished++;
         this.opts.onEvent?.('completed_in_background', row.key);
       } catch (err) {
@@ -203,6 +210,36 @@ export class IdempotencyEngine {
       }
     }
     return finished;
+  }
+
+  /**
+   * Releases the locks of every run still in flight in this process (shutdown after its
+   * deadline): a retry, or another process's completer, can take those keys over at once instead
+   * of waiting for the lock timeout. A released run that goes on fails its next phase (LockLost).
+   */
+  async releaseLocks(): Promise<number> {
+    const tokens = [...this.active].map((r) => r.lockToken).filter((t): t is string => t !== undefined);
+    if (tokens.length === 0) return 0;
+    const r = await this.db.query(
+      `UPDATE idempotency_keys SET locked_at = NULL, lock_token = NULL, updated_at = now() - make_interval(secs => $2)
+        WHERE lock_token = ANY($1::text[]) AND finished_at IS NULL`,
+      [tokens, this.opts.lockTimeoutMs / 1000],
+    );
+    return r.rowCount;
+  }
+
+  /** How many runs are in flight in this process. */
+  get inFlight(): number {
+    return this.active.size;
+  }
+
+  private async drive(run: Run): Promise<EngineResult> {
+    this.active.add(run);
+    try {
+      return await run.go();
+    } finally {
+      this.active.delete(run);
+    }
   }
 
   /** Deletes finished keys older than the retention window; returns how many. */
@@ -217,8 +254,8 @@ export class IdempotencyEngine {
     return r.rowCount;
   }
 
-  private run(command: Command, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined): Run {
-    return new Run(this.db, this.faults, this.opts.onCommit, command, identity, journal, token);
+  private run(command: Command, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined, onFirstPhase?: (q: Tx) => void): Run {
+    return new Run(this.db, this.faults, this.opts.onCommit, command, identity, journal, token, onFirstPhase);
   }
 
   private inUse(key: string): ApiError {
@@ -283,12 +320,16 @@ class Run implements CommandContext {
     private readonly journal: Record<string, unknown>,
     /** Our lock token; undefined while the key row is not yet inserted (fresh key). */
     private token: string | undefined,
+    /** Writes riding along with the first phase that commits; cleared once one has. */
+    private onFirstPhase?: (q: Tx) => void,
   ) {}
 
   get accountId() { return this.id.accountId; }
   get requestId() { return this.id.requestId; }
   get idempotencyKey() { return this.id.key; }
   get clientSupplied() { return this.id.clientSupplied; }
+  /** The lock this run holds, once its key row exists. */
+  get lockToken() { return this.token; }
 
   async go(): Promise<EngineResult> {
     try {
@@ -396,7 +437,12 @@ class Run implements CommandContext {
   private async runPhase<T>(fn: (q: Tx) => Promise<T>): Promise<T> {
     this.claimedToken = undefined;
     try {
-      const result = await this.db.tx(fn);
+      const first = this.onFirstPhase;
+      const result = await this.db.tx(async (q) => {
+        first?.(q);
+        return fn(q);
+      });
+      this.onFirstPhase = undefined;
       if (this.claimedToken) this.token = this.claimedToken;
       this.pending = {};
       this.onCommit?.();

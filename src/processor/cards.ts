@@ -10,7 +10,9 @@ export type CardBehaviour =
   /** The acquirer charges, then its answer is lost (the first attempt per downstream key times out). */
   | { kind: 'timeout_after_charge' }
   /** The acquirer fails with a 5xx before charging (first attempt per downstream key); a retry succeeds. */
-  | { kind: 'error_before_charge' };
+  | { kind: 'error_before_charge' }
+  /** The acquirer approves, but only after `ms` (to rehearse client timeouts and graceful shutdown). */
+  | { kind: 'slow'; ms: number };
 
 export interface TestCard {
   card: CardDetails;
@@ -47,6 +49,7 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   },
   pm_card_authenticationRequired: { card: card('visa', '3184'), behaviour: { kind: 'authentication_required' } },
   pm_card_oncepay_timeoutAfterCharge: { card: card('visa', '0341'), behaviour: { kind: 'timeout_after_charge' } },
+  pm_card_oncepay_slow: { card: card('visa', '1881'), behaviour: { kind: 'slow', ms: 3000 } },
   pm_card_oncepay_errorBeforeCharge: { card: card('visa', '0259'), behaviour: { kind: 'error_before_charge' } },
 };
 

@@ -33,6 +33,7 @@ export class TestAcquirer implements Processor {
         throw new ProcessorUnavailable('test acquirer: 503 before charging (fault card pm_card_oncepay_errorBeforeCharge)');
       }
     }
+    if (b.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, b.ms));
     let result: AuthorizeResult;
     if (b.kind === 'decline') result = { outcome: 'declined', code: b.code, decline_code: b.decline_code, message: b.message };
     else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };

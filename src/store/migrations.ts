@@ -165,6 +165,26 @@ CREATE INDEX webhook_attempts_event ON webhook_attempts (account_id, event_id, s
 CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (account_id, endpoint_id, seq DESC);
 `,
   },
+  {
+    version: 3,
+    name: 'request_logs',
+    sql: `
+-- Every API request: filters as columns, the rendered request_log in data. A command's row is
+-- first written by its first phase (so a request whose effects committed always has one) and
+-- completed by the batched log writer once the response is sent.
+${objectTable('request_logs', `
+  method text NOT NULL,
+  path text NOT NULL,
+  status integer,
+  outcome text NOT NULL,
+  idempotency_key text,`)}
+CREATE INDEX request_logs_key ON request_logs (account_id, idempotency_key, seq DESC) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX request_logs_created ON request_logs (created);
+
+-- The events a request emitted, for idempotency key inspection ("which objects did it create").
+CREATE INDEX events_request ON events (account_id, ((data->'request'->>'id')));
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

@@ -1,0 +1,31 @@
+/** Routes for request logs and idempotency key inspection (Oncepay extensions). */
+import { enumOf, integer, nonEmptyString, object, optional, string } from './params.ts';
+import { listRoute, type Route } from './routes.ts';
+import { requestLogs } from '../logs/request_log.ts';
+import { inspectKey } from '../idempotency/inspect.ts';
+import { MAX_KEY_LENGTH } from '../idempotency/engine.ts';
+
+export const OUTCOMES = ['executed', 'replayed', 'conflict', 'mismatch', 'rejected'] as const;
+
+export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number }): Route[] {
+  return [
+    listRoute('/v1/request_logs', requestLogs, {
+      idempotency_key: optional(nonEmptyString(MAX_KEY_LENGTH)),
+      status: optional(integer({ min: 100, max: 599 })),
+      path: optional(string({ max: 5000 })),
+      method: optional(enumOf(['GET', 'POST', 'DELETE'] as const)),
+      outcome: optional(enumOf(OUTCOMES)),
+    }),
+    {
+      kind: 'read', method: 'GET', path: '/v1/request_logs/:id', summary: 'Retrieve a request log',
+      params: object({ id: nonEmptyString(255) }),
+      read: (ctx, p) => requestLogs.get(ctx.q, ctx.accountId, p.id),
+    },
+    {
+      kind: 'read', method: 'GET', path: '/v1/idempotency_keys/:key',
+      summary: 'Inspect an idempotency key: its state, recovery point, replays, stored response, the objects it created and the requests that carried it',
+      params: object({ key: nonEmptyString(MAX_KEY_LENGTH) }),
+      read: (ctx, p) => inspectKey(ctx.q, ctx.accountId, p.key, opts),
+    },
+  ];
+}
