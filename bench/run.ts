@@ -105,7 +105,7 @@ async function startServer(): Promise<Server> {
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL, ONCEPAY_SECRET_KEY: SECRET_KEY,
-      ONCEPAY_LOG_LEVEL: 'warn', ONCEPAY_DB_POOL_SIZE: '32',
+      ONCEPAY_LOG_LEVEL: 'warn', ONCEPAY_DB_POOL_SIZE: '32', ONCEPAY_RATE_LIMIT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
