@@ -22,6 +22,8 @@ import { endpointCommands } from './events/endpoints.ts';
 import { DEFAULT_SCHEDULE_MS, WebhookDispatcher } from './events/dispatcher.ts';
 import type { UrlPolicy } from './events/url_safety.ts';
 import { logRoutes } from './api/log_routes.ts';
+import { buildOpenApiDocument } from './api/openapi/document.ts';
+import { registerDocs } from './http/docs.ts';
 import { RequestLogWriter, reapRequestLogs } from './logs/request_log.ts';
 import { Metrics } from './ops/metrics.ts';
 import type { Readiness } from './http/ops_routes.ts';
@@ -89,6 +91,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const app = await buildApp({
     db, engine, processor, keys: new KeyResolver(db), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,
+    extras: (app) => registerDocs(app, buildOpenApiDocument(routes)),
   });
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);
@@ -98,12 +101,16 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const close = async (timeoutMs: number) => {
     stopping = true;
     const drained = app.close();
+    // Kept-alive client connections would hold close() open until the deadline: cut each one
+    // as soon as it has no request in flight.
+    const idleCloser = setInterval(() => app.server.closeIdleConnections(), 25);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       drained.then(() => false),
       new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); }),
     ]);
     clearTimeout(timer);
+    clearInterval(idleCloser);
     if (timedOut) {
       const released = await engine.releaseLocks();
       logger.warn({ released, inFlight: engine.inFlight }, 'shutdown deadline passed: released locks of unfinished requests and closed their connections');

@@ -21,7 +21,7 @@ const eventType = () => string({ max: 100 });
 function attemptsRoute(path: string, idParam: 'id' | 'webhook_endpoint', column: 'event_id' | 'endpoint_id', owner: 'event' | 'webhook_endpoint'): ReadRoute {
   const params = listParams({ [idParam]: nonEmptyString(255) });
   return {
-    kind: 'read', method: 'GET', path, params,
+    kind: 'read', method: 'GET', path, params, response: 'list:webhook_delivery_attempt',
     summary: owner === 'event' ? 'List the delivery attempts of an event (Oncepay extension)' : 'List the delivery attempts to a webhook endpoint (Oncepay extension)',
     async read(ctx, p) {
       const table = owner === 'event' ? events : webhookEndpoints;
@@ -40,7 +40,7 @@ export function eventRoutes(policy: UrlPolicy): Route[] {
   const checkUrl = checkEndpointUrl(policy);
   return [
     {
-      kind: 'read', method: 'GET', path: '/v1/events', summary: 'List events',
+      kind: 'read', method: 'GET', path: '/v1/events', summary: 'List events', response: 'list:event',
       params: listParams({ type: optional(eventType()), types: optional(array(eventType(), { max: 20 })) }),
       async read(ctx, p) {
         if (p.type && p.types) throw invalidRequest('You may pass only one of type and types.', 'types');
@@ -61,7 +61,7 @@ export function eventRoutes(policy: UrlPolicy): Route[] {
       },
     },
     {
-      kind: 'read', method: 'GET', path: '/v1/events/:id', summary: 'Retrieve an event',
+      kind: 'read', method: 'GET', path: '/v1/events/:id', summary: 'Retrieve an event', response: 'event',
       params: object({ id: nonEmptyString(255), expand: expandParam() }),
       async read(ctx, p) {
         const [e] = await withPending(ctx.q, ctx.accountId, [await events.get(ctx.q, ctx.accountId, p.id)]);
@@ -69,11 +69,11 @@ export function eventRoutes(policy: UrlPolicy): Route[] {
       },
     },
     attemptsRoute('/v1/events/:id/deliveries', 'id', 'event_id', 'event'),
-    command('POST', '/v1/events/:event/redeliver', 'events.redeliver', 'Send an event again now, to one endpoint or to all that want it (Oncepay extension)', redeliverParams),
+    command('POST', '/v1/events/:event/redeliver', 'events.redeliver', 'Send an event again now, to one endpoint or to all that want it (Oncepay extension)', redeliverParams, 'event'),
 
-    command('POST', '/v1/webhook_endpoints', 'webhook_endpoints.create', 'Create a webhook endpoint', createEndpointParams, checkUrl),
+    command('POST', '/v1/webhook_endpoints', 'webhook_endpoints.create', 'Create a webhook endpoint', createEndpointParams, 'webhook_endpoint_with_secret', checkUrl),
     {
-      kind: 'read', method: 'GET', path: '/v1/webhook_endpoints/:webhook_endpoint', summary: 'Retrieve a webhook endpoint',
+      kind: 'read', method: 'GET', path: '/v1/webhook_endpoints/:webhook_endpoint', summary: 'Retrieve a webhook endpoint', response: 'webhook_endpoint',
       params: object({ webhook_endpoint: nonEmptyString(255), expand: expandParam() }),
       async read(ctx, p) {
         const e = await webhookEndpoints.find(ctx.q, ctx.accountId, p.webhook_endpoint);
@@ -81,12 +81,12 @@ export function eventRoutes(policy: UrlPolicy): Route[] {
         return e;
       },
     },
-    command('POST', '/v1/webhook_endpoints/:webhook_endpoint', 'webhook_endpoints.update', 'Update a webhook endpoint', updateEndpointParams, checkUrl),
-    command('DELETE', '/v1/webhook_endpoints/:webhook_endpoint', 'webhook_endpoints.delete', 'Delete a webhook endpoint', deleteEndpointParams),
+    command('POST', '/v1/webhook_endpoints/:webhook_endpoint', 'webhook_endpoints.update', 'Update a webhook endpoint', updateEndpointParams, 'webhook_endpoint', checkUrl),
+    command('DELETE', '/v1/webhook_endpoints/:webhook_endpoint', 'webhook_endpoints.delete', 'Delete a webhook endpoint', deleteEndpointParams, 'deleted_webhook_endpoint'),
     command('POST', '/v1/webhook_endpoints/:webhook_endpoint/rotate_secret', 'webhook_endpoints.rotate_secret',
-      'Replace the signing secret; the previous one keeps signing for previous_secret_expires_in seconds (Oncepay extension)', rotateSecretParams),
+      'Replace the signing secret; the previous one keeps signing for previous_secret_expires_in seconds (Oncepay extension)', rotateSecretParams, 'webhook_endpoint_rotated'),
     {
-      kind: 'read', method: 'GET', path: '/v1/webhook_endpoints', summary: 'List webhook endpoints',
+      kind: 'read', method: 'GET', path: '/v1/webhook_endpoints', summary: 'List webhook endpoints', response: 'list:webhook_endpoint',
       params: listParams({ status: optional(enumOf(['enabled', 'disabled'] as const)) }),
       async read(ctx, p) {
         const page = await webhookEndpoints.list(ctx.q, ctx.accountId, {

@@ -17,12 +17,12 @@ export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number }):
       outcome: optional(enumOf(OUTCOMES)),
     }),
     {
-      kind: 'read', method: 'GET', path: '/v1/request_logs/:id', summary: 'Retrieve a request log',
+      kind: 'read', method: 'GET', path: '/v1/request_logs/:id', summary: 'Retrieve a request log', response: 'request_log',
       params: object({ id: nonEmptyString(255) }),
       read: (ctx, p) => requestLogs.get(ctx.q, ctx.accountId, p.id),
     },
     {
-      kind: 'read', method: 'GET', path: '/v1/idempotency_keys/:key',
+      kind: 'read', method: 'GET', path: '/v1/idempotency_keys/:key', response: 'idempotency_key',
       summary: 'Inspect an idempotency key: its state, recovery point, replays, stored response, the objects it created and the requests that carried it',
       params: object({ key: nonEmptyString(MAX_KEY_LENGTH) }),
       read: (ctx, p) => inspectKey(ctx.q, ctx.accountId, p.key, opts),

@@ -22,12 +22,21 @@ import { resourceMissing } from '../errors.ts';
 import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
 import type { UrlPolicy } from '../events/url_safety.ts';
 import { eventRoutes } from './event_routes.ts';
+import { schemaName, type SchemaName } from './openapi/objects.ts';
 
 export interface ReadContext {
   accountId: string;
   q: Queryable;
   processor: Processor;
 }
+
+/**
+ * What a route answers with status 200, for the OpenAPI document (src/api/openapi/document.ts)
+ * and the tests that check every response against it: a component schema of
+ * src/api/openapi/objects.ts, `list:<name>` for Stripe's list envelope of them, or several
+ * names when the answer may be any one of them.
+ */
+export type ResponseSpec = SchemaName | `list:${SchemaName}` | readonly SchemaName[];
 
 export interface CommandRoute {
   kind: 'command';
@@ -36,8 +45,11 @@ export interface CommandRoute {
   summary: string;
   params: ObjectSchema<any>;
   command: string;
+  response: ResponseSpec;
   /** Cross-parameter checks that need no database; run before anything is saved. */
   check?: (params: any) => void;
+  /** The command may answer 402 card_error (a declined payment). */
+  declines?: boolean;
 }
 
 export interface ReadRoute {
@@ -46,6 +58,7 @@ export interface ReadRoute {
   path: string;
   summary: string;
   params: ObjectSchema<any>;
+  response: ResponseSpec;
   read: (ctx: ReadContext, params: any) => Promise<unknown>;
 }
 
@@ -85,7 +98,7 @@ export function listRoute<T extends StoredObject>(
 ): ReadRoute {
   const params = listParams(filters);
   return {
-    kind: 'read', method: 'GET', path, summary: `List ${table.objectName}s`, params,
+    kind: 'read', method: 'GET', path, summary: `List ${table.objectName}s`, params, response: `list:${schemaName(table.objectName)}`,
     async read(ctx, p) {
       if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
       const where: Record<string, string | boolean> = { ...fixedWhere };
@@ -100,7 +113,7 @@ export function listRoute<T extends StoredObject>(
 
 export function retrieveRoute<T extends StoredObject>(path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}): ReadRoute {
   return {
-    kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`,
+    kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`, response: schemaName(table.objectName),
     params: object({ [idParam]: nonEmptyString(255), expand: expandParam(), ...extra }),
     async read(ctx, p) {
       const obj = await table.get(ctx.q, ctx.accountId, p[idParam]);
@@ -109,18 +122,25 @@ export function retrieveRoute<T extends StoredObject>(path: string, idParam: str
   };
 }
 
-export const command = (method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, check?: (p: any) => void): CommandRoute =>
-  ({ kind: 'command', method, path, command: name, summary, params, check });
+/** A command route; `extra` is its check, or the check and whether it may answer 402 (a decline). */
+export const command = (
+  method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, response: ResponseSpec,
+  extra?: ((p: any) => void) | { check?: (p: any) => void; declines?: boolean },
+): CommandRoute => {
+  const { check, declines } = typeof extra === 'function' ? { check: extra, declines: undefined } : (extra ?? {});
+  return { kind: 'command', method, path, command: name, summary, params, response, check, ...(declines ? { declines } : {}) };
+};
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
   return [...PAYMENT_ROUTES, ...eventRoutes(policy)];
 }
 
 const PAYMENT_ROUTES: Route[] = [
-  command('POST', '/v1/customers', 'customers.create', 'Create a customer', createCustomerParams,
+  command('POST', '/v1/customers', 'customers.create', 'Create a customer', createCustomerParams, 'customer',
     (p) => checkPaymentMethod(p.payment_method)),
   {
     kind: 'read', method: 'GET', path: '/v1/customers/:customer', summary: 'Retrieve a customer',
+    response: ['customer', 'deleted_customer'],
     params: object({ customer: nonEmptyString(255), expand: expandParam() }),
     async read(ctx, p) {
       const c = await customers.find(ctx.q, ctx.accountId, p.customer);
@@ -129,30 +149,31 @@ const PAYMENT_ROUTES: Route[] = [
       return expandObject(ctx.q, ctx.accountId, c, p.expand);
     },
   },
-  command('POST', '/v1/customers/:customer', 'customers.update', 'Update a customer', updateCustomerParams),
-  command('DELETE', '/v1/customers/:customer', 'customers.delete', 'Delete a customer', deleteCustomerParams),
+  command('POST', '/v1/customers/:customer', 'customers.update', 'Update a customer', updateCustomerParams, 'customer'),
+  command('DELETE', '/v1/customers/:customer', 'customers.delete', 'Delete a customer', deleteCustomerParams, 'deleted_customer'),
   listRoute('/v1/customers', customers, { email: optional(string({ max: 512 })) }, { deleted: false }),
 
-  command('POST', '/v1/payment_intents', 'payment_intents.create', 'Create a PaymentIntent', createPaymentIntentParams, checkCreateParams),
+  command('POST', '/v1/payment_intents', 'payment_intents.create', 'Create a PaymentIntent', createPaymentIntentParams, 'payment_intent',
+    { check: checkCreateParams, declines: true }),
   retrieveRoute('/v1/payment_intents', 'intent', paymentIntents, { client_secret: optional(string({ max: 500 })) }),
-  command('POST', '/v1/payment_intents/:intent', 'payment_intents.update', 'Update a PaymentIntent', updatePaymentIntentParams,
+  command('POST', '/v1/payment_intents/:intent', 'payment_intents.update', 'Update a PaymentIntent', updatePaymentIntentParams, 'payment_intent',
     (p) => checkPaymentMethod(p.payment_method)),
-  command('POST', '/v1/payment_intents/:intent/confirm', 'payment_intents.confirm', 'Confirm a PaymentIntent', confirmPaymentIntentParams,
-    (p) => checkPaymentMethod(p.payment_method)),
-  command('POST', '/v1/payment_intents/:intent/capture', 'payment_intents.capture', 'Capture a PaymentIntent', capturePaymentIntentParams),
-  command('POST', '/v1/payment_intents/:intent/cancel', 'payment_intents.cancel', 'Cancel a PaymentIntent', cancelPaymentIntentParams),
+  command('POST', '/v1/payment_intents/:intent/confirm', 'payment_intents.confirm', 'Confirm a PaymentIntent', confirmPaymentIntentParams, 'payment_intent',
+    { check: (p) => checkPaymentMethod(p.payment_method), declines: true }),
+  command('POST', '/v1/payment_intents/:intent/capture', 'payment_intents.capture', 'Capture a PaymentIntent', capturePaymentIntentParams, 'payment_intent'),
+  command('POST', '/v1/payment_intents/:intent/cancel', 'payment_intents.cancel', 'Cancel a PaymentIntent', cancelPaymentIntentParams, 'payment_intent'),
   listRoute('/v1/payment_intents', paymentIntents, { customer: optional(nonEmptyString(255)) }),
 
   retrieveRoute('/v1/charges', 'charge', charges),
   listRoute('/v1/charges', charges, { payment_intent: optional(nonEmptyString(255)), customer: optional(nonEmptyString(255)) }),
 
-  command('POST', '/v1/refunds', 'refunds.create', 'Create a refund', createRefundParams, checkRefundTarget),
+  command('POST', '/v1/refunds', 'refunds.create', 'Create a refund', createRefundParams, 'refund', checkRefundTarget),
   retrieveRoute('/v1/refunds', 'refund', refunds),
-  command('POST', '/v1/refunds/:refund', 'refunds.update', 'Update a refund', updateRefundParams),
+  command('POST', '/v1/refunds/:refund', 'refunds.update', 'Update a refund', updateRefundParams, 'refund'),
   listRoute('/v1/refunds', refunds, { charge: optional(nonEmptyString(255)), payment_intent: optional(nonEmptyString(255)) }),
 
   {
-    kind: 'read', method: 'GET', path: '/v1/balance', summary: 'Retrieve the balance',
+    kind: 'read', method: 'GET', path: '/v1/balance', summary: 'Retrieve the balance', response: 'balance',
     params: object({ expand: expandParam() }),
     read: (ctx) => computeBalance(ctx.q, ctx.accountId),
   },
@@ -164,6 +185,7 @@ const PAYMENT_ROUTES: Route[] = [
   {
     kind: 'read', method: 'GET', path: '/v1/test_helpers/acquirer_ledger',
     summary: 'The test acquirer\'s ledger for this account (Oncepay extension): every operation it performed, once per downstream key',
+    response: 'list:acquirer_operation',
     params: object({ reference: optional(nonEmptyString(255)) }),
     async read(ctx, p) {
       const entries = await ctx.processor.ledger(ctx.accountId, p.reference);

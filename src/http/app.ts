@@ -15,8 +15,9 @@ import type { Route } from '../api/routes.ts';
 import { parseForm, parseJson } from './body.ts';
 import { extractKey, invalidKey } from './auth.ts';
 import { hashKey } from '../accounts/keys.ts';
-import { completedLog, insertPending, pendingLog, type RequestLog, type RequestLogWriter, type RequestOutcome } from '../logs/request_log.ts';
-import { redactString } from '../logs/redact.ts';
+import {
+  completedLog, insertPending, loggedPath, nowMicros, pendingLog, type RequestLog, type RequestLogWriter, type RequestOutcome,
+} from '../logs/request_log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { registerOpsRoutes, type Readiness } from './ops_routes.ts';
 import rateLimit from '@fastify/rate-limit';
@@ -43,9 +44,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     accountId?: string;
     apiKeyHash?: string;
+    /** Arrival time in wall-clock microseconds (orders request logs). */
+    startedUs: number;
     /** How the request ended for its log: set by the handler once it runs. */
     outcome?: RequestOutcome;
     originalRequest?: string;
+    /** The run was taken over by another process mid-request (answered 409). */
+    lockLost?: boolean;
     requestLog?: RequestLog;
     responsePayload?: string;
   }
@@ -86,7 +91,9 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     done(invalidRequest(`Unsupported Content-Type ${req.headers['content-type'] ?? '(none)'}: send application/x-www-form-urlencoded (Stripe's encoding) or application/json.`), undefined);
   });
 
+  app.decorateRequest('startedUs', 0);
   app.addHook('onRequest', async (req, reply) => {
+    req.startedUs = nowMicros();
     reply.header('Request-Id', req.id);
   });
   app.addHook('onSend', async (req, _reply, payload) => {
@@ -97,7 +104,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url;
     if (route !== undefined && !route.startsWith('/v1/')) return; // health, metrics, docs
-    const path = redactString(req.url.split('?')[0]);
+    const path = loggedPath(req.url.split('?')[0]);
     const ms = Math.round(reply.elapsedTime * 10) / 10;
     const outcome = req.outcome ?? 'rejected';
     req.log.info({ reqId: req.id, account: req.accountId, method: req.method, url: path, status: reply.statusCode, idempotency: outcome, ms }, 'request');
@@ -105,11 +112,12 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     services.metrics.requests.inc({ ...labels, status: reply.statusCode, outcome });
     services.metrics.latency.observe(labels, reply.elapsedTime / 1000);
     if (outcome === 'mismatch') services.metrics.idempotency.inc({ event: 'mismatch' });
+    if (req.lockLost) services.metrics.idempotency.inc({ event: 'conflict' });
     if (!req.accountId) return; // no account to show it to: the process log above has it
     services.requestLogs.add(req.accountId, completedLog(req.requestLog ?? pendingLog(requestFacts(req)), {
       status: reply.statusCode, outcome, durationMs: reply.elapsedTime, payload: req.responsePayload ?? null,
       originalRequest: req.originalRequest ?? null,
-    }));
+    }), req.startedUs);
   });
 
   await registerOpsRoutes(app, { metrics: services.metrics, readiness: services.readiness });
@@ -128,11 +136,17 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
 
   for (const route of services.routes) registerRoute(app, route, services, limiter);
 
-  app.setNotFoundHandler((req, reply) => {
+  app.setNotFoundHandler(async (req, reply) => {
+    // Logged for the account whose valid key made the call, if any (a typo'd path is worth seeing).
+    const header = req.headers.authorization;
+    if (header) {
+      try { req.accountId = (await services.keys.resolve(extractKey(header))) ?? undefined; } catch { /* not a key: unlogged */ }
+    }
     sendError(reply, new ApiError(404, {
       type: 'invalid_request_error',
       message: `Unrecognized request URL (${req.method}: ${req.url.split('?')[0]}). See the README for the routes Oncepay serves.`,
     }));
+    return reply;
   });
 
   app.setErrorHandler((err: any, req, reply) => {
@@ -193,10 +207,10 @@ function requestFacts(req: FastifyRequest) {
   };
   const query = req.query as Record<string, unknown> | undefined;
   return {
-    id: req.id, startedAt: Date.now(), method: req.method, path: req.url.split('?')[0],
+    id: req.id, startedUs: req.startedUs, method: req.method, path: req.url.split('?')[0],
     query: query && typeof query === 'object' ? query : null,
     body: req.method === 'POST' && req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : null,
-    idempotencyKey: header('idempotency-key'), ip: req.ip ?? null, userAgent: header('user-agent'), stripeVersion: header('stripe-version'),
+    idempotencyKey: utf8Header(header('idempotency-key')), ip: req.ip ?? null, userAgent: header('user-agent'), stripeVersion: header('stripe-version'),
   };
 }
 
@@ -225,17 +239,19 @@ function registerRoute(app: FastifyInstance, route: Route, services: AppServices
       }
       route.check?.(params);
       const key = idempotencyKey(req);
-      if (key !== undefined) reply.header('Idempotency-Key', key);
+      // Echoed as received (header bytes), whatever the key decoded to.
+      if (key !== undefined) reply.header('Idempotency-Key', req.headers['idempotency-key']!);
       const log = (req.requestLog = pendingLog(requestFacts(req)));
       let result;
       try {
         result = await services.engine.execute({
           accountId: req.accountId!, requestId: req.id, key, method: route.method, path: req.url.split('?')[0],
-          command: route.command, params, onFirstPhase: (q) => insertPending(q, req.accountId!, log),
+          command: route.command, params, onFirstPhase: (q) => insertPending(q, req.accountId!, log, req.startedUs),
         });
       } catch (err) {
+        req.lockLost = err instanceof LockLost;
         req.outcome = err instanceof ApiError && err.body.type === 'idempotency_error'
-          ? (err.status === 409 ? 'conflict' : 'mismatch') : 'executed';
+          ? (err.status === 409 ? 'conflict' : 'mismatch') : req.lockLost ? 'conflict' : 'executed';
         throw err;
       }
       req.outcome = result.outcome;
@@ -256,10 +272,21 @@ function collectParams(req: FastifyRequest, route: Route): Record<string, unknow
   return { ...source, ...pathParams };
 }
 
+/**
+ * Node reads header bytes as Latin-1; clients (stripe-node included) send non-ASCII keys as
+ * UTF-8. Valid UTF-8 is read as such, so `clé` stays `clé` in storage, logs and inspection URLs.
+ */
+export function utf8Header(value: string | null): string | null {
+  if (value === null || !/[\u0080-\u00ff]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : value;
+}
+
 function idempotencyKey(req: FastifyRequest): string | undefined {
   const header = req.headers['idempotency-key'];
   if (header === undefined) return undefined;
-  const key = Array.isArray(header) ? header[0] : header;
+  const key = utf8Header(Array.isArray(header) ? header[0] : header)!;
   if (key.trim() === '') throw invalidRequest('The Idempotency-Key header cannot be empty: send a unique value (for example a UUID) or omit the header.', 'Idempotency-Key');
   if (key.length > MAX_KEY_LENGTH) {
     throw invalidRequest(`Keys for idempotent requests can only be at most ${MAX_KEY_LENGTH} characters long; this one has ${key.length}.`, 'Idempotency-Key');

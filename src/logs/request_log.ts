@@ -35,20 +35,22 @@ export interface RequestLog {
   response_body: Record<string, unknown> | null;
 }
 
-export const requestLogs = new ObjectTable<RequestLog>('request_logs', 'request_log', {
-  method: (o) => o.method,
-  path: (o) => o.path,
-  status: (o) => o.status,
-  outcome: (o) => o.outcome,
-  idempotency_key: (o) => o.idempotency_key,
-});
+/**
+ * Listed by when the request arrived (`started_us`), not by insertion: a read's row is written
+ * after the command that followed it had already inserted its own.
+ */
+export const requestLogs = new ObjectTable<RequestLog>('request_logs', 'request_log', {}, 'started_us');
+
+/** Wall-clock microseconds: the order of request logs (ties broken by id). */
+export const nowMicros = () => Math.floor((performance.timeOrigin + performance.now()) * 1000);
 
 /** Response bodies above this size are logged as a note instead (a 100-item list is large). */
 export const MAX_LOGGED_BODY = 32 * 1024;
 
 export interface RequestFacts {
   id: string;
-  startedAt: number;
+  /** When the request arrived, in wall-clock microseconds. */
+  startedUs: number;
   method: string;
   path: string;
   query: Record<string, unknown> | null;
@@ -65,10 +67,10 @@ export function pendingLog(f: RequestFacts): RequestLog {
   return {
     id: f.id,
     object: 'request_log',
-    created: Math.floor(f.startedAt / 1000),
+    created: Math.floor(f.startedUs / 1_000_000),
     livemode: false,
     method: f.method,
-    path: redactString(f.path),
+    path: loggedPath(f.path),
     query: nonEmpty(f.query),
     status: null,
     outcome: 'executed',
@@ -81,6 +83,13 @@ export function pendingLog(f: RequestFacts): RequestLog {
     request_body: nonEmpty(f.body),
   response_body: null,
   };
+}
+
+/** The path as routed (percent-decoded, so an encoded card number is caught too), masked. */
+export function loggedPath(raw: string): string {
+  let path = raw;
+  try { path = decodeURIComponent(raw); } catch { /* malformed escapes: keep the raw text */ }
+  return redactString(path);
 }
 
 /** The finished log: status, outcome, timing and the (masked) response. */
@@ -112,17 +121,17 @@ function loggedBody(payload: string | null): Record<string, unknown> | null {
 }
 
 /** Written by a command's first phase, in its transaction: the row exists if any effect does. */
-export function insertPending(q: Tx, accountId: string, log: RequestLog): void {
+export function insertPending(q: Tx, accountId: string, log: RequestLog, startedUs: number): void {
   q.write(
-    `INSERT INTO request_logs (account_id, id, created, data, method, path, status, outcome, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8) ON CONFLICT (account_id, id) DO NOTHING`,
-    [accountId, log.id, log.created, JSON.stringify(log), log.method, log.path, log.outcome, log.idempotency_key],
+    `INSERT INTO request_logs (account_id, id, started_us, created, data, method, path, status, outcome, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9) ON CONFLICT (account_id, id) DO NOTHING`,
+    [accountId, log.id, startedUs, log.created, JSON.stringify(log), log.method, log.path, log.outcome, log.idempotency_key],
   );
 }
 
 const UPSERT = `
-INSERT INTO request_logs (account_id, id, created, data, method, path, status, outcome, idempotency_key)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]::json[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[])
+INSERT INTO request_logs (account_id, id, started_us, created, data, method, path, status, outcome, idempotency_key)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]::json[], $6::text[], $7::text[], $8::int[], $9::text[], $10::text[])
 ON CONFLICT (account_id, id) DO UPDATE
   SET data = EXCLUDED.data, status = EXCLUDED.status, outcome = EXCLUDED.outcome`;
 
@@ -131,7 +140,7 @@ ON CONFLICT (account_id, id) DO UPDATE
  * requests that changed nothing may be lost in a crash; a command's row already exists by then.
  */
 export class RequestLogWriter {
-  private buffer: { accountId: string; log: RequestLog }[] = [];
+  private buffer: { accountId: string; log: RequestLog; startedUs: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
   /** Logs dropped because the database refused them or the buffer was full. */
@@ -143,13 +152,13 @@ export class RequestLogWriter {
     private readonly opts: { logger?: Logger; onDropped?: (n: number) => void; maxBatch?: number; delayMs?: number; maxBuffered?: number } = {},
   ) {}
 
-  add(accountId: string, log: RequestLog): void {
+  add(accountId: string, log: RequestLog, startedUs: number): void {
     if (this.buffer.length >= (this.opts.maxBuffered ?? 50_000)) {
       this.dropped++;
       this.opts.onDropped?.(1);
       return;
     }
-    this.buffer.push({ accountId, log });
+    this.buffer.push({ accountId, log, startedUs });
     if (this.buffer.length >= (this.opts.maxBatch ?? 500)) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.delayMs ?? 20);
   }
@@ -165,10 +174,10 @@ export class RequestLogWriter {
     return this.chain;
   }
 
-  private async write(batch: { accountId: string; log: RequestLog }[]): Promise<void> {
-    const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
-    for (const { accountId, log } of batch) {
-      const row = [accountId, log.id, log.created, JSON.stringify(log), log.method, log.path, log.status, log.outcome, log.idempotency_key];
+  private async write(batch: { accountId: string; log: RequestLog; startedUs: number }[]): Promise<void> {
+    const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+    for (const { accountId, log, startedUs } of batch) {
+      const row = [accountId, log.id, startedUs, log.created, JSON.stringify(log), log.method, log.path, log.status, log.outcome, log.idempotency_key];
       row.forEach((v, i) => cols[i].push(v));
     }
     try {

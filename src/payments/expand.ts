@@ -38,7 +38,9 @@ async function expandPath(q: Queryable, accountId: string, obj: Record<string, u
   if (!table || !(head in obj)) throw invalidRequest(`This property cannot be expanded (${full}).`, 'expand');
   let value = obj[head];
   if (typeof value === 'string') {
-    value = (await table.find(q, accountId, value)) ?? value;
+    const found = (await table.find(q, accountId, value)) as (StoredObject & { deleted?: boolean; object?: string }) | undefined;
+    // A deleted customer expands to Stripe's stub, as retrieving it does.
+    value = found?.deleted ? { id: found.id, object: found.object, deleted: true } : (found ?? value);
     obj[head] = value;
   }
   if (rest.length > 0 && value && typeof value === 'object') {

@@ -173,12 +173,14 @@ CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (account_id, endpoint
 -- first written by its first phase (so a request whose effects committed always has one) and
 -- completed by the batched log writer once the response is sent.
 ${objectTable('request_logs', `
+  started_us bigint NOT NULL,
   method text NOT NULL,
   path text NOT NULL,
   status integer,
   outcome text NOT NULL,
   idempotency_key text,`)}
-CREATE INDEX request_logs_key ON request_logs (account_id, idempotency_key, seq DESC) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX request_logs_order ON request_logs (account_id, started_us DESC, id DESC);
+CREATE INDEX request_logs_key ON request_logs (account_id, idempotency_key, started_us DESC) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX request_logs_created ON request_logs (created);
 
 -- The events a request emitted, for idempotency key inspection ("which objects did it create").

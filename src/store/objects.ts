@@ -33,6 +33,11 @@ export class ObjectTable<T extends StoredObject> {
     readonly objectName: string,
     /** Extra columns derived from the object, written on every insert and update. */
     private readonly columns: Record<string, (o: T) => unknown> = {},
+    /**
+     * The list order, newest first: `seq` (insertion order) by default, or a column whose value
+     * the caller sets (ties broken by id) when rows are inserted later than they happened.
+     */
+    private readonly order: string = 'seq',
   ) {}
 
   /** Deferred: sent with the transaction's other writes. `extra` sets columns that are not part of the object. */
@@ -105,14 +110,22 @@ export class ObjectTable<T extends StoredObject> {
     if (c.lte !== undefined) add((p) => `created <= ${p}`, c.lte);
     const cursorId = query.startingAfter ?? query.endingBefore;
     const backwards = query.startingAfter === undefined && query.endingBefore !== undefined;
+    const bySeq = this.order === 'seq';
     if (cursorId !== undefined) {
-      const { rows } = await q.query<{ seq: number }>(`SELECT seq FROM ${this.table} WHERE account_id = $1 AND id = $2`, [accountId, cursorId]);
+      const { rows } = await q.query<{ k: number }>(`SELECT ${this.order} AS k FROM ${this.table} WHERE account_id = $1 AND id = $2`, [accountId, cursorId]);
       if (!rows[0]) throw resourceMissing(this.objectName, cursorId, backwards ? 'ending_before' : 'starting_after');
-      add((p) => (backwards ? `seq > ${p}` : `seq < ${p}`), rows[0].seq);
+      const cmp = backwards ? '>' : '<';
+      if (bySeq) add((p) => `seq ${cmp} ${p}`, rows[0].k);
+      else {
+        params.push(rows[0].k, cursorId);
+        conds.push(`(${this.order}, id) ${cmp} ($${params.length - 1}, $${params.length})`);
+      }
     }
     params.push(query.limit + 1);
+    const dir = backwards ? 'ASC' : 'DESC';
+    const orderBy = bySeq ? `seq ${dir}` : `${this.order} ${dir}, id ${dir}`;
     const { rows } = await q.query<{ data: T }>(
-      `SELECT data FROM ${this.table} WHERE ${conds.join(' AND ')} ORDER BY seq ${backwards ? 'ASC' : 'DESC'} LIMIT $${params.length}`,
+      `SELECT data FROM ${this.table} WHERE ${conds.join(' AND ')} ORDER BY ${orderBy} LIMIT $${params.length}`,
       params,
     );
     const hasMore = rows.length > query.limit;

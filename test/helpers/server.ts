@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { createOncepay, type Oncepay } from '../../src/server.ts';
 import { createAccount } from '../../src/accounts/keys.ts';
 import type { FaultHook } from '../../src/faults.ts';
+import { assertConformance, recordResponses, type RecordedResponse } from './conformance.ts';
 
 export interface TestServer {
   oncepay: Oncepay;
@@ -24,6 +25,12 @@ export interface TestServer {
   complete(graceMs?: number): Promise<number>;
   /** The acquirer's ledger for one reference (payment intent id). */
   ledger(reference?: string): Promise<Awaited<ReturnType<Oncepay['processor']['ledger']>>>;
+  /** Every response the server sent so far (checked against the OpenAPI document on close). */
+  responses: RecordedResponse[];
+  /**
+   * Stops the server, then checks every JSON response it sent against the OpenAPI document
+   * (test/helpers/conformance.ts): throws, listing them, when any does not conform.
+   */
   close(): Promise<void>;
 }
 
@@ -40,18 +47,24 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
     ...opts.config,
   };
   const oncepay = await createOncepay(config, { faults: opts.faults, logger: pino({ level: process.env.ONCEPAY_TEST_LOG ?? 'silent' }) });
+  const recorded = recordResponses(oncepay.app);
   await oncepay.app.listen({ port: 0, host: '127.0.0.1' });
   const port = (oncepay.app.server.address() as AddressInfo).port;
   const { key, accountId } = await createAccount(oncepay.db);
+  let closed: Promise<void> | undefined;
+  const close = async () => {
+    await oncepay.close();
+    assertConformance(recorded);
+  };
   const stripeFor = (k: string, maxNetworkRetries = 0) =>
     new Stripe(k, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries, telemetry: false });
   return {
-    oncepay, port, url: `http://127.0.0.1:${port}`, key, accountId,
+    oncepay, port, url: `http://127.0.0.1:${port}`, key, accountId, responses: recorded,
     stripe: (o = {}) => stripeFor(o.key ?? key, o.maxNetworkRetries),
     newAccount: () => createAccount(oncepay.db),
     complete: (graceMs = 0) => oncepay.engine.completeAbandoned({ graceMs, accountId }),
     ledger: (reference) => oncepay.processor.ledger(accountId, reference),
-    close: () => oncepay.close(),
+    close: () => (closed ??= close()),
   };
 }
 
