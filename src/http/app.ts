@@ -107,7 +107,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     const path = loggedPath(req.url.split('?')[0]);
     const ms = Math.round(reply.elapsedTime * 10) / 10;
     const outcome = req.outcome ?? 'rejected';
-    req.log.info({ reqId: req.id, account: req.accountId, method: req.method, url: path, status: reply.statusCode, idempotency: outcome, ms }, 'request');
+    req.log.info({ account: req.accountId, method: req.method, url: path, status: reply.statusCode, idempotency: outcome, ms }, 'request');
     const labels = { method: req.method, route: route ?? 'unmatched' };
     services.metrics.requests.inc({ ...labels, status: reply.statusCode, outcome });
     services.metrics.latency.observe(labels, reply.elapsedTime / 1000);

@@ -3,11 +3,14 @@
  * and stacks can echo input, so they pass through the same redaction as request logs.
  */
 import pino, { type Logger } from 'pino';
-import { redactString } from './redact.ts';
+import { redact } from './redact.ts';
 
 function redactedError(err: unknown): unknown {
-  const plain = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
-  return JSON.parse(redactString(JSON.stringify(plain)));
+  try {
+    return redact(pino.stdSerializers.err(err as Error));
+  } catch {
+    return { type: 'Error', message: '(error could not be serialized)' };
+  }
 }
 
 export function processLogger(level: string): Logger {

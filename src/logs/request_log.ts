@@ -170,7 +170,8 @@ export class RequestLogWriter {
     const batch = this.buffer;
     this.buffer = [];
     if (batch.length === 0) return this.chain;
-    this.chain = this.chain.then(() => this.write(batch));
+    // write() never rejects (it counts what it drops), so one bad batch cannot stop the chain.
+    this.chain = this.chain.then(() => this.write(batch)).catch(() => {});
     return this.chain;
   }
 
@@ -186,7 +187,7 @@ export class RequestLogWriter {
     } catch (err) {
       this.dropped += batch.length;
       this.opts.onDropped?.(batch.length);
-      this.opts.logger?.warn({ err, count: batch.length }, 'request log batch could not be written');
+      try { this.opts.logger?.warn({ err, count: batch.length }, 'request log batch could not be written'); } catch { /* never fail the chain */ }
     }
   }
 }
