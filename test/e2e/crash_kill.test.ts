@@ -14,6 +14,7 @@ import type Stripe from 'stripe';
 import {
   cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
   type LedgerEntry, type ServerProcess, type Store,
+  explain, withTimeout,
 } from '../helpers/processes.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
@@ -27,15 +28,6 @@ after(cleanupServersAndStores);
 // Small helpers
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, fail) => { timer = setTimeout(() => fail(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The request sent to a faulted server must never be answered: the process dies (SIGKILL, from
@@ -51,13 +43,6 @@ async function expectKilled(srv: ServerProcess, pending: Promise<unknown>, fault
   const exit = await withTimeout(srv.exited, 10_000, `exit of the server armed with ${fault}`);
   assert.equal(exit.signal, 'SIGKILL', `server armed with ${fault} should die by SIGKILL, got ${JSON.stringify(exit)}\n${srv.output()}`);
   return settled.error;
-}
-
-/** Adds the servers' own output to a failure, so a 500 or a stuck request explains itself. */
-function explain(err: unknown, servers: Array<ServerProcess | undefined>): never {
-  const out = servers.filter(Boolean).map((s) => `--- server pid ${s!.pid} port ${s!.port} output ---\n${s!.output().slice(-4000)}`).join('\n');
-  if (err instanceof Error && out) err.message += `\n${out}`;
-  throw err;
 }
 
 /**

@@ -25,6 +25,7 @@ import assert from 'node:assert/strict';
 import {
   cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
   type RawResponse, type ServerProcess,
+  explain,
 } from '../helpers/processes.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
@@ -33,13 +34,6 @@ const TIMEOUT = 120_000;
 after(cleanupServersAndStores);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Adds the servers' own output to a failure. */
-function explain(err: unknown, servers: Array<ServerProcess | undefined>): never {
-  const out = servers.filter(Boolean).map((s) => `--- server pid ${s!.pid} port ${s!.port} output ---\n${s!.output().slice(-4000)}`).join('\n');
-  if (err instanceof Error && out) err.message += `\n${out}`;
-  throw err;
-}
 
 interface LogRow {
   id: string;

@@ -22,31 +22,17 @@ import pg from 'pg';
 import {
   cleanupServersAndStores, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
   type Exit, type RawResponse, type ServerProcess, type SpawnOptions, type Store,
+  explain, withTimeout,
 } from '../helpers/processes.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 90_000;
-/** The serve command's own exit timer (src/cli/commands/serve.ts, hard-coded). */
+/** The exit timer the serve command used to hard-code (these tests caught it; now ONCEPAY_SHUTDOWN_TIMEOUT + 5 s). */
 const CLI_HARD_EXIT_MS = 10_000;
 
 after(cleanupServersAndStores);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function explain(err: unknown, servers: Array<ServerProcess | undefined>): never {
-  const out = servers.filter(Boolean).map((s) => `--- server pid ${s!.pid} port ${s!.port} output ---\n${s!.output().slice(-4000)}`).join('\n');
-  if (err instanceof Error && out) err.message += `\n${out}`;
-  throw err;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, fail) => { timer = setTimeout(() => fail(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const SLOW_BODY = 'amount=4200&currency=usd&payment_method=pm_card_oncepay_slow&confirm=true';
 const VISA_BODY = 'amount=4300&currency=usd&payment_method=pm_card_visa&confirm=true';
@@ -340,7 +326,9 @@ describe(`graceful shutdown [${STORE}]`, () => {
         assert.deepEqual((await other.ledger()).map((e) => `${e.kind}:${e.reference}:${e.amount}`), [`sale:${retry.json.id}:4200`], 'one sale');
         // The key's logs: the cut request (pending) and the retry that executed it.
         const logs = await pollUntil(async () => (await other!.raw('GET', `/v1/request_logs?idempotency_key=${key}`)).json.data as any[],
-          (rows) => rows.length >= 2, { timeoutMs: 5000, intervalMs: 50 });
+          // The retry's row exists (pending) from its first phase; wait for the batched completion too.
+          (rows) => rows.length >= 2 && rows.some((r) => r.id === retry.headers.get('request-id') && r.status !== null),
+          { timeoutMs: 5000, intervalMs: 50 });
         const byId = new Map(logs.map((r) => [r.id, r]));
         assert.ok(byId.has(view!.original_request), `the cut request has its row: ${JSON.stringify(logs)}`);
         assert.equal(byId.get(view!.original_request).status, null, `the cut request was never answered: ${JSON.stringify(logs)}`);

@@ -6,12 +6,12 @@
  * (src/events/signing.ts), so the receiver's verification code can be tested against it. No retries: a failed delivery is reported and listening goes on.
  */
 import { signedHeaders } from '../../events/signing.ts';
-import { ApiRequestError, POLL_USER_AGENT, Unreachable, type ApiClient } from '../api_client.ts';
+import { POLL_USER_AGENT, type ApiClient } from '../api_client.ts';
 import { CliError, describeNetworkError } from '../errors.ts';
 import { listenSecret } from '../listen_secret.ts';
 import { formatTime, note, print } from '../output.ts';
 import { fetchWindow, LOOKBACK_S, PollWindow } from '../poll_window.ts';
-import { sleep } from '../sleep.ts';
+import { follow } from '../follow.ts';
 
 export interface ListenOptions {
   forwardTo?: string;
@@ -80,26 +80,13 @@ export async function listen(client: ApiClient, opts: ListenOptions, signal?: Ab
   note(`Forwarding ${what} from ${client.apiBase} to ${url} (secret kept in ${file})`);
   print(`Ready! Your webhook signing secret is ${secret} (^C to quit)`);
 
-  let offline = false;
-  while (!signal?.aborted) {
-    try {
-      const batch = window.take(await fetchWindow(get, window.since));
-      if (offline) { note(`reconnected to ${client.apiBase}`); offline = false; }
-      for (const event of batch) {
-        print(`${formatTime(Math.floor(Date.now() / 1000))}  --> ${event.type} [${event.id}]`);
-        const { line } = await forward(url, secret, event, opts.timeoutMs ?? 10_000);
-        print(`${formatTime(Math.floor(Date.now() / 1000))}  ${line}`);
-      }
-    } catch (err) {
-      if (err instanceof Unreachable) {
-        if (!offline) note(`${err.message}; retrying...`);
-        offline = true;
-      } else if (err instanceof ApiRequestError && (err.status === 429 || err.status >= 500)) {
-        note(`${err.message}; retrying...`);
-      } else {
-        throw err;
-      }
+  await follow(client.apiBase, { intervalMs: opts.intervalMs ?? 500, signal }, async (online) => {
+    const batch = window.take(await fetchWindow(get, window.since));
+    online();
+    for (const event of batch) {
+      print(`${formatTime(Math.floor(Date.now() / 1000))}  --> ${event.type} [${event.id}]`);
+      const { line } = await forward(url, secret, event, opts.timeoutMs ?? 10_000);
+      print(`${formatTime(Math.floor(Date.now() / 1000))}  ${line}`);
     }
-    await sleep(opts.intervalMs ?? 500, signal);
-  }
+  });
 }

@@ -7,10 +7,10 @@
  * (up to PENDING_GRACE_S) before printing it. The CLI's own polling requests (user agent
  * POLL_USER_AGENT) are not shown.
  */
-import { ApiRequestError, POLL_USER_AGENT, Unreachable, type ApiClient } from '../api_client.ts';
+import { POLL_USER_AGENT, type ApiClient } from '../api_client.ts';
 import { formatRequestLog, note, print, type RequestLogLine } from '../output.ts';
 import { fetchWindow, LOOKBACK_S, PollWindow, type Verdict } from '../poll_window.ts';
-import { sleep } from '../sleep.ts';
+import { follow } from '../follow.ts';
 
 export const OUTCOMES = ['executed', 'replayed', 'conflict', 'mismatch', 'rejected'] as const;
 
@@ -85,22 +85,9 @@ export async function logsTail(client: ApiClient, opts: TailOptions, signal?: Ab
 
   const what = Object.entries(filters).map(([k, v]) => `${k}=${v}`).join(', ');
   note(`Tailing request logs of ${client.apiBase}${what ? ` (${what})` : ''}; ^C to quit`);
-  let offline = false;
-  while (!signal?.aborted) {
-    try {
-      const window = await fetchWindow(get, state.since);
-      for (const log of state.take(window, tailVerdict(Math.floor(Date.now() / 1000)))) show(log);
-      if (offline) { note(`reconnected to ${client.apiBase}`); offline = false; }
-    } catch (err) {
-      if (err instanceof Unreachable) {
-        if (!offline) note(`${err.message}; retrying...`);
-        offline = true;
-      } else if (err instanceof ApiRequestError && (err.status === 429 || err.status >= 500)) {
-        note(`${err.message}; retrying...`);
-      } else {
-        throw err;
-      }
-    }
-    await sleep(opts.intervalMs ?? 500, signal);
-  }
+  await follow(client.apiBase, { intervalMs: opts.intervalMs ?? 500, signal }, async (online) => {
+    const window = await fetchWindow(get, state.since);
+    for (const log of state.take(window, tailVerdict(Math.floor(Date.now() / 1000)))) show(log);
+    online();
+  });
 }
