@@ -13,6 +13,9 @@ import { TestAcquirer } from './processor/test_acquirer.ts';
 import { customerCommands } from './payments/customers.ts';
 import { paymentIntentCommands } from './payments/payment_intents.ts';
 import { refundCommands } from './payments/refunds.ts';
+import { orderCommands } from './billing/orders.ts';
+import { catalogCommands } from './billing/catalog.ts';
+import { billingCommands } from './billing/commands.ts';
 import { KeyResolver, countKeys, createAccount, ensureKeys } from './accounts/keys.ts';
 import { buildApp } from './http/app.ts';
 import { parseFaults, type FaultHook } from './faults.ts';
@@ -71,7 +74,8 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),
     onEvent: (event) => metrics.idempotency.inc({ event }),
   });
-  engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands());
+  engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands(),
+    ...orderCommands, ...catalogCommands, ...billingCommands(processor));
   const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });
   let stopping = false;
   const readiness = async (): Promise<Readiness> => {

@@ -22,6 +22,9 @@ import { resourceMissing } from '../errors.ts';
 import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
 import type { UrlPolicy } from '../events/url_safety.ts';
 import { eventRoutes } from './event_routes.ts';
+import { orderRoutes } from './order_routes.ts';
+import { catalogRoutes } from './catalog_routes.ts';
+import { billingRoutes } from './billing_routes.ts';
 import { schemaName, type SchemaName } from './openapi/objects.ts';
 
 export interface ReadContext {
@@ -132,7 +135,7 @@ export const command = (
 };
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
-  return [...PAYMENT_ROUTES, ...eventRoutes(policy)];
+  return [...PAYMENT_ROUTES, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...eventRoutes(policy)];
 }
 
 const PAYMENT_ROUTES: Route[] = [

@@ -2,10 +2,19 @@
 export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refunded', 'charge.succeeded',
   'customer.created', 'customer.deleted', 'customer.updated',
+  'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.updated',
+  'invoice.created', 'invoice.deleted', 'invoice.finalized', 'invoice.marked_uncollectible', 'invoice.paid',
+  'invoice.payment_failed', 'invoice.payment_succeeded', 'invoice.reminder', 'invoice.sent', 'invoice.updated', 'invoice.voided',
+  'invoiceitem.created', 'invoiceitem.deleted', 'invoiceitem.updated',
+  'order.canceled', 'order.created', 'order.paid', 'order.updated',
   'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.created',
   'payment_intent.payment_failed', 'payment_intent.processing', 'payment_intent.requires_action',
   'payment_intent.succeeded',
+  'price.created', 'price.deleted', 'price.updated',
+  'product.created', 'product.deleted', 'product.updated',
   'refund.created', 'refund.updated',
+  'test_helpers.test_clock.advancing', 'test_helpers.test_clock.created', 'test_helpers.test_clock.deleted',
+  'test_helpers.test_clock.ready',
   'webhook_endpoint.disabled',
 ] as const;
 

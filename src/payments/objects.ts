@@ -25,7 +25,8 @@ export interface Customer {
   preferred_locales: string[];
   shipping: null;
   tax_exempt: 'none';
-  test_clock: null;
+  /** The test clock whose time this customer's billing follows. */
+  test_clock: string | null;
 }
 
 export interface PaymentError {
@@ -59,6 +60,8 @@ export interface PaymentIntent {
   livemode: false;
   metadata: Metadata;
   next_action: null | { type: 'use_stripe_sdk'; use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string } };
+  /** Oncepay extension: the order this payment pays (src/billing/orders.ts). */
+  order: string | null;
   payment_method: string | null;
   payment_method_types: string[];
   receipt_email: string | null;
@@ -138,9 +141,11 @@ export interface BalanceTransaction {
 export const customers = new ObjectTable<Customer & { deleted?: boolean }>('customers', 'customer', {
   deleted: (c) => c.deleted === true,
   email: (c) => c.email,
+  test_clock: (c) => c.test_clock,
 });
 export const paymentIntents = new ObjectTable<PaymentIntent>('payment_intents', 'payment_intent', {
   customer: (p) => p.customer,
+  order_id: (p) => p.order ?? null,
 });
 export const charges = new ObjectTable<Charge>('charges', 'charge', {
   payment_intent: (c) => c.payment_intent,

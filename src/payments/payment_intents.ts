@@ -24,6 +24,7 @@ import { liveCustomer } from './customers.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { emitEvent } from '../events/outbox.ts';
+import { checkOrderForIntent, recordOrderPayment, reserveOrderPayment } from '../billing/order_payments.ts';
 
 const paymentMethod = () => string({ max: 255 });
 const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
@@ -47,6 +48,7 @@ export const createPaymentIntentParams = object({
   statement_descriptor: optional(string({ max: 22 })),
   statement_descriptor_suffix: optional(string({ max: 22 })),
   external_id: optional(nonEmptyString(255)),
+  order: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
 
@@ -136,7 +138,7 @@ const render = (q: Tx, ctx: CommandContext, pi: PaymentIntent, expand: string[] 
   expandObject(q, ctx.accountId, pi, expand);
 
 /** What a confirmation will ask the processor for; journaled, so a resume asks the same. */
-interface ConfirmPlan {
+export interface ConfirmPlan {
   intent: string;
   /**
    * The intent as this request left it in `processing`. While it is processing, every other
@@ -160,7 +162,16 @@ export function checkCreateParams(p: CreateParams): void {
   }
 }
 
-/** Moves an intent into processing for a confirmation; the caller saves it. */
+/**
+ * Moves an intent into processing for a confirmation (the caller saves it). An intent that pays
+ * an order first reserves its amount on the order, which refuses an overpayment.
+ */
+export async function startConfirmation(q: Tx, ctx: CommandContext, pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): Promise<ConfirmPlan> {
+  const plan = beginConfirmation(pi, p);
+  if (pi.order) await reserveOrderPayment(q, ctx.accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, intent: pi.id });
+  return plan;
+}
+
 function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): ConfirmPlan {
   requireAction(pi, 'confirm');
   const previousMethod = pi.payment_method;
@@ -185,15 +196,24 @@ function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | nul
   };
 }
 
-function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan): Promise<AuthorizeResult> {
+export function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan): Promise<AuthorizeResult> {
   return ctx.foreign('authorize', () => processor.authorize({
     accountId: ctx.accountId, downstreamKey: plan.chargeId, reference: plan.intent, paymentMethod: plan.paymentMethod,
     amount: plan.amount, currency: plan.currency, capture: plan.capture, authenticated: plan.authenticated,
   }));
 }
 
-/** Applies the processor's answer: the charge, the balance, the intent's new status, the response. */
-async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
+/** What the processor's answer made of an intent: its new state, and the card error of a decline. */
+export interface AuthorizationOutcome {
+  pi: PaymentIntent;
+  error: PaymentError | null;
+}
+
+/**
+ * Applies the processor's answer: the charge, the balance, the intent's new status, its events,
+ * and the order it pays. Shared by confirmations and invoice payments.
+ */
+export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult): Promise<AuthorizationOutcome> {
   const pi = structuredClone(plan.snapshot);
   const save = () => paymentIntents.update(q, ctx.accountId, pi, {}, { status: 'processing' });
   const now = nowSeconds();
@@ -203,7 +223,7 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
     save();
     emitEvent(q, ctx, 'payment_intent.requires_action', pi, { status: 'processing', next_action: null });
-    return { status: 200, body: await render(q, ctx, pi, expand) };
+    return { pi, error: null };
   }
   const approved = result.outcome === 'approved';
   const charge: Charge = {
@@ -236,7 +256,8 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
     save();
     emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi,
       plan.capture ? { status: 'processing', amount_received: 0, latest_charge: plan.snapshot.latest_charge } : { status: 'processing', amount_capturable: 0, latest_charge: plan.snapshot.latest_charge });
-    return { status: 200, body: await render(q, ctx, pi, expand) };
+    if (plan.capture && pi.order) await recordOrderPayment(q, ctx, { order: pi.order, amount: pi.amount_received });
+    return { pi, error: null };
   }
   const error: PaymentError = {
     type: 'card_error', code: result.code, ...(result.decline_code ? { decline_code: result.decline_code } : {}),
@@ -248,6 +269,13 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
   pi.last_payment_error = error;
   save();
   emitEvent(q, ctx, 'payment_intent.payment_failed', pi, { status: 'processing', payment_method: plan.paymentMethod, last_payment_error: plan.snapshot.last_payment_error });
+  return { pi, error };
+}
+
+/** A confirmation's response: the intent, or a 402 card error carrying it. */
+async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
+  const { pi, error } = await applyAuthorization(q, ctx, plan, result);
+  if (!error) return { status: 200, body: await render(q, ctx, pi, expand) };
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 
@@ -262,13 +290,14 @@ export function paymentIntentCommands(processor: Processor): Command[] {
           if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
         }
         if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+        if (p.order) await checkOrderForIntent(q, ctx.accountId, { order: p.order, amount: p.amount, currency: p.currency, param: 'order' });
         const pi: PaymentIntent = {
           id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
           canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
           client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
           created: nowSeconds(), currency: p.currency, customer: p.customer ?? null, description: p.description ?? null,
           external_id: p.external_id ?? null, last_payment_error: null, latest_charge: null, livemode: false,
-          metadata: applyMetadata({}, p.metadata ?? {}), next_action: null, payment_method: p.payment_method || null,
+          metadata: applyMetadata({}, p.metadata ?? {}), next_action: null, order: p.order ?? null, payment_method: p.payment_method || null,
           payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
           setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
           statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
@@ -290,7 +319,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         const { pi, existing } = await build(q);
         if (existing) return { existing: pi.id, plan: null };
         const created = structuredClone(pi);
-        const plan = beginConfirmation(pi, {});
+        const plan = await startConfirmation(q, ctx, pi, {});
         paymentIntents.insert(q, ctx.accountId, pi);
         emitEvent(q, ctx, 'payment_intent.created', created);
         emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
@@ -312,6 +341,9 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
       if (p.amount !== undefined) pi.amount = p.amount;
       if (p.currency !== undefined) pi.currency = p.currency;
+      if (pi.order && (p.amount !== undefined || p.currency !== undefined)) {
+        await checkOrderForIntent(q, ctx.accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, param: p.amount !== undefined ? 'amount' : 'currency' });
+      }
       if (p.customer !== undefined) pi.customer = p.customer;
       if (p.description !== undefined) pi.description = p.description;
       if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
@@ -336,7 +368,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         const pi = await lockIntent(q, ctx, p.intent);
         if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
         const before = pi.status;
-        const planned = beginConfirmation(pi, p);
+        const planned = await startConfirmation(q, ctx, pi, p);
         paymentIntents.update(q, ctx.accountId, pi);
         emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
         return planned;
@@ -382,6 +414,7 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
         paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
         emitEvent(q, ctx, 'payment_intent.succeeded', pi, { status: 'requires_capture', amount_received: 0, amount_capturable: plan.amountCapturable });
+        if (pi.order) await recordOrderPayment(q, ctx, { order: pi.order, amount: pi.amount_received });
         return { status: 200, body: await render(q, ctx, pi, p.expand) };
       });
     },

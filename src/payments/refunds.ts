@@ -15,6 +15,7 @@ import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { formatAmount } from './money.ts';
 import { emitEvent } from '../events/outbox.ts';
+import { recordOrderRefund } from '../billing/order_payments.ts';
 
 export const createRefundParams = object({
   charge: optional(nonEmptyString(255)),
@@ -106,6 +107,10 @@ export function refundCommands(processor: Processor): Command[] {
         charge.refunded = charge.amount_refunded >= charge.amount_captured;
         charges.update(q, ctx.accountId, charge);
         emitEvent(q, ctx, 'charge.refunded', charge, previous);
+        if (charge.payment_intent) {
+          const pi = await paymentIntents.get(q, ctx.accountId, charge.payment_intent);
+          if (pi.order) await recordOrderRefund(q, ctx, { order: pi.order, amount: refund.amount });
+        }
         return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
       });
     },

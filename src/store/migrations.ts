@@ -194,6 +194,83 @@ CREATE INDEX request_logs_created ON request_logs (created);
 CREATE INDEX events_request ON events (account_id, ((data->'request'->>'id')));
 `,
   },
+  {
+    version: 4,
+    name: 'billing',
+    sql: `
+-- Orders: a durable business record that payment intents and invoices pay.
+${objectTable('orders', `
+  customer text,
+  status text NOT NULL,`)}
+ALTER TABLE payment_intents ADD COLUMN order_id text;
+CREATE INDEX payment_intents_order ON payment_intents (account_id, order_id) WHERE order_id IS NOT NULL;
+
+-- Catalog.
+${objectTable('products', `
+  active boolean NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,`)}
+${objectTable('prices', `
+  product text NOT NULL,
+  active boolean NOT NULL,
+  type text NOT NULL,`)}
+CREATE INDEX prices_product ON prices (account_id, product, seq DESC);
+
+-- Test clocks, and the customers attached to them.
+${objectTable('test_clocks', `
+  status text NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,`)}
+ALTER TABLE customers ADD COLUMN test_clock text;
+CREATE INDEX customers_test_clock ON customers (account_id, test_clock) WHERE test_clock IS NOT NULL;
+
+-- Invoices. number_seq is the per-account sequence number given at finalization: unique, and
+-- drawn from invoice_counters inside the finalizing transaction, so a rollback leaves no gap.
+${objectTable('invoices', `
+  customer text NOT NULL,
+  status text NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  subscription text,
+  period_start bigint,
+  order_id text,
+  number_seq bigint,`)}
+CREATE UNIQUE INDEX invoices_number ON invoices (account_id, number_seq) WHERE number_seq IS NOT NULL;
+-- One invoice per subscription period, whoever bills it.
+CREATE UNIQUE INDEX invoices_subscription_period ON invoices (account_id, subscription, period_start) WHERE subscription IS NOT NULL;
+CREATE INDEX invoices_customer ON invoices (account_id, customer, seq DESC);
+CREATE INDEX invoices_open ON invoices (account_id, status) WHERE status = 'open';
+CREATE TABLE invoice_counters (
+  account_id text PRIMARY KEY,
+  last_number bigint NOT NULL
+);
+
+${objectTable('invoiceitems', `
+  customer text NOT NULL,
+  invoice text,
+  deleted boolean NOT NULL DEFAULT false,`)}
+CREATE INDEX invoiceitems_invoice ON invoiceitems (account_id, invoice, seq);
+CREATE INDEX invoiceitems_customer ON invoiceitems (account_id, customer, seq DESC);
+
+-- The messages an invoice sent (send, reminders): an outbox, since there is no mail here.
+${objectTable('invoice_messages', `
+  invoice text NOT NULL,`)}
+CREATE INDEX invoice_messages_invoice ON invoice_messages (account_id, invoice, seq DESC);
+-- Each reminder of an invoice (by its offset from the due date) happens once: this key says so.
+CREATE TABLE invoice_reminders (
+  account_id text NOT NULL,
+  invoice_id text NOT NULL,
+  offset_seconds bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (account_id, invoice_id, offset_seconds)
+);
+
+${objectTable('subscriptions', `
+  customer text NOT NULL,
+  status text NOT NULL,
+  test_clock text,
+  current_period_end bigint NOT NULL,`)}
+CREATE INDEX subscriptions_customer ON subscriptions (account_id, customer, seq DESC);
+CREATE INDEX subscriptions_due ON subscriptions (current_period_end) WHERE status NOT IN ('canceled', 'incomplete_expired');
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

@@ -14,7 +14,17 @@
 import { EVENT_TYPES } from '../../events/types.ts';
 import { PAYMENT_INTENT_STATUSES } from '../../payments/state.ts';
 
-export type JsonSchema = Record<string, unknown>;
+import {
+  type JsonSchema, ref, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
+  livemode, objectName, expandable, nullableExpandable, listOf,
+} from './blocks.ts';
+
+import { ORDER_SCHEMAS, ORDER_SCHEMA_NAMES } from './orders.ts';
+import { CATALOG_SCHEMAS, CATALOG_SCHEMA_NAMES } from './catalog.ts';
+import { BILLING_SCHEMAS, BILLING_SCHEMA_NAMES } from './billing.ts';
+
+export type { JsonSchema };
+export { ref, listOf };
 
 /** The component schemas, by name. Routes name these as their response (see ResponseSpec in routes.ts). */
 export const SCHEMA_NAMES = [
@@ -22,6 +32,7 @@ export const SCHEMA_NAMES = [
   'card_details', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
   'webhook_endpoint_with_secret', 'webhook_endpoint_rotated', 'deleted_webhook_endpoint', 'webhook_delivery_attempt',
   'acquirer_operation', 'request_log', 'idempotency_key', 'error', 'health', 'readiness',
+  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES,
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 
@@ -31,79 +42,6 @@ export const isSchemaName = (name: string): name is SchemaName => (SCHEMA_NAMES 
 export function schemaName(name: string): SchemaName {
   if (!isSchemaName(name)) throw new Error(`No component schema named '${name}' in src/api/openapi/objects.ts`);
   return name;
-}
-
-export const ref = (name: SchemaName): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-
-// ---- building blocks ------------------------------------------------------------------------
-
-/** A fixed shape: every property required unless listed in `optional`, nothing else allowed. */
-function shape(properties: Record<string, JsonSchema>, opts: { optional?: string[]; description?: string; title?: string } = {}): JsonSchema {
-  const optional = new Set(opts.optional ?? []);
-  for (const k of optional) if (!(k in properties)) throw new Error(`optional property ${k} is not a property`);
-  return {
-    ...(opts.title ? { title: opts.title } : {}),
-    ...(opts.description ? { description: opts.description } : {}),
-    type: 'object',
-    properties,
-    required: Object.keys(properties).filter((k) => !optional.has(k)),
-    additionalProperties: false,
-  };
-}
-
-/** `null` allowed besides the schema. */
-function nullable(s: JsonSchema): JsonSchema {
-  if (typeof s.type === 'string' && !('$ref' in s) && !('anyOf' in s)) {
-    const out: JsonSchema = { ...s, type: [s.type, 'null'] };
-    if (Array.isArray(s.enum)) out.enum = [...s.enum, null];
-    return out;
-  }
-  return { anyOf: [s, { type: 'null' }] };
-}
-
-const id = (prefix: string, description?: string): JsonSchema => ({
-  type: 'string', pattern: `^${prefix}_[A-Za-z0-9]+$`, ...(description ? { description } : {}),
-});
-const text = (description?: string): JsonSchema => ({ type: 'string', ...(description ? { description } : {}) });
-const int = (description?: string, min?: number): JsonSchema => ({
-  type: 'integer', ...(min !== undefined ? { minimum: min } : {}), ...(description ? { description } : {}),
-});
-const bool = (description?: string): JsonSchema => ({ type: 'boolean', ...(description ? { description } : {}) });
-const oneOfValues = (values: readonly (string | boolean)[], description?: string): JsonSchema => ({
-  type: typeof values[0] === 'boolean' ? 'boolean' : 'string', enum: [...values], ...(description ? { description } : {}),
-});
-const constant = (value: string | boolean, description?: string): JsonSchema => ({ const: value, ...(description ? { description } : {}) });
-const alwaysNull = (description?: string): JsonSchema => ({ type: 'null', ...(description ? { description } : {}) });
-const timestamp = (description = 'Unix time in seconds.'): JsonSchema => ({ type: 'integer', minimum: 0, description });
-const currencyCode = (): JsonSchema => ({ type: 'string', pattern: '^[a-z]{3}$', description: 'Three-letter ISO 4217 currency code, lowercase.' });
-const metadata = (): JsonSchema => ({
-  type: 'object', additionalProperties: { type: 'string', maxLength: 500 }, maxProperties: 50,
-  description: 'Set of key-value pairs attached to the object.',
-});
-const livemode = (): JsonSchema => constant(false, 'Always false: Oncepay has test mode only.');
-const objectName = (name: string): JsonSchema => constant(name, 'String representing the object\'s type.');
-
-/** A reference that `expand[]` may replace by the object it names (src/payments/expand.ts). */
-const expandable = (description: string, ...targets: SchemaName[]): JsonSchema => ({
-  description: `${description} Expandable: the id, or the object with expand[].`,
-  anyOf: [{ type: 'string', maxLength: 5000 }, ...targets.map(ref)],
-});
-const nullableExpandable = (description: string, ...targets: SchemaName[]): JsonSchema => {
-  const s = expandable(description, ...targets);
-  return { ...s, anyOf: [...(s.anyOf as JsonSchema[]), { type: 'null' }] };
-};
-
-/** Stripe's list envelope around items of one schema. */
-export function listOf(item: JsonSchema, description = 'A page of objects, newest first.'): JsonSchema {
-  return {
-    description,
-    ...shape({
-      object: constant('list'),
-      data: { type: 'array', items: item },
-      has_more: bool('Whether there are more objects after this page.'),
-      url: { type: 'string', pattern: '^/v1/', description: 'The URL of this list.' },
-    }),
-  };
 }
 
 // ---- payments ---------------------------------------------------------------------------------
@@ -192,6 +130,7 @@ const paymentIntent = shape({
     type: constant('use_stripe_sdk'),
     use_stripe_sdk: shape({ type: constant('three_d_secure_redirect'), stripe_js: text('Where the customer authenticates.') }),
   }, { description: 'What the customer must do next (3-D Secure) when the status is requires_action.' })),
+  order: nullable(id('order', 'Oncepay extension: the order this payment pays.')),
   payment_method: nullable(text('The payment method id, such as pm_card_visa.')),
   payment_method_types: { type: 'array', items: oneOfValues(['card']) },
   receipt_email: nullable(text()),
@@ -289,13 +228,16 @@ const balanceTransaction = shape({
 
 // ---- events and webhooks ----------------------------------------------------------------------
 
-/** Which object an event carries, by the prefix of its type. */
-const EVENT_OBJECTS: [prefix: string, schema: SchemaName][] = [
-  ['customer', 'customer'], ['payment_intent', 'payment_intent'], ['charge', 'charge'], ['refund', 'refund'],
-  ['webhook_endpoint', 'webhook_endpoint'],
+/** Which object an event carries, by the pattern of its type (`customer.subscription.*` is not a customer's). */
+const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
+  ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
+  ['^payment_intent\\.', 'payment_intent'], ['^charge\\.', 'charge'], ['^refund\\.', 'refund'],
+  ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'],
+  ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];
 for (const t of EVENT_TYPES) {
-  if (!EVENT_OBJECTS.some(([p]) => t.startsWith(`${p}.`))) throw new Error(`event type ${t} carries no described object`);
+  const matches = EVENT_OBJECTS.filter(([p]) => new RegExp(p).test(t)).length;
+  if (matches !== 1) throw new Error(`event type ${t} matches ${matches} described objects instead of one`);
 }
 
 const event: JsonSchema = {
@@ -316,8 +258,8 @@ const event: JsonSchema = {
     }),
     type: oneOfValues(EVENT_TYPES),
   }, { title: 'Event' }),
-  allOf: EVENT_OBJECTS.map(([prefix, schema]) => ({
-    if: { properties: { type: { type: 'string', pattern: `^${prefix}\\.` } } },
+  allOf: EVENT_OBJECTS.map(([pattern, schema]) => ({
+    if: { properties: { type: { type: 'string', pattern } } },
     then: { properties: { data: { properties: { object: ref(schema) } } } },
   })),
 };
@@ -480,4 +422,7 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   error,
   health,
   readiness,
+  ...ORDER_SCHEMAS,
+  ...CATALOG_SCHEMAS,
+  ...BILLING_SCHEMAS,
 };
