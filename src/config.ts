@@ -23,6 +23,10 @@ export interface Config {
   rateLimitPerSecond: number;
   /** How long SIGTERM waits for in-flight requests before releasing their locks and closing. */
   shutdownTimeoutMs: number;
+  /** How often the billing run renews subscriptions, collects invoices and sends reminders (wall-clock timeline). */
+  billingIntervalMs: number;
+  /** Invoice reminders, in seconds relative to the due date (negative: before it). */
+  invoiceReminderOffsets: number[];
   /** Test-only fault injection, e.g. "crash:payment_intents.create:after:prepare" (see src/faults.ts). */
   faults?: string;
 }
@@ -35,6 +39,16 @@ export function parseDuration(value: string, name: string): number {
   const unit = m[2] ?? 'ms';
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
   return Math.round(n * factor);
+}
+
+/** Parses "-3d,0,1d,7d": durations before (-) or after the due date, in seconds. */
+export function parseOffsets(value: string, name: string): number[] {
+  if (value.trim() === '' || value.trim() === 'none') return [];
+  return value.split(',').map((part) => {
+    const m = /^\s*([+-]?)(.*)$/.exec(part)!;
+    const ms = parseDuration(m[2], name);
+    return (m[1] === '-' ? -1 : 1) * Math.round(ms / 1000);
+  });
 }
 
 function intFrom(value: string | undefined, name: string, fallback: number): number {
@@ -80,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestLogRetentionMs: parseDuration(env.ONCEPAY_REQUEST_LOG_RETENTION || '30d', 'ONCEPAY_REQUEST_LOG_RETENTION'),
     rateLimitPerSecond: intFrom(env.ONCEPAY_RATE_LIMIT, 'ONCEPAY_RATE_LIMIT', 1000),
     shutdownTimeoutMs: parseDuration(env.ONCEPAY_SHUTDOWN_TIMEOUT || '10s', 'ONCEPAY_SHUTDOWN_TIMEOUT'),
+    billingIntervalMs: parseDuration(env.ONCEPAY_BILLING_INTERVAL || '5s', 'ONCEPAY_BILLING_INTERVAL'),
+    invoiceReminderOffsets: parseOffsets(env.ONCEPAY_INVOICE_REMINDERS ?? '-3d,1d,7d', 'ONCEPAY_INVOICE_REMINDERS'),
     webhookDisableAfterMs: parseDuration(env.ONCEPAY_WEBHOOK_DISABLE_AFTER || '3d', 'ONCEPAY_WEBHOOK_DISABLE_AFTER'),
   };
 }

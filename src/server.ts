@@ -15,7 +15,9 @@ import { paymentIntentCommands } from './payments/payment_intents.ts';
 import { refundCommands } from './payments/refunds.ts';
 import { orderCommands } from './billing/orders.ts';
 import { catalogCommands } from './billing/catalog.ts';
+import { testClockCommands } from './billing/test_clocks.ts';
 import { billingCommands } from './billing/commands.ts';
+import { BillingRun } from './billing/billing_run.ts';
 import { KeyResolver, countKeys, createAccount, ensureKeys } from './accounts/keys.ts';
 import { buildApp } from './http/app.ts';
 import { parseFaults, type FaultHook } from './faults.ts';
@@ -39,6 +41,9 @@ export interface Oncepay {
   processor: Processor;
   completer: Loop;
   reaper: Loop;
+  /** Renewals, collection and reminders on the wall clock (test clocks run theirs when advanced). */
+  billingLoop: Loop;
+  billing: BillingRun;
   dispatcher: WebhookDispatcher;
   requestLogs: RequestLogWriter;
   metrics: Metrics;
@@ -74,8 +79,9 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),
     onEvent: (event) => metrics.idempotency.inc({ event }),
   });
+  const billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger });
   engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands(),
-    ...orderCommands, ...catalogCommands, ...billingCommands(processor));
+    ...orderCommands, ...catalogCommands, ...testClockCommands, ...billingCommands(processor, billing));
   const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });
   let stopping = false;
   const readiness = async (): Promise<Readiness> => {
@@ -99,6 +105,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   });
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);
+  const billingLoop = startLoop('billing', config.billingIntervalMs, () => billing.run({ clock: null }), logger);
   const logReaper = startLoop('request log reaper', config.reaperIntervalMs, () => reapRequestLogs(db, config.requestLogRetentionMs), logger);
   if (config.webhookIntervalMs > 0) dispatcher.start(config.webhookIntervalMs);
   let closed: Promise<void> | undefined;
@@ -121,13 +128,13 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
       app.server.closeAllConnections();
       await drained;
     }
-    await Promise.all([dispatcher.stop(), completer.stop(), reaper.stop(), logReaper.stop()]);
+    await Promise.all([dispatcher.stop(), completer.stop(), reaper.stop(), logReaper.stop(), billingLoop.stop()]);
     await engine.releaseLocks();
     await requestLogs.flush();
     if (!opts.db) await db.close();
   };
   return {
-    app, db, engine, processor, completer, reaper, dispatcher, requestLogs, metrics, logger, firstKey,
+    app, db, engine, processor, completer, reaper, billingLoop, billing, dispatcher, requestLogs, metrics, logger, firstKey,
     close: (o = {}) => (closed ??= close(o.timeoutMs ?? config.shutdownTimeoutMs)),
   };
 }

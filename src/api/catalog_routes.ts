@@ -1,4 +1,139 @@
 /** Routes of products, prices and test clocks (src/billing/catalog.ts, src/billing/test_clocks.ts). */
-import type { Route } from './routes.ts';
+import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from './params.ts';
+import { invalidRequest } from '../errors.ts';
+// routes.ts imports this module, so nothing of routes.ts may run while this one loads: commands
+// are built by `command` below, and list parameters (routes.ts's listParams) on first use.
+import { listParams, type CommandRoute, type ReadContext, type ReadRoute, type ResponseSpec, type Route } from './routes.ts';
+import type { ObjectSchema } from './params.ts';
+import type { ListQuery } from '../store/objects.ts';
+import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/objects.ts';
+import {
+  checkCreatePrice, checkCreateProduct, createPriceParams, createProductParams, deleteProductParams, expandCatalog, expandCatalogList,
+  liveProduct, updatePriceParams, updateProductParams,
+} from '../billing/catalog.ts';
+import { createTestClockParams, deleteTestClockParams, liveTestClock } from '../billing/test_clocks.ts';
 
-export const catalogRoutes: Route[] = [];
+/**
+ * Filters on fields that have no column, as one condition with one parameter (ListQuery allows
+ * one): `match` is matched by JSON containment, and each of `in` restricts a field to a list.
+ */
+function jsonFilter(match: Record<string, unknown>, within: { ids?: string[]; lookup_keys?: string[] }): ListQuery['whereSql'] {
+  const conds: string[] = [];
+  if (Object.keys(match).length > 0) conds.push(`data::jsonb @> (f.v->'match')`);
+  if (within.ids) conds.push(`(f.v->'ids') ? id`);
+  if (within.lookup_keys) conds.push(`(f.v->'lookup_keys') ? (data->>'lookup_key')`);
+  if (conds.length === 0) return undefined;
+  return {
+    sql: `EXISTS (SELECT 1 FROM (SELECT $::jsonb AS v) AS f WHERE ${conds.join(' AND ')})`,
+    value: JSON.stringify({ match, ...within }),
+  };
+}
+
+function command(
+  method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, response: ResponseSpec, check?: (p: any) => void,
+): CommandRoute {
+  return { kind: 'command', method, path, command: name, summary, params, response, check };
+}
+
+/** A read route whose parameter schema is built when first asked for (see the imports). */
+function lazyParams(route: Omit<ReadRoute, 'params'>, params: () => ReadRoute['params']): ReadRoute {
+  let built: ReadRoute['params'] | undefined;
+  return { ...route, get params() { return (built ??= params()); } };
+}
+
+/** Nothing on a test clock is expandable. */
+function noExpand(p: { expand?: string[] }): void {
+  if (p.expand?.length) throw invalidRequest(`This property cannot be expanded (${p.expand[0]}).`, 'expand');
+}
+
+function page(p: { limit?: number; starting_after?: string; ending_before?: string; created?: ListQuery['created'] }): Pick<ListQuery, 'limit' | 'startingAfter' | 'endingBefore' | 'created'> {
+  if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
+  return { limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created };
+}
+
+const productListParams = () => listParams({
+  active: optional(boolean()),
+  shippable: optional(boolean()),
+  url: optional(string({ max: 5000 })),
+  ids: optional(array(nonEmptyString(255), { max: 100 })),
+});
+
+async function listProducts(ctx: ReadContext, p: any) {
+  if (p.ids && (p.starting_after || p.ending_before)) {
+    throw invalidRequest('You cannot use ids together with starting_after or ending_before.', 'ids');
+  }
+  const where: Record<string, string | boolean> = { deleted: false };
+  if (p.active !== undefined) where.active = p.active;
+  const match: Record<string, unknown> = {};
+  if (p.shippable !== undefined) match.shippable = p.shippable;
+  if (p.url !== undefined) match.url = p.url;
+  const found = await products.list(ctx.q, ctx.accountId, { ...page(p), where, whereSql: jsonFilter(match, { ids: p.ids }) });
+  return { object: 'list', data: await expandCatalogList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url: '/v1/products' };
+}
+
+const priceListParams = () => listParams({
+  active: optional(boolean()),
+  currency: optional(currency()),
+  product: optional(nonEmptyString(255)),
+  type: optional(enumOf(['one_time', 'recurring'] as const)),
+  lookup_keys: optional(array(nonEmptyString(200), { max: 10 })),
+  recurring: optional(object({
+    interval: optional(enumOf(PRICE_INTERVALS)),
+    usage_type: optional(enumOf(['licensed', 'metered'] as const)),
+  })),
+});
+
+async function listPrices(ctx: ReadContext, p: any) {
+  const where: Record<string, string | boolean> = {};
+  for (const k of ['active', 'product', 'type'] as const) if (p[k] !== undefined) where[k] = p[k];
+  const match: Record<string, unknown> = {};
+  if (p.currency !== undefined) match.currency = p.currency;
+  if (p.recurring && Object.keys(p.recurring).length > 0) match.recurring = p.recurring;
+  const found = await prices.list(ctx.q, ctx.accountId, { ...page(p), where, whereSql: jsonFilter(match, { lookup_keys: p.lookup_keys }) });
+  return { object: 'list', data: await expandCatalogList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url: '/v1/prices' };
+}
+
+export const catalogRoutes: Route[] = [
+  command('POST', '/v1/products', 'products.create', 'Create a product', createProductParams, 'product', checkCreateProduct),
+  {
+    kind: 'read', method: 'GET', path: '/v1/products/:id', summary: 'Retrieve a product', response: 'product',
+    params: object({ id: nonEmptyString(255), expand: expandParam() }),
+    async read(ctx, p) {
+      return expandCatalog(ctx.q, ctx.accountId, await liveProduct(ctx.q, ctx.accountId, p.id), p.expand);
+    },
+  },
+  command('POST', '/v1/products/:id', 'products.update', 'Update a product', updateProductParams, 'product'),
+  command('DELETE', '/v1/products/:id', 'products.delete', 'Delete a product (refused while it has prices)', deleteProductParams, 'deleted_product'),
+  lazyParams({ kind: 'read', method: 'GET', path: '/v1/products', summary: 'List products', response: 'list:product', read: listProducts }, productListParams),
+
+  command('POST', '/v1/prices', 'prices.create', 'Create a price', createPriceParams, 'price', checkCreatePrice),
+  {
+    kind: 'read', method: 'GET', path: '/v1/prices/:price', summary: 'Retrieve a price', response: 'price',
+    params: object({ price: nonEmptyString(255), expand: expandParam() }),
+    async read(ctx, p) {
+      return expandCatalog(ctx.q, ctx.accountId, await prices.get(ctx.q, ctx.accountId, p.price), p.expand);
+    },
+  },
+  command('POST', '/v1/prices/:price', 'prices.update', 'Update a price', updatePriceParams, 'price'),
+  lazyParams({ kind: 'read', method: 'GET', path: '/v1/prices', summary: 'List prices', response: 'list:price', read: listPrices }, priceListParams),
+
+  command('POST', '/v1/test_helpers/test_clocks', 'test_clocks.create', 'Create a test clock', createTestClockParams, 'test_helpers.test_clock', noExpand),
+  {
+    kind: 'read', method: 'GET', path: '/v1/test_helpers/test_clocks/:test_clock', summary: 'Retrieve a test clock', response: 'test_helpers.test_clock',
+    params: object({ test_clock: nonEmptyString(255), expand: expandParam() }),
+    async read(ctx, p) {
+      noExpand(p);
+      return liveTestClock(ctx.q, ctx.accountId, p.test_clock);
+    },
+  },
+  command('DELETE', '/v1/test_helpers/test_clocks/:test_clock', 'test_clocks.delete',
+    'Delete a test clock, with the customers attached to it (their subscriptions are canceled)', deleteTestClockParams, 'deleted_test_clock'),
+  lazyParams({
+    kind: 'read', method: 'GET', path: '/v1/test_helpers/test_clocks', summary: 'List test clocks', response: 'list:test_helpers.test_clock',
+    async read(ctx, p) {
+      noExpand({ expand: (p.expand ?? []).map((x: string) => x.replace(/^data\./, '')) });
+      const found = await testClocks.list(ctx.q, ctx.accountId, { ...page(p), where: { deleted: false } });
+      return { object: 'list', data: found.data, has_more: found.hasMore, url: '/v1/test_helpers/test_clocks' };
+    },
+  }, () => listParams({})),
+];

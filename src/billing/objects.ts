@@ -159,6 +159,8 @@ export interface Invoice {
   attempt_count: number;
   attempted: boolean;
   auto_advance: boolean;
+  /** When a draft with auto_advance is finalized by the billing run (an hour after creation, as Stripe does). */
+  automatically_finalizes_at: number | null;
   billing_reason: BillingReason;
   collection_method: CollectionMethod;
   created: number;
@@ -309,6 +311,7 @@ export const invoices = new ObjectTable<Invoice & { deleted?: boolean }>('invoic
   subscription: (i) => i.subscription,
   period_start: (i) => (i.subscription ? i.period_start : null),
   order_id: (i) => i.order,
+  test_clock: (i) => i.test_clock,
 });
 export const invoiceItems = new ObjectTable<InvoiceItem & { deleted?: boolean }>('invoiceitems', 'invoiceitem', {
   customer: (i) => i.customer,

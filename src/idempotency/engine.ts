@@ -56,6 +56,11 @@ export interface ExecuteInput {
   requestId: string;
   /** The client's Idempotency-Key, if any. */
   key?: string;
+  /**
+   * The key is the system's own (the billing run paying an invoice): it is not shown as the
+   * client's key in events.
+   */
+  internal?: boolean;
   method: string;
   path: string;
   command: string;
@@ -122,7 +127,7 @@ export class IdempotencyEngine {
 
   async execute(input: ExecuteInput): Promise<EngineResult> {
     const command = this.command(input.command);
-    const clientSupplied = input.key !== undefined;
+    const clientSupplied = input.key !== undefined && !input.internal;
     const key = input.key ?? `oncepay_auto_${input.requestId}`;
     const print = fingerprint(input.method, input.path, input.params);
     for (let attempt = 0; attempt < 5; attempt++) {

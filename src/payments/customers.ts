@@ -8,6 +8,7 @@ import { customers, type Customer } from './objects.ts';
 import { applyMetadata } from './metadata.ts';
 import { expandObject } from './expand.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { testClocks } from '../billing/objects.ts';
 
 const fields = {
   description: clearable(string({ max: 350 })),
@@ -20,7 +21,11 @@ const fields = {
   expand: expandParam(),
 };
 
-export const createCustomerParams = object(fields);
+export const createCustomerParams = object({
+  ...fields,
+  /** The test clock whose time this customer's billing follows: set at creation only, never changed. */
+  test_clock: optional(nonEmptyString(255)),
+});
 export const updateCustomerParams = object({ customer: nonEmptyString(255), ...fields });
 export const deleteCustomerParams = object({ customer: nonEmptyString(255) });
 
@@ -56,6 +61,15 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
       tax_exempt: 'none', test_clock: null,
     };
     apply(c, p);
+    if (p.test_clock !== undefined) {
+      // Locked, so that a deletion of the clock running meanwhile either sees this customer or
+      // is seen by it (src/billing/test_clocks.ts).
+      const clock = await testClocks.find(q, ctx.accountId, p.test_clock, { forUpdate: true });
+      if (!clock || clock.deleted) throw resourceMissing('test_clock', p.test_clock, 'test_clock');
+      c.test_clock = clock.id;
+      // Like every object on a test clock, the customer is created at the clock's time.
+      c.created = clock.frozen_time;
+    }
     customers.insert(q, ctx.accountId, c);
     emitEvent(q, ctx, 'customer.created', c);
     return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };

@@ -279,6 +279,24 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 
+/** A new intent (requires_payment_method, or requires_confirmation when it has a payment method). */
+export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'capture_method' | 'confirmation_method' | 'description'
+  | 'external_id' | 'payment_method_types' | 'receipt_email' | 'statement_descriptor' | 'statement_descriptor_suffix'>>
+  & { amount: number; currency: string; customer: string | null; order: string | null; payment_method: string | null; metadata: Record<string, string> }): PaymentIntent {
+  return {
+    id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
+    canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
+    client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
+    created: nowSeconds(), currency: p.currency, customer: p.customer, description: p.description ?? null,
+    external_id: p.external_id ?? null, last_payment_error: null, latest_charge: null, livemode: false,
+    metadata: p.metadata, next_action: null, order: p.order, payment_method: p.payment_method,
+    payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
+    setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
+    statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
+    status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method',
+  };
+}
+
 export function paymentIntentCommands(processor: Processor): Command[] {
   const create: Command<CreateParams> = {
     name: 'payment_intents.create',
@@ -291,18 +309,10 @@ export function paymentIntentCommands(processor: Processor): Command[] {
         }
         if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
         if (p.order) await checkOrderForIntent(q, ctx.accountId, { order: p.order, amount: p.amount, currency: p.currency, param: 'order' });
-        const pi: PaymentIntent = {
-          id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
-          canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
-          client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
-          created: nowSeconds(), currency: p.currency, customer: p.customer ?? null, description: p.description ?? null,
-          external_id: p.external_id ?? null, last_payment_error: null, latest_charge: null, livemode: false,
-          metadata: applyMetadata({}, p.metadata ?? {}), next_action: null, order: p.order ?? null, payment_method: p.payment_method || null,
-          payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
-          setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
-          statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
-          status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method',
-        };
+        const pi = buildPaymentIntent(id, {
+          ...p, metadata: applyMetadata({}, p.metadata ?? {}), customer: p.customer ?? null, order: p.order ?? null,
+          payment_method: p.payment_method || null,
+        });
         return { pi, existing: false };
       };
       if (!p.confirm) {

@@ -231,12 +231,13 @@ ${objectTable('invoices', `
   subscription text,
   period_start bigint,
   order_id text,
+  test_clock text,
   number_seq bigint,`)}
 CREATE UNIQUE INDEX invoices_number ON invoices (account_id, number_seq) WHERE number_seq IS NOT NULL;
 -- One invoice per subscription period, whoever bills it.
 CREATE UNIQUE INDEX invoices_subscription_period ON invoices (account_id, subscription, period_start) WHERE subscription IS NOT NULL;
 CREATE INDEX invoices_customer ON invoices (account_id, customer, seq DESC);
-CREATE INDEX invoices_open ON invoices (account_id, status) WHERE status = 'open';
+CREATE INDEX invoices_open ON invoices (test_clock) WHERE status IN ('draft', 'open');
 CREATE TABLE invoice_counters (
   account_id text PRIMARY KEY,
   last_number bigint NOT NULL
@@ -258,6 +259,8 @@ CREATE TABLE invoice_reminders (
   account_id text NOT NULL,
   invoice_id text NOT NULL,
   offset_seconds bigint NOT NULL,
+  -- false: the reminder's time had passed before the invoice was finalized, so it was skipped.
+  sent boolean NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (account_id, invoice_id, offset_seconds)
 );

@@ -23,6 +23,8 @@ export interface TestServer {
   newAccount(): Promise<{ key: string; accountId: string }>;
   /** Runs the completer for this test's account only. */
   complete(graceMs?: number): Promise<number>;
+  /** Runs the wall-clock billing run for this test's account only (renewals, collection, reminders). */
+  billing(): Promise<number>;
   /** The acquirer's ledger for one reference (payment intent id). */
   ledger(reference?: string): Promise<Awaited<ReturnType<Oncepay['processor']['ledger']>>>;
   /** Every response the server sent so far (checked against the OpenAPI document on close). */
@@ -42,6 +44,7 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: 'memory://',
     completerIntervalMs: 3_600_000, // tests drive the completer explicitly
+    billingIntervalMs: 3_600_000, // and the billing run
     logLevel: 'silent',
     poolSize: 10,
     ...opts.config,
@@ -62,6 +65,7 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
     oncepay, port, url: `http://127.0.0.1:${port}`, key, accountId, responses: recorded,
     stripe: (o = {}) => stripeFor(o.key ?? key, o.maxNetworkRetries),
     newAccount: () => createAccount(oncepay.db),
+    billing: () => oncepay.billing.run({ accountId, clock: null }),
     complete: (graceMs = 0) => oncepay.engine.completeAbandoned({ graceMs, accountId }),
     ledger: (reference) => oncepay.processor.ledger(accountId, reference),
     close: () => (closed ??= close()),

@@ -1,12 +1,92 @@
 /** Component schemas of the catalog (products, prices: src/billing/catalog.ts) and test clocks (src/billing/test_clocks.ts). */
-import { type JsonSchema } from './blocks.ts';
+import { PRICE_INTERVALS } from '../../billing/objects.ts';
+import {
+  type JsonSchema, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
+  livemode, objectName, expandable, nullableExpandable,
+} from './blocks.ts';
 
 export const CATALOG_SCHEMA_NAMES = ['product', 'deleted_product', 'price', 'test_helpers.test_clock', 'deleted_test_clock'] as const;
 
+const productId = (): JsonSchema => ({
+  type: 'string', pattern: '^[A-Za-z0-9_-]+$', maxLength: 255, description: 'prod_... or the id chosen at creation.',
+});
+
+const product = shape({
+  id: productId(),
+  object: objectName('product'),
+  active: bool('Whether the product is available for purchase.'),
+  created: timestamp(),
+  default_price: nullableExpandable('The default price of this product.', 'price'),
+  description: nullable(text()),
+  images: { type: 'array', items: text(), maxItems: 8 },
+  livemode: livemode(),
+  marketing_features: { type: 'array', maxItems: 0, description: 'Not supported by Oncepay: always empty.' },
+  metadata: metadata(),
+  name: text(),
+  package_dimensions: alwaysNull('Not supported by Oncepay: always null.'),
+  shippable: nullable(bool()),
+  statement_descriptor: nullable({ type: 'string', maxLength: 22 }),
+  tax_code: alwaysNull('Not supported by Oncepay: always null.'),
+  unit_label: nullable({ type: 'string', maxLength: 12 }),
+  updated: timestamp('When the product was last changed (Unix time in seconds).'),
+  url: nullable(text()),
+}, { title: 'Product' });
+
+const deletedProduct = shape({
+  id: productId(),
+  object: objectName('product'),
+  deleted: constant(true),
+}, { title: 'Deleted product', description: 'What a deleted product renders as (on DELETE, and when a price expands it).' });
+
+const price = shape({
+  id: id('price'),
+  object: objectName('price'),
+  active: bool('Whether the price can be used for new purchases.'),
+  billing_scheme: oneOfValues(['per_unit']),
+  created: timestamp(),
+  currency: currencyCode(),
+  livemode: livemode(),
+  lookup_key: nullable({ type: 'string', maxLength: 200 }),
+  metadata: metadata(),
+  nickname: nullable(text()),
+  product: expandable('The product this price belongs to.', 'product', 'deleted_product'),
+  recurring: nullable(shape({
+    interval: oneOfValues(PRICE_INTERVALS),
+    interval_count: int('Intervals between billings (at most three years in all).', 1),
+    meter: alwaysNull(),
+    trial_period_days: alwaysNull(),
+    usage_type: oneOfValues(['licensed']),
+  }, { description: 'Set for prices of type recurring.' })),
+  tax_behavior: oneOfValues(['unspecified']),
+  type: oneOfValues(['one_time', 'recurring']),
+  unit_amount: int('In the currency\'s smallest unit (0 for a free price).', 0),
+  unit_amount_decimal: { type: 'string', pattern: '^[0-9]+$', description: 'unit_amount as a decimal string.' },
+}, { title: 'Price' });
+
+const testClock = shape({
+  id: id('clock'),
+  object: objectName('test_helpers.test_clock'),
+  created: timestamp(),
+  deletes_after: timestamp('When the clock is due to be deleted (Unix time in seconds).'),
+  frozen_time: timestamp('The time of every object on this clock (Unix time in seconds).'),
+  livemode: livemode(),
+  name: nullable(text()),
+  status: oneOfValues(['ready', 'advancing', 'internal_failure']),
+  status_details: shape({
+    advancing: shape({ target_frozen_time: timestamp('The frozen_time the clock is advancing to.') }),
+  }, { optional: ['advancing'] }),
+}, { title: 'Test clock' });
+
+const deletedTestClock = shape({
+  id: id('clock'),
+  object: objectName('test_helpers.test_clock'),
+  deleted: constant(true),
+}, { title: 'Deleted test clock' });
+
 export const CATALOG_SCHEMAS: Record<(typeof CATALOG_SCHEMA_NAMES)[number], JsonSchema> = {
-  product: { type: 'object' },
-  deleted_product: { type: 'object' },
-  price: { type: 'object' },
-  'test_helpers.test_clock': { type: 'object' },
-  deleted_test_clock: { type: 'object' },
+  product,
+  deleted_product: deletedProduct,
+  price,
+  'test_helpers.test_clock': testClock,
+  deleted_test_clock: deletedTestClock,
 };

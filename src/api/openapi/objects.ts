@@ -71,7 +71,7 @@ const customer = shape({
   preferred_locales: { type: 'array', items: { type: 'string' } },
   shipping: alwaysNull(),
   tax_exempt: oneOfValues(['none']),
-  test_clock: alwaysNull(),
+  test_clock: nullable(id('clock', 'The test clock this customer was created on (set at creation only).')),
 }, { title: 'Customer' });
 
 const deletedCustomer = shape({

@@ -1,0 +1,192 @@
+/**
+ * The billing run: everything time makes happen, for one timeline (the wall clock, or one test
+ * clock) at one instant. Each step is idempotent on its own, so a run can be repeated, cut off
+ * by a crash, or raced by another process, and the outcome is the same:
+ *
+ * 1. renewals: every subscription whose period ended gets the next period and exactly one
+ *    invoice for it (row lock + unique index on subscription and period start), or ends if it
+ *    was set to cancel at period end; incomplete ones expire after 23 hours;
+ * 2. finalization of drafts with auto_advance, an hour after their creation;
+ * 3. collection: open charge_automatically invoices with auto_advance that were never attempted
+ *    are paid through the idempotency engine under a key derived from the invoice, so the
+ *    charge happens once whoever runs it, and a crash mid-payment is resumed like any request;
+ * 4. reminders of open send_invoice invoices, at the configured offsets from their due date,
+ *    each recorded once (a primary key on invoice and offset) with its message and event.
+ */
+import type { Logger } from 'pino';
+import type { Db, Tx } from '../store/db.ts';
+import type { IdempotencyEngine } from '../idempotency/engine.ts';
+import { ApiError } from '../errors.ts';
+import { newId, nowSeconds } from '../ids.ts';
+import { emitEvent, systemSource } from '../events/outbox.ts';
+import { invoices, testClocks, type Invoice } from './objects.ts';
+import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
+import { renewSubscription } from './subscriptions.ts';
+import { recordMessage } from './invoices.ts';
+import { syncSubscriptionPayment } from './subscription_status.ts';
+
+/** Which timeline a run covers: the wall clock (clock null, every account) or one test clock. */
+export interface BillingScope {
+  accountId?: string;
+  clock: string | null;
+}
+
+export interface BillingOptions {
+  /** Reminder times relative to an invoice's due date, in seconds (negative: before it). */
+  reminderOffsets: number[];
+  logger?: Logger;
+}
+
+interface Due { account_id: string; id: string }
+
+export class BillingRun {
+  constructor(private readonly db: Db, private readonly engine: IdempotencyEngine, private readonly opts: BillingOptions) {}
+
+  /** One pass; returns how many things it did. `now` defaults to the scope's time. */
+  async run(scope: BillingScope): Promise<number> {
+    const now = scope.clock ? await this.clockTime(scope) : nowSeconds();
+    let done = 0;
+    done += await this.renew(scope, now);
+    done += await this.finalizeDrafts(scope, now);
+    done += await this.collect(scope, now);
+    done += await this.remind(scope, now);
+    return done;
+  }
+
+  private async clockTime(scope: BillingScope): Promise<number> {
+    const clock = await testClocks.get(this.db, scope.accountId!, scope.clock!);
+    return clock.frozen_time;
+  }
+
+  /** Rows of `table` in the scope matching `where` ($1: account or null, $2: clock or null, $3: now). */
+  private async due(table: string, where: string, scope: BillingScope, now: number): Promise<Due[]> {
+    const { rows } = await this.db.query<Due>(
+      `SELECT account_id, id FROM ${table}
+        WHERE ($1::text IS NULL OR account_id = $1) AND test_clock IS NOT DISTINCT FROM $2 AND ${where}
+        ORDER BY seq LIMIT 500`,
+      [scope.accountId ?? null, scope.clock, now],
+    );
+    return rows;
+  }
+
+  private async renew(scope: BillingScope, now: number): Promise<number> {
+    let n = 0;
+    const subs = await this.due('subscriptions',
+      `((status NOT IN ('canceled', 'incomplete_expired', 'incomplete') AND current_period_end <= $3)
+        OR (status = 'incomplete' AND (data->>'created')::bigint + 82800 <= $3))`, scope, now);
+    for (const s of subs) {
+      for (let more = true; more;) {
+        const r = await this.db.tx((q) => renewSubscription(q, systemSource(s.account_id), s.id, now));
+        if (r.invoice) n++;
+        more = r.more;
+      }
+    }
+    return n;
+  }
+
+  private async finalizeDrafts(scope: BillingScope, now: number): Promise<number> {
+    const drafts = await this.due('invoices',
+      `status = 'draft' AND NOT deleted AND (data->>'automatically_finalizes_at')::bigint <= $3`, scope, now);
+    let n = 0;
+    for (const d of drafts) {
+      const finalized = await this.db.tx(async (q) => {
+        const inv = await lockInvoice(q, d.account_id, d.id);
+        if (inv.status !== 'draft' || !inv.auto_advance) return false;
+        await finalizeInvoice(q, systemSource(d.account_id), inv, now);
+        return true;
+      }).catch((err) => this.skip(err, d));
+      if (finalized) n++;
+    }
+    return n;
+  }
+
+  private async collect(scope: BillingScope, now: number): Promise<number> {
+    const open = await this.due('invoices',
+      `status = 'open' AND data->>'collection_method' = 'charge_automatically' AND (data->>'auto_advance')::boolean
+        AND (data->>'attempt_count')::int = 0 AND (data->>'next_payment_attempt')::bigint <= $3`, scope, now);
+    let n = 0;
+    for (const inv of open) {
+      try {
+        const res = await this.engine.execute({
+          accountId: inv.account_id, requestId: newId('req'), key: `oncepay_billing_pay_${inv.id}`, internal: true,
+          method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: 'invoices.pay', params: { invoice: inv.id },
+        });
+        if (res.status === 400) await this.db.tx((q) => this.failWithoutAttempt(q, inv, res.body));
+        n++;
+      } catch (err) {
+        this.skip(err, inv);
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The payment could not even start (no payment method): the attempt still counts, so the
+   * invoice is not retried forever and the subscription goes past due, as after a decline.
+   */
+  private async failWithoutAttempt(q: Tx, due: Due, body: string): Promise<void> {
+    const inv = await lockInvoice(q, due.account_id, due.id);
+    if (inv.status !== 'open' || inv.attempt_count > 0) return;
+    const source = systemSource(due.account_id);
+    inv.attempt_count = 1;
+    inv.attempted = true;
+    inv.next_payment_attempt = null;
+    invoices.update(q, due.account_id, inv);
+    emitEvent(q, source, 'invoice.payment_failed', inv);
+    await syncSubscriptionPayment(q, source, inv, false);
+    this.opts.logger?.info({ invoice: inv.id, reason: safeMessage(body) }, 'automatic invoice payment could not start');
+  }
+
+  private async remind(scope: BillingScope, now: number): Promise<number> {
+    const offsets = [...new Set(this.opts.reminderOffsets)].sort((a, b) => a - b);
+    if (offsets.length === 0) return 0;
+    const open = await this.due('invoices',
+      `status = 'open' AND data->>'collection_method' = 'send_invoice' AND (data->>'due_date')::bigint + ${offsets[0]} <= $3
+        AND (SELECT count(*) FROM invoice_reminders r WHERE r.account_id = invoices.account_id AND r.invoice_id = invoices.id) < ${offsets.length}`,
+      scope, now);
+    let n = 0;
+    for (const d of open) {
+      n += await this.db.tx(async (q) => {
+        const inv = await lockInvoice(q, d.account_id, d.id);
+        if (inv.status !== 'open' || inv.due_date === null) return 0;
+        let sent = 0;
+        for (const offset of offsets) {
+          const at = inv.due_date + offset;
+          if (at > now) break;
+          // A reminder whose time had passed when the invoice was finalized is recorded as skipped.
+          const send = at >= (inv.status_transitions.finalized_at ?? 0);
+          const { rows } = await q.query(
+            `INSERT INTO invoice_reminders (account_id, invoice_id, offset_seconds, sent) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING RETURNING 1`, [d.account_id, inv.id, offset, send]);
+          if (rows.length === 0 || !send) continue;
+          recordMessage(q, systemSource(d.account_id), inv, { type: 'reminder', subject: reminderSubject(inv, offset), reminder_offset: offset }, 'invoice.reminder', at);
+          sent++;
+        }
+        return sent;
+      }).catch((err) => (this.skip(err, d), 0));
+    }
+    return n;
+  }
+
+  /** A step another process is doing right now, or that failed: the next pass tries again. */
+  private skip(err: unknown, d: Due): false {
+    const busy = err instanceof ApiError && err.status === 409;
+    if (!busy) this.opts.logger?.warn({ err, invoice: d.id }, 'billing step failed; the next pass retries it');
+    return false;
+  }
+}
+
+function reminderSubject(inv: Invoice, offset: number): string {
+  const days = Math.round(Math.abs(offset) / 86_400);
+  if (offset < 0) return `Reminder: invoice ${inv.number} is due in ${days} day${days === 1 ? '' : 's'}`;
+  if (offset === 0) return `Reminder: invoice ${inv.number} is due today`;
+  return `Reminder: invoice ${inv.number} is ${days} day${days === 1 ? '' : 's'} overdue`;
+}
+
+function safeMessage(body: string): string {
+  try {
+    return (JSON.parse(body) as { error?: { message?: string } }).error?.message ?? body;
+  } catch {
+    return body;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Advancing a test clock: begin (the clock moves to the new time, status advancing), the
+ * billing run for every customer on the clock at that time, then ready. The run between the
+ * two phases is idempotent, so a retry of the advance, or the completer after a crash, runs it
+ * again and produces nothing twice: exactly one invoice per period, however often it runs.
+ */
+import type { Command } from '../idempotency/engine.ts';
+import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
+import { expandParam, integer, nonEmptyString, object, type ParsedObject } from '../api/params.ts';
+import { emitEvent } from '../events/outbox.ts';
+import { testClocks } from './objects.ts';
+import type { BillingRun } from './billing_run.ts';
+
+export const advanceTestClockParams = object({
+  test_clock: nonEmptyString(255),
+  frozen_time: integer({ min: 0 }),
+  expand: expandParam(),
+});
+
+type AdvanceParams = ParsedObject<typeof advanceTestClockParams.shape>;
+
+export function advanceTestClock(billing: BillingRun): Command<AdvanceParams> {
+  return {
+    name: 'test_clocks.advance',
+    async run(ctx, p) {
+      await ctx.atomic('begin', async (q) => {
+        const clock = await testClocks.find(q, ctx.accountId, p.test_clock, { forUpdate: true });
+        if (!clock || clock.deleted) throw resourceMissing('test_clock', p.test_clock);
+        if (clock.status === 'advancing') {
+          throw new ApiError(400, {
+            type: 'invalid_request_error', code: 'test_clock_unexpected_state',
+            message: `Test clock ${clock.id} is already advancing. Wait until its status is ready, then advance it again.`,
+          });
+        }
+        if (p.frozen_time <= clock.frozen_time) {
+          throw invalidRequest(`The new frozen_time (${p.frozen_time}) must be after the test clock's current frozen_time (${clock.frozen_time}): test clocks only move forward.`, 'frozen_time');
+        }
+        const before = { status: clock.status, frozen_time: clock.frozen_time };
+        clock.status = 'advancing';
+        clock.frozen_time = p.frozen_time;
+        testClocks.update(q, ctx.accountId, clock);
+        emitEvent(q, ctx, 'test_helpers.test_clock.advancing', clock, before);
+      });
+      await billing.run({ accountId: ctx.accountId, clock: p.test_clock });
+      return ctx.finish('ready', async (q) => {
+        const clock = await testClocks.get(q, ctx.accountId, p.test_clock, { forUpdate: true });
+        if (clock.status === 'advancing') {
+          clock.status = 'ready';
+          testClocks.update(q, ctx.accountId, clock);
+          emitEvent(q, ctx, 'test_helpers.test_clock.ready', clock, { status: 'advancing' });
+        }
+        return { status: 200, body: clock };
+      });
+    },
+  };
+}

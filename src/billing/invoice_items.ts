@@ -1,0 +1,181 @@
+/**
+ * Invoice items: amounts waiting to be invoiced (pending), or lines of a draft invoice. They can
+ * change only while they are pending or their invoice is a draft; the draft's lines and totals
+ * follow every change in the same transaction.
+ */
+import type { Command } from '../idempotency/engine.ts';
+import type { Tx } from '../store/db.ts';
+import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
+import { newId } from '../ids.ts';
+import {
+  currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, type ParsedObject,
+} from '../api/params.ts';
+import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { applyMetadata } from '../payments/metadata.ts';
+import { expandObject } from '../payments/expand.ts';
+import { liveCustomer } from '../payments/customers.ts';
+import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
+import { MAX_AMOUNT } from '../payments/money.ts';
+import { invoiceItems, invoices, prices, type InvoiceItem } from './objects.ts';
+import { computeLines, lockInvoice } from './invoice_core.ts';
+import { billingNow } from './time.ts';
+
+const signedAmount = () => integer({ min: -MAX_AMOUNT, max: MAX_AMOUNT });
+const period = () => object({ start: integer({ min: 0 }), end: integer({ min: 0 }) });
+
+export const createInvoiceItemParams = object({
+  customer: nonEmptyString(255),
+  amount: optional(signedAmount()),
+  unit_amount: optional(signedAmount()),
+  quantity: optional(integer({ min: 1, max: 1_000_000 })),
+  price: optional(nonEmptyString(255)),
+  currency: optional(currency()),
+  description: optional(string({ max: 500 })),
+  invoice: optional(nonEmptyString(255)),
+  metadata: optional(metadata()),
+  period: optional(period()),
+  external_id: optional(nonEmptyString(255)),
+  expand: expandParam(),
+});
+
+export const updateInvoiceItemParams = object({
+  invoiceitem: nonEmptyString(255),
+  amount: optional(signedAmount()),
+  unit_amount: optional(signedAmount()),
+  quantity: optional(integer({ min: 1, max: 1_000_000 })),
+  description: clearable(string({ max: 500 })),
+  metadata: optional(metadata()),
+  period: optional(period()),
+  expand: expandParam(),
+});
+
+export const deleteInvoiceItemParams = object({ invoiceitem: nonEmptyString(255) });
+
+type CreateParams = ParsedObject<typeof createInvoiceItemParams.shape>;
+type UpdateParams = ParsedObject<typeof updateInvoiceItemParams.shape>;
+
+function checkPeriod(p: { start: number; end: number } | undefined): void {
+  if (p && p.end < p.start) throw invalidRequest('The period end must be at or after its start.', 'period[end]');
+}
+
+export function checkCreateInvoiceItem(p: CreateParams): void {
+  const given = (['amount', 'unit_amount', 'price'] as const).filter((k) => p[k] !== undefined);
+  if (given.length === 0) throw invalidRequest('Missing required param: amount (or unit_amount, or price).', 'amount', 'parameter_missing');
+  if (given.length > 1) throw invalidRequest(`You may only specify one of these parameters: ${given.join(', ')}.`, given[1], 'parameters_exclusive');
+  if (p.amount !== undefined && p.quantity !== undefined) throw invalidRequest('quantity can only be used with unit_amount or price: amount is the line\'s total.', 'quantity');
+  if (p.price === undefined && p.currency === undefined) throw invalidRequest('Missing required param: currency.', 'currency', 'parameter_missing');
+  checkPeriod(p.period);
+}
+
+export function checkUpdateInvoiceItem(p: UpdateParams): void {
+  if (p.amount !== undefined && (p.unit_amount !== undefined || p.quantity !== undefined)) {
+    throw invalidRequest('You may only specify one of these parameters: amount, unit_amount (with quantity).', 'amount', 'parameters_exclusive');
+  }
+  checkPeriod(p.period);
+}
+
+function total(unit: number, quantity: number, param: string): number {
+  const t = unit * quantity;
+  if (Math.abs(t) > MAX_AMOUNT) throw invalidRequest(`unit_amount × quantity (${t}) is more than the largest amount an invoice item may have (${MAX_AMOUNT}).`, param, 'amount_too_large');
+  return t;
+}
+
+/** The draft invoice an item belongs to, locked; refuses when that invoice is no longer a draft. */
+async function lockDraftOf(q: Tx, accountId: string, item: Pick<InvoiceItem, 'id' | 'invoice'>, param: string) {
+  if (!item.invoice) return undefined;
+  const inv = await lockInvoice(q, accountId, item.invoice, param === 'invoice' ? 'invoice' : 'id');
+  if (inv.status !== 'draft') {
+    throw new ApiError(400, {
+      type: 'invalid_request_error', code: 'invoice_not_editable', param,
+      message: `Invoice ${inv.id} is ${inv.status}: its items can be added, changed or deleted only while it is a draft.`,
+    });
+  }
+  return inv;
+}
+
+/** Recomputes a draft's lines after its items changed (the item writes are flushed by the read). */
+async function refreshDraft(q: Tx, accountId: string, inv: Awaited<ReturnType<typeof lockDraftOf>>): Promise<void> {
+  if (!inv) return;
+  await computeLines(q, accountId, inv);
+  invoices.update(q, accountId, inv);
+}
+
+async function lockItem(q: Tx, accountId: string, id: string): Promise<InvoiceItem> {
+  const item = await invoiceItems.find(q, accountId, id, { forUpdate: true });
+  if (!item || item.deleted) throw resourceMissing('invoiceitem', id);
+  return item;
+}
+
+export const invoiceItemCommands: Command[] = [
+  {
+    name: 'invoiceitems.create',
+    run: (ctx, p: CreateParams) => ctx.finish('create', async (q) => {
+      const id = newId('ii');
+      if (p.external_id) {
+        const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p));
+        if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await invoiceItems.get(q, ctx.accountId, existing), p.expand) };
+      }
+      const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+      const price = p.price ? await prices.get(q, ctx.accountId, p.price, { param: 'price' }) : null;
+      if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, 'price');
+      const cur = price?.currency ?? p.currency!;
+      if (price && p.currency && p.currency !== price.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${p.currency}.`, 'currency');
+      const inv = await lockDraftOf(q, ctx.accountId, { id, invoice: p.invoice ?? null }, 'invoice');
+      if (inv && inv.customer !== customer.id) throw invalidRequest(`Invoice ${inv.id} belongs to customer ${inv.customer}, not ${customer.id}.`, 'invoice');
+      if (inv && inv.currency !== cur) throw invalidRequest(`Invoice ${inv.id} is in ${inv.currency}, not ${cur}.`, 'currency');
+      const now = await billingNow(q, ctx.accountId, customer.test_clock);
+      const quantity = p.quantity ?? 1;
+      const unit = p.amount ?? price?.unit_amount ?? p.unit_amount!;
+      const item: InvoiceItem = {
+        id, object: 'invoiceitem', amount: p.amount ?? total(unit, quantity, 'quantity'), created: now, currency: cur, customer: customer.id,
+        date: now, description: p.description ?? null, discountable: true, external_id: p.external_id ?? null, invoice: inv?.id ?? null,
+        livemode: false, metadata: applyMetadata({}, p.metadata ?? {}), period: p.period ?? { start: now, end: now }, price,
+        proration: false, quantity, subscription: null, test_clock: customer.test_clock, unit_amount: unit,
+      };
+      invoiceItems.insert(q, ctx.accountId, item);
+      await refreshDraft(q, ctx.accountId, inv);
+      emitEvent(q, ctx, 'invoiceitem.created', item);
+      return { status: 200, body: await expandObject(q, ctx.accountId, item, p.expand) };
+    }),
+  },
+  {
+    name: 'invoiceitems.update',
+    run: (ctx, p: UpdateParams) => ctx.finish('update', async (q) => {
+      const item = await lockItem(q, ctx.accountId, p.invoiceitem);
+      const inv = await lockDraftOf(q, ctx.accountId, item, 'invoiceitem');
+      const before = structuredClone(item);
+      if (p.amount !== undefined) {
+        item.amount = p.amount;
+        item.unit_amount = p.amount;
+        item.quantity = 1;
+      }
+      if (p.unit_amount !== undefined || p.quantity !== undefined) {
+        if (item.price && p.unit_amount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit_amount.`, 'unit_amount');
+        item.unit_amount = p.unit_amount ?? item.unit_amount;
+        item.quantity = p.quantity ?? item.quantity;
+        item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : 'unit_amount');
+      }
+      if (p.description !== undefined) item.description = p.description;
+      if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);
+      if (p.period !== undefined) item.period = p.period;
+      const previous = previousAttributes(before, item);
+      if (Object.keys(previous).length > 0) {
+        invoiceItems.update(q, ctx.accountId, item);
+        await refreshDraft(q, ctx.accountId, inv);
+        emitEvent(q, ctx, 'invoiceitem.updated', item, previous);
+      }
+      return { status: 200, body: await expandObject(q, ctx.accountId, item, p.expand) };
+    }),
+  },
+  {
+    name: 'invoiceitems.delete',
+    run: (ctx, p: ParsedObject<typeof deleteInvoiceItemParams.shape>) => ctx.finish('delete', async (q) => {
+      const item = await lockItem(q, ctx.accountId, p.invoiceitem);
+      const inv = await lockDraftOf(q, ctx.accountId, item, 'invoiceitem');
+      invoiceItems.update(q, ctx.accountId, { ...item, deleted: true });
+      await refreshDraft(q, ctx.accountId, inv);
+      emitEvent(q, ctx, 'invoiceitem.deleted', item);
+      return { status: 200, body: { id: item.id, object: 'invoiceitem', deleted: true } };
+    }),
+  },
+];

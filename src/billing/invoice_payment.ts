@@ -1,0 +1,134 @@
+/**
+ * Paying an invoice with a card, as three steps of the caller's command (the pay endpoint, a
+ * subscription's first invoice, the billing run's automatic collection):
+ *   begin   lock the invoice, create its payment intent and move it to processing
+ *   (foreign) authorize at the processor, the charge id as downstream key
+ *   finish  record the charge, then settle the invoice or count the failed attempt.
+ * While the intent is processing, every other payment or status change of the invoice is
+ * refused as busy, so an invoice can never be charged twice.
+ */
+import type { Tx } from '../store/db.ts';
+import type { CommandContext } from '../idempotency/engine.ts';
+import { invalidRequest, objectBusy } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { emitEvent, type EventSource } from '../events/outbox.ts';
+import { paymentIntents, type PaymentError, type PaymentIntent } from '../payments/objects.ts';
+import { applyAuthorization, buildPaymentIntent, checkPaymentMethod, startConfirmation, type ConfirmPlan } from '../payments/payment_intents.ts';
+import type { AuthorizeResult } from '../processor/types.ts';
+import { invoices, subscriptions, type Invoice } from './objects.ts';
+import { invoiceCustomer, lockInvoice, requireInvoiceAction, settleInvoice } from './invoice_core.ts';
+import { billingNow } from './time.ts';
+import { syncSubscriptionPayment } from './subscription_status.ts';
+import { recordOrderPayment } from './order_payments.ts';
+
+/** Refuses any change to an invoice while a payment of it is being authorized. */
+export async function requireNoPaymentInFlight(q: Tx, accountId: string, inv: Invoice): Promise<PaymentIntent | undefined> {
+  if (!inv.payment_intent) return undefined;
+  const pi = await paymentIntents.get(q, accountId, inv.payment_intent);
+  if (pi.status === 'processing') throw objectBusy('invoice', inv.id);
+  return pi;
+}
+
+/** Which payment method pays the invoice: the one passed, the invoice's, its subscription's, its customer's default. */
+async function paymentMethodFor(q: Tx, accountId: string, inv: Invoice, passed: string | undefined): Promise<string> {
+  if (passed) return passed;
+  if (inv.default_payment_method) return inv.default_payment_method;
+  if (inv.subscription) {
+    const sub = await subscriptions.get(q, accountId, inv.subscription);
+    if (sub.default_payment_method) return sub.default_payment_method;
+  }
+  const customer = await invoiceCustomer(q, accountId, inv.customer);
+  const pm = customer.invoice_settings.default_payment_method;
+  if (!pm) {
+    throw invalidRequest(`Invoice ${inv.id} cannot be paid: customer ${customer.id} has no default payment method. Pass payment_method, set the invoice's default_payment_method, or set the customer's invoice_settings[default_payment_method].`, 'payment_method');
+  }
+  return pm;
+}
+
+export interface InvoicePaymentPlan {
+  invoice: string;
+  confirm: ConfirmPlan;
+}
+
+/** The begin step (an open invoice always has something to charge: finalizing settles a zero one). */
+export async function beginInvoicePayment(q: Tx, ctx: CommandContext, invoiceId: string, opts: { paymentMethod?: string } = {}): Promise<InvoicePaymentPlan> {
+  const inv = await lockInvoice(q, ctx.accountId, invoiceId);
+  requireInvoiceAction(inv, 'pay');
+  const previous = await requireNoPaymentInFlight(q, ctx.accountId, inv);
+  const pm = await paymentMethodFor(q, ctx.accountId, inv, opts.paymentMethod);
+  checkPaymentMethod(pm, 'payment_method');
+  // An earlier attempt's intent that is waiting for the customer is abandoned: only one intent of
+  // an invoice can ever take money.
+  if (previous && ['requires_payment_method', 'requires_confirmation', 'requires_action'].includes(previous.status)) {
+    const before = previous.status;
+    previous.status = 'canceled';
+    previous.cancellation_reason = 'abandoned';
+    previous.canceled_at = inv.status_transitions.finalized_at ?? previous.created;
+    previous.next_action = null;
+    paymentIntents.update(q, ctx.accountId, previous);
+    emitEvent(q, ctx, 'payment_intent.canceled', previous, { status: before });
+  }
+  const pi = buildPaymentIntent(newId('pi'), {
+    amount: inv.amount_remaining, currency: inv.currency, customer: inv.customer, order: inv.order, payment_method: pm,
+    description: `Payment for invoice ${inv.number}`, metadata: {},
+  });
+  const created = structuredClone(pi);
+  const confirm = await startConfirmation(q, ctx, pi, {});
+  paymentIntents.insert(q, ctx.accountId, pi);
+  emitEvent(q, ctx, 'payment_intent.created', created);
+  emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
+  inv.payment_intent = pi.id;
+  invoices.update(q, ctx.accountId, inv);
+  return { invoice: inv.id, confirm };
+}
+
+export interface InvoicePaymentResult {
+  invoice: Invoice;
+  intent: PaymentIntent;
+  /** The card error of a declined or unauthenticated attempt; null when the invoice was paid. */
+  error: (PaymentError | { type: 'card_error'; code: string; message: string }) | null;
+}
+
+/** The finish step: records the authorization and settles the invoice, or counts the failed attempt. */
+export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
+  const { pi, error } = await applyAuthorization(q, ctx, plan.confirm, result);
+  const inv = await lockInvoice(q, ctx.accountId, plan.invoice);
+  const now = await billingNow(q, ctx.accountId, inv.test_clock);
+  if (pi.status === 'succeeded') {
+    settleInvoice(q, ctx, inv, now);
+    await syncSubscriptionPayment(q, ctx, inv, true);
+    return { invoice: inv, intent: pi, error: null };
+  }
+  inv.attempt_count += 1;
+  inv.attempted = true;
+  inv.next_payment_attempt = null;
+  invoices.update(q, ctx.accountId, inv);
+  emitEvent(q, ctx, 'invoice.payment_failed', inv);
+  await syncSubscriptionPayment(q, ctx, inv, false);
+  return {
+    invoice: inv, intent: pi,
+    error: error ?? {
+      type: 'card_error', code: 'invoice_payment_intent_requires_action',
+      message: `Payment for invoice ${inv.id} requires the customer to authenticate: confirm payment intent ${pi.id} (3-D Secure), or pay with another payment method.`,
+    },
+  };
+}
+
+/** A paid_out_of_band payment: records it without moving money. */
+export async function payOutOfBand(q: Tx, source: EventSource, invoiceId: string): Promise<Invoice> {
+  const inv = await lockInvoice(q, source.accountId, invoiceId);
+  requireInvoiceAction(inv, 'pay');
+  await requireNoPaymentInFlight(q, source.accountId, inv);
+  const now = await billingNow(q, source.accountId, inv.test_clock);
+  const amount = inv.amount_remaining;
+  settleInvoice(q, source, inv, now, { outOfBand: true });
+  if (inv.order && amount > 0) await recordOrderPayment(q, source, { order: inv.order, amount });
+  await syncSubscriptionPayment(q, source, inv, true);
+  return inv;
+}
+
+/** The response of a card payment attempt: the invoice, or Stripe's 402 card error. */
+export function paymentResponse(r: InvoicePaymentResult, body: unknown): { status: number; body: unknown } {
+  if (!r.error) return { status: 200, body };
+  return { status: 402, body: { error: { ...r.error, payment_intent: r.intent } } };
+}

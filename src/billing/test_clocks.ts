@@ -1,0 +1,83 @@
+/**
+ * Test clocks (commands), as Stripe's /v1/test_helpers/test_clocks: create and delete. Advancing
+ * a clock lives with the billing commands (src/billing/commands.ts).
+ *
+ * Deleting a clock deletes the customers attached to it and cancels their subscriptions, at the
+ * clock's frozen time, in the same phase. The clock row is locked first: a customer being
+ * created on the clock at the same moment (src/payments/customers.ts locks it too) either
+ * commits before the deletion, and is deleted with the others, or sees the clock deleted.
+ */
+import type { Command } from '../idempotency/engine.ts';
+import type { Queryable } from '../store/db.ts';
+import { resourceMissing } from '../errors.ts';
+import { newId, nowSeconds } from '../ids.ts';
+import { clearable, expandParam, integer, nonEmptyString, object, string, type ParsedObject } from '../api/params.ts';
+import { emitEvent } from '../events/outbox.ts';
+import { customers, type Customer } from '../payments/objects.ts';
+import { subscriptions, testClocks, type Subscription, type TestClock } from './objects.ts';
+
+/** How long a clock lives before Stripe deletes it by itself (deletes_after = created + this). */
+export const TEST_CLOCK_LIFETIME_SECONDS = 30 * 24 * 3600;
+/** The latest frozen_time accepted: the last second of year 9999. */
+export const MAX_FROZEN_TIME = 253_402_300_799;
+
+export const createTestClockParams = object({
+  frozen_time: integer({ min: 0, max: MAX_FROZEN_TIME }),
+  name: clearable(string({ max: 300 })),
+  expand: expandParam(),
+});
+
+export const deleteTestClockParams = object({ test_clock: nonEmptyString(255) });
+
+type Stored = TestClock & { deleted?: boolean };
+
+/** A test clock that exists and is not deleted, or Stripe's resource_missing (404, or 400 naming `param`). */
+export async function liveTestClock(q: Queryable, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}): Promise<TestClock> {
+  const c: Stored | undefined = await testClocks.find(q, accountId, id, opts);
+  if (!c || c.deleted) throw resourceMissing('test_clock', id, opts.param ?? 'id');
+  return c;
+}
+
+export const createTestClock: Command<ParsedObject<typeof createTestClockParams.shape>> = {
+  name: 'test_clocks.create',
+  run: (ctx, p) => ctx.finish('create', async (q) => {
+    const now = nowSeconds();
+    const clock: TestClock = {
+      id: newId('clock'), object: 'test_helpers.test_clock', created: now, deletes_after: now + TEST_CLOCK_LIFETIME_SECONDS,
+      frozen_time: p.frozen_time, livemode: false, name: p.name ?? null, status: 'ready', status_details: {},
+    };
+    testClocks.insert(q, ctx.accountId, clock);
+    emitEvent(q, ctx, 'test_helpers.test_clock.created', clock);
+    return { status: 200, body: clock };
+  }),
+};
+
+export const deleteTestClock: Command<ParsedObject<typeof deleteTestClockParams.shape>> = {
+  name: 'test_clocks.delete',
+  run: (ctx, p) => ctx.finish('delete', async (q) => {
+    const clock = await liveTestClock(q, ctx.accountId, p.test_clock, { forUpdate: true });
+    // Lock order: the clock, its customers, their subscriptions.
+    const attached = (await q.query<{ data: Customer }>(
+      `SELECT data FROM customers WHERE account_id = $1 AND test_clock = $2 AND NOT deleted ORDER BY seq FOR UPDATE`,
+      [ctx.accountId, clock.id])).rows.map((r) => r.data);
+    const live = (await q.query<{ data: Subscription }>(
+      `SELECT data FROM subscriptions
+        WHERE account_id = $1 AND (test_clock = $2 OR customer = ANY($3::text[])) AND status NOT IN ('canceled', 'incomplete_expired')
+        ORDER BY seq FOR UPDATE`,
+      [ctx.accountId, clock.id, attached.map((c) => c.id)])).rows.map((r) => r.data);
+    for (const sub of live) {
+      const canceled: Subscription = { ...sub, status: 'canceled', canceled_at: clock.frozen_time, ended_at: clock.frozen_time };
+      subscriptions.update(q, ctx.accountId, canceled);
+      emitEvent(q, ctx, 'customer.subscription.deleted', canceled);
+    }
+    for (const c of attached) {
+      customers.update(q, ctx.accountId, { ...c, deleted: true });
+      emitEvent(q, ctx, 'customer.deleted', c);
+    }
+    testClocks.update(q, ctx.accountId, { ...clock, deleted: true });
+    emitEvent(q, ctx, 'test_helpers.test_clock.deleted', clock);
+    return { status: 200, body: { id: clock.id, object: 'test_helpers.test_clock', deleted: true } };
+  }),
+};
+
+export const testClockCommands: Command[] = [createTestClock, deleteTestClock];
