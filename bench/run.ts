@@ -7,6 +7,9 @@
  *   B "replay":         the same POST replaying ~200 finished keys round-robin (stored responses)
  *   C create+confirm at 4 connections: the latency a request sees when the server is not saturated
  *   webhooks: commit-to-delivery delay at BENCH_WEBHOOK_RATE events/s (default 500), and saturation (bench/webhooks.ts)
+ *   billing: BENCH_INVOICES drafts (default 1000) finalized concurrently vs created concurrently (the
+ *     numbering lock's cost), and BENCH_SUBSCRIPTIONS monthly subscriptions (default 200) renewed
+ *     over a 12-month test clock advance (bench/billing.ts)
  * and measures, in the same run, a baseline: bare `BEGIN; INSERT; COMMIT` transactions from
  * node-postgres with the same concurrency.
  *
@@ -28,6 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWebhookBench } from './webhooks.ts';
+import { runBillingBench } from './billing.ts';
 
 const TX_PER_REQUEST = 3;
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://oncepay:oncepay@127.0.0.1:5432/oncepay';
@@ -38,6 +42,8 @@ const REPLAY_KEYS = 200;
 const LIGHT_CONNECTIONS = 4;
 const WEBHOOK_RATE = positiveNumber('BENCH_WEBHOOK_RATE', 500);
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF || undefined;
+const BILLING_DRAFTS = positiveNumber('BENCH_INVOICES', 1000);
+const BILLING_SUBSCRIPTIONS = positiveNumber('BENCH_SUBSCRIPTIONS', 200);
 
 const RUN_ID = randomBytes(6).toString('hex');
 const SECRET_KEY = `sk_test_bench_${RUN_ID}`;
@@ -284,6 +290,9 @@ async function main(): Promise<number> {
     console.log(`bench: webhooks: customer.created at ${WEBHOOK_RATE}/s for ${DURATION_S} s, then saturation ...`);
     const w = await runWebhookBench(server.base, SECRET_KEY, { rate: WEBHOOK_RATE, durationS: DURATION_S });
 
+    console.log(`bench: billing: ${BILLING_DRAFTS} invoices created then finalized at ${CONNECTIONS} connections; ${BILLING_SUBSCRIPTIONS} subscriptions advanced 12 months ...`);
+    const bill = await runBillingBench(server.base, SECRET_KEY, { drafts: BILLING_DRAFTS, subscriptions: BILLING_SUBSCRIPTIONS, connections: CONNECTIONS });
+
     const ceiling = base.txPerS / TX_PER_REQUEST;
     const ratio = a.rps / ceiling;
     console.log('');
@@ -301,6 +310,9 @@ async function main(): Promise<number> {
       `p99 ${w.p99.toFixed(0)} ms, max ${w.max.toFixed(0)} ms (from the API's answer); from the request's send: p50 ${w.p50FromSend.toFixed(0)} ms, p99 ${w.p99FromSend.toFixed(0)} ms`);
     console.log(`webhooks: saturation ${w.saturationEventsPerS.toFixed(0)} events/s delivered (32 concurrent creators)`);
     if (w.delivered < w.sent) console.log(`WARNING: ${w.sent - w.delivered} events not delivered within 30 s`);
+    console.log(`billing: finalize ${bill.finalizePerS.toFixed(0)} invoices/s (numbers 1..${bill.drafts}, no gap) vs create ${bill.createPerS.toFixed(0)}/s at ${CONNECTIONS} connections: ` +
+      `${(bill.finalizePerS / bill.createPerS).toFixed(2)}x`);
+    console.log(`billing: ${bill.renewals} renewals (${bill.subscriptions} subscriptions × 12 months, each invoiced and paid) in ${bill.advanceS.toFixed(1)} s = ${bill.renewalsPerS.toFixed(0)} renewals/s`);
     // Little's law for a closed loop: with every connection always waiting on a request, the
     // mean latency is connections / throughput, whatever the server does per request.
     console.log(`latency floor at ${CONNECTIONS} busy connections = ${CONNECTIONS} / ${a.rps.toFixed(0)} rps = ${(1000 * CONNECTIONS / a.rps).toFixed(0)} ms mean ` +
@@ -316,6 +328,7 @@ async function main(): Promise<number> {
     if (/"level":(40|50|60)/.test(server.output())) {
       console.log(`server warnings/errors (tail):\n${server.output().slice(-4000)}`);
     }
+    console.log(`bench-billing: finalize_per_s=${Math.round(bill.finalizePerS)} create_invoice_per_s=${Math.round(bill.createPerS)} renewals_per_s=${Math.round(bill.renewalsPerS)}`);
     console.log(`bench-webhooks: rate=${w.targetRate} delivered=${w.delivered} sent=${w.sent} p50_ms=${Math.round(w.p50)} p99_ms=${Math.round(w.p99)} saturation_events_per_s=${Math.round(w.saturationEventsPerS)}`);
     console.log(`bench: create_confirm_rps=${Math.round(a.rps)} replay_rps=${Math.round(b.rps)} ` +
       `baseline_tx_per_s=${Math.round(base.txPerS)} ratio=${ratio.toFixed(2)} p50_ms=${Math.round(a.p50)} p99_ms=${Math.round(a.p99)}`);

@@ -75,11 +75,12 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
     onAttempt: (a) => metrics.webhookAttempts.inc({ outcome: a.outcome }),
   });
+  const faults = opts.faults ?? parseFaults(config.faults);
   const engine = new IdempotencyEngine(db, {
-    lockTimeoutMs: config.lockTimeoutMs, faults: opts.faults ?? parseFaults(config.faults), onCommit: () => dispatcher.wake(),
+    lockTimeoutMs: config.lockTimeoutMs, faults, onCommit: () => dispatcher.wake(),
     onEvent: (event) => metrics.idempotency.inc({ event }),
   });
-  const billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger });
+  const billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
   engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands(),
     ...orderCommands, ...catalogCommands, ...testClockCommands, ...billingCommands(processor, billing));
   const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });

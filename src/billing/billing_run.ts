@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Db, Tx } from '../store/db.ts';
 import type { IdempotencyEngine } from '../idempotency/engine.ts';
 import { ApiError } from '../errors.ts';
+import type { FaultHook } from '../faults.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, systemSource } from '../events/outbox.ts';
 import { invoices, testClocks, type Invoice } from './objects.ts';
@@ -32,12 +33,27 @@ export interface BillingScope {
 }
 
 export interface BillingOptions {
+  /** Test-only crash points: `billing.renew:renewed` after each committed renewal (src/faults.ts). */
+  faults?: FaultHook;
   /** Reminder times relative to an invoice's due date, in seconds (negative: before it). */
   reminderOffsets: number[];
   logger?: Logger;
 }
 
 interface Due { account_id: string; id: string }
+
+/** Different subscriptions and invoices are independent: a run works on this many at once. */
+const PARALLEL = 8;
+
+/** Runs fn over items, `limit` at a time; returns the sum of what it returns. */
+async function sumLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<number>): Promise<number> {
+  let next = 0;
+  let total = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) total += await fn(items[next++]);
+  }));
+  return total;
+}
 
 export class BillingRun {
   constructor(private readonly db: Db, private readonly engine: IdempotencyEngine, private readonly opts: BillingOptions) {}
@@ -78,6 +94,7 @@ export class BillingRun {
       for (let more = true; more;) {
         const r = await this.db.tx((q) => renewSubscription(q, systemSource(s.account_id), s.id, now));
         if (r.invoice) n++;
+        this.opts.faults?.hit('billing.renew', 'renewed');
         more = r.more;
       }
     }
@@ -87,37 +104,34 @@ export class BillingRun {
   private async finalizeDrafts(scope: BillingScope, now: number): Promise<number> {
     const drafts = await this.due('invoices',
       `status = 'draft' AND NOT deleted AND (data->>'automatically_finalizes_at')::bigint <= $3`, scope, now);
-    let n = 0;
-    for (const d of drafts) {
+    return sumLimit(drafts, PARALLEL, async (d) => {
       const finalized = await this.db.tx(async (q) => {
         const inv = await lockInvoice(q, d.account_id, d.id);
         if (inv.status !== 'draft' || !inv.auto_advance) return false;
         await finalizeInvoice(q, systemSource(d.account_id), inv, now);
         return true;
       }).catch((err) => this.skip(err, d));
-      if (finalized) n++;
-    }
-    return n;
+      return finalized ? 1 : 0;
+    });
   }
 
   private async collect(scope: BillingScope, now: number): Promise<number> {
     const open = await this.due('invoices',
       `status = 'open' AND data->>'collection_method' = 'charge_automatically' AND (data->>'auto_advance')::boolean
         AND (data->>'attempt_count')::int = 0 AND (data->>'next_payment_attempt')::bigint <= $3`, scope, now);
-    let n = 0;
-    for (const inv of open) {
+    return sumLimit(open, PARALLEL, async (inv) => {
       try {
         const res = await this.engine.execute({
           accountId: inv.account_id, requestId: newId('req'), key: `oncepay_billing_pay_${inv.id}`, internal: true,
           method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: 'invoices.pay', params: { invoice: inv.id },
         });
         if (res.status === 400) await this.db.tx((q) => this.failWithoutAttempt(q, inv, res.body));
-        n++;
+        return 1;
       } catch (err) {
         this.skip(err, inv);
+        return 0;
       }
-    }
-    return n;
+    });
   }
 
   /**
@@ -144,9 +158,7 @@ export class BillingRun {
       `status = 'open' AND data->>'collection_method' = 'send_invoice' AND (data->>'due_date')::bigint + ${offsets[0]} <= $3
         AND (SELECT count(*) FROM invoice_reminders r WHERE r.account_id = invoices.account_id AND r.invoice_id = invoices.id) < ${offsets.length}`,
       scope, now);
-    let n = 0;
-    for (const d of open) {
-      n += await this.db.tx(async (q) => {
+    return sumLimit(open, PARALLEL, (d) => this.db.tx(async (q) => {
         const inv = await lockInvoice(q, d.account_id, d.id);
         if (inv.status !== 'open' || inv.due_date === null) return 0;
         let sent = 0;
@@ -163,9 +175,7 @@ export class BillingRun {
           sent++;
         }
         return sent;
-      }).catch((err) => (this.skip(err, d), 0));
-    }
-    return n;
+    }).catch((err) => (this.skip(err, d), 0)));
   }
 
   /** A step another process is doing right now, or that failed: the next pass tries again. */

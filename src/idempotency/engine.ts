@@ -238,11 +238,25 @@ export class IdempotencyEngine {
     return this.active.size;
   }
 
+  /**
+   * Runs a command while it is alive: the lock's timestamp is refreshed every third of the lock
+   * timeout, so a long run (a test clock advance billing hundreds of periods, a slow processor)
+   * is not taken for a dead one and taken over. A run whose process dies stops refreshing, and
+   * its lock goes stale as before.
+   */
   private async drive(run: Run): Promise<EngineResult> {
     this.active.add(run);
+    const heartbeat = setInterval(() => {
+      const token = run.lockToken;
+      if (!token) return;
+      this.db.query('UPDATE idempotency_keys SET locked_at = now() WHERE account_id = $1 AND key = $2 AND lock_token = $3',
+        [run.accountId, run.idempotencyKey, token]).catch(() => { /* the next phase's own guard decides */ });
+    }, Math.max(this.opts.lockTimeoutMs / 3, 50));
+    heartbeat.unref();
     try {
       return await run.go();
     } finally {
+      clearInterval(heartbeat);
       this.active.delete(run);
     }
   }

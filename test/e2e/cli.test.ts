@@ -168,6 +168,22 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
       }
     });
 
+    test('trigger for orders, invoices and subscriptions: each fixture runs end to end and its event comes from it', async () => {
+      const { stripe, env } = await fresh();
+      const billingEvents = ['order.created', 'order.paid', 'invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.sent', 'invoice.voided', 'customer.subscription.created'];
+      for (const event of billingEvents) {
+        const r = await runCli(['trigger', event], env);
+        assertExit(r, 0);
+        const evt = r.stdout.match(new RegExp(`^Trigger succeeded! ${event.replace(/\./g, '\\.')} (evt_\\w+)$`, 'm'))?.[1];
+        assert.ok(evt, show(r));
+        const found = await stripe.events.retrieve(evt);
+        assert.equal(found.type, event);
+        assert.match(found.request?.idempotency_key ?? '', /^oncepay-trigger-\w+-\d+$/);
+      }
+      const paid = (await stripe.invoices.list({ status: 'paid' })).data;
+      assert.deepEqual(paid.map((i) => i.billing_reason).sort(), ['manual', 'subscription_create'], 'invoice.paid pays one invoice, the subscription its first');
+    });
+
     test('listen forwards new events, signed with the printed secret; a failing receiver is reported and listening goes on', async () => {
       const { stripe, env } = await fresh();
       await stripe.customers.create({ email: 'before@example.com' }); // before listen: not forwarded

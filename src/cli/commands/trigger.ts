@@ -49,7 +49,61 @@ const refund: Step = {
   body: (o) => ({ payment_intent: o.payment_intent.id }),
 };
 
+const payingCustomer: Step = {
+  label: 'creating customer with a default card (pm_card_visa)', method: 'POST', path: () => '/v1/customers', as: 'customer',
+  body: () => ({ email: 'jenny.rosen@example.com', name: 'Jenny Rosen', payment_method: 'pm_card_visa', description: '(created by oncepay trigger)' }),
+};
+const invoiceItem: Step = {
+  label: 'creating invoice item (2000 usd)', method: 'POST', path: () => '/v1/invoiceitems', as: 'invoiceitem',
+  body: (o) => ({ customer: o.customer.id, amount: 2000, currency: 'usd', description: '(created by oncepay trigger)' }),
+};
+const draftInvoice = (extra: Obj = {}): Step => ({
+  label: 'creating draft invoice with the pending item', method: 'POST', path: () => '/v1/invoices', as: 'invoice',
+  body: (o) => ({ customer: o.customer.id, pending_invoice_items_behavior: 'include', ...extra }),
+});
+const invoiceAction = (action: string): Step => ({
+  label: `${action === 'pay' ? 'paying' : `${action.replace(/e$/, '')}ing`} invoice`, method: 'POST', path: (o) => `/v1/invoices/${o.invoice.id}/${action}`, as: 'invoice',
+});
+const order: Step = {
+  label: 'creating order (2 × 1000 usd)', method: 'POST', path: () => '/v1/orders', as: 'order',
+  body: () => ({ currency: 'usd', line_items: [{ amount: 1000, quantity: 2, description: '(created by oncepay trigger)' }] }),
+};
+const subscription: Step = {
+  label: 'creating subscription (1000 usd a month)', method: 'POST', path: () => '/v1/subscriptions', as: 'subscription',
+  body: (o) => ({ customer: o.customer.id, items: [{ price: o.price.id, quantity: 1 }] }),
+};
+const monthlyPrice: Step = {
+  label: 'creating monthly price (1000 usd) and its product', method: 'POST', path: () => '/v1/prices', as: 'price',
+  body: () => ({ currency: 'usd', unit_amount: 1000, recurring: { interval: 'month' }, product_data: { name: '(created by oncepay trigger)' } }),
+};
+
 export const FIXTURES: Record<string, Fixture> = {
+  'invoice.created': { description: 'creates a customer, an invoice item and a draft invoice', steps: [payingCustomer, invoiceItem, draftInvoice()] },
+  'invoice.finalized': {
+    description: 'creates a draft invoice, then finalizes it', steps: [payingCustomer, invoiceItem, draftInvoice(), invoiceAction('finalize')],
+  },
+  'invoice.paid': {
+    description: 'creates and finalizes an invoice, then pays it with the customer\'s card',
+    steps: [payingCustomer, invoiceItem, draftInvoice(), invoiceAction('finalize'), invoiceAction('pay')],
+  },
+  'invoice.sent': {
+    description: 'creates and finalizes a send_invoice invoice, then sends it',
+    steps: [payingCustomer, invoiceItem, draftInvoice({ collection_method: 'send_invoice', days_until_due: 30 }), invoiceAction('finalize'), invoiceAction('send')],
+  },
+  'invoice.voided': {
+    description: 'creates and finalizes an invoice, then voids it', steps: [payingCustomer, invoiceItem, draftInvoice(), invoiceAction('finalize'), invoiceAction('void')],
+  },
+  'customer.subscription.created': {
+    description: 'creates a customer with a card, a monthly price, and a subscription to it', steps: [payingCustomer, monthlyPrice, subscription],
+  },
+  'order.created': { description: 'creates an order', steps: [order] },
+  'order.paid': {
+    description: 'creates an order, then pays it in full with a payment intent',
+    steps: [order, {
+      label: 'creating payment intent for the order (2000 usd, pm_card_visa, confirm=true)', method: 'POST', path: () => '/v1/payment_intents', as: 'payment_intent',
+      body: (o) => ({ amount: 2000, currency: 'usd', order: o.order.id, payment_method: 'pm_card_visa', confirm: 'true' }),
+    }],
+  },
   'customer.created': { description: 'creates a customer', steps: [customer] },
   'customer.updated': {
     description: 'creates a customer, then updates it',
