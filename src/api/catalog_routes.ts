@@ -1,10 +1,7 @@
 /** Routes of products, prices and test clocks (src/billing/catalog.ts, src/billing/test_clocks.ts). */
 import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from './params.ts';
 import { invalidRequest } from '../errors.ts';
-// routes.ts imports this module, so nothing of routes.ts may run while this one loads: commands
-// are built by `command` below, and list parameters (routes.ts's listParams) on first use.
-import { listParams, type CommandRoute, type ReadContext, type ReadRoute, type ResponseSpec, type Route } from './routes.ts';
-import type { ObjectSchema } from './params.ts';
+import { command, listParams, listRoute, type ReadContext, type Route } from './route_kit.ts';
 import type { ListQuery } from '../store/objects.ts';
 import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/objects.ts';
 import {
@@ -15,7 +12,7 @@ import { createTestClockParams, deleteTestClockParams, liveTestClock } from '../
 
 /**
  * Filters on fields that have no column, as one condition with one parameter (ListQuery allows
- * one): `match` is matched by JSON containment, and each of `in` restricts a field to a list.
+ * one): `match` by JSON containment, and each list in `within` restricts a field to its values.
  */
 function jsonFilter(match: Record<string, unknown>, within: { ids?: string[]; lookup_keys?: string[] }): ListQuery['whereSql'] {
   const conds: string[] = [];
@@ -29,18 +26,6 @@ function jsonFilter(match: Record<string, unknown>, within: { ids?: string[]; lo
   };
 }
 
-function command(
-  method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, response: ResponseSpec, check?: (p: any) => void,
-): CommandRoute {
-  return { kind: 'command', method, path, command: name, summary, params, response, check };
-}
-
-/** A read route whose parameter schema is built when first asked for (see the imports). */
-function lazyParams(route: Omit<ReadRoute, 'params'>, params: () => ReadRoute['params']): ReadRoute {
-  let built: ReadRoute['params'] | undefined;
-  return { ...route, get params() { return (built ??= params()); } };
-}
-
 /** Nothing on a test clock is expandable. */
 function noExpand(p: { expand?: string[] }): void {
   if (p.expand?.length) throw invalidRequest(`This property cannot be expanded (${p.expand[0]}).`, 'expand');
@@ -51,7 +36,7 @@ function page(p: { limit?: number; starting_after?: string; ending_before?: stri
   return { limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created };
 }
 
-const productListParams = () => listParams({
+const productListParams = listParams({
   active: optional(boolean()),
   shippable: optional(boolean()),
   url: optional(string({ max: 5000 })),
@@ -71,7 +56,7 @@ async function listProducts(ctx: ReadContext, p: any) {
   return { object: 'list', data: await expandCatalogList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url: '/v1/products' };
 }
 
-const priceListParams = () => listParams({
+const priceListParams = listParams({
   active: optional(boolean()),
   currency: optional(currency()),
   product: optional(nonEmptyString(255)),
@@ -104,7 +89,7 @@ export const catalogRoutes: Route[] = [
   },
   command('POST', '/v1/products/:id', 'products.update', 'Update a product', updateProductParams, 'product'),
   command('DELETE', '/v1/products/:id', 'products.delete', 'Delete a product (refused while it has prices)', deleteProductParams, 'deleted_product'),
-  lazyParams({ kind: 'read', method: 'GET', path: '/v1/products', summary: 'List products', response: 'list:product', read: listProducts }, productListParams),
+  { kind: 'read', method: 'GET', path: '/v1/products', summary: 'List products', response: 'list:product', params: productListParams, read: listProducts },
 
   command('POST', '/v1/prices', 'prices.create', 'Create a price', createPriceParams, 'price', checkCreatePrice),
   {
@@ -115,7 +100,7 @@ export const catalogRoutes: Route[] = [
     },
   },
   command('POST', '/v1/prices/:price', 'prices.update', 'Update a price', updatePriceParams, 'price'),
-  lazyParams({ kind: 'read', method: 'GET', path: '/v1/prices', summary: 'List prices', response: 'list:price', read: listPrices }, priceListParams),
+  { kind: 'read', method: 'GET', path: '/v1/prices', summary: 'List prices', response: 'list:price', params: priceListParams, read: listPrices },
 
   command('POST', '/v1/test_helpers/test_clocks', 'test_clocks.create', 'Create a test clock', createTestClockParams, 'test_helpers.test_clock', noExpand),
   {
@@ -128,12 +113,5 @@ export const catalogRoutes: Route[] = [
   },
   command('DELETE', '/v1/test_helpers/test_clocks/:test_clock', 'test_clocks.delete',
     'Delete a test clock, with the customers attached to it (their subscriptions are canceled)', deleteTestClockParams, 'deleted_test_clock'),
-  lazyParams({
-    kind: 'read', method: 'GET', path: '/v1/test_helpers/test_clocks', summary: 'List test clocks', response: 'list:test_helpers.test_clock',
-    async read(ctx, p) {
-      noExpand({ expand: (p.expand ?? []).map((x: string) => x.replace(/^data\./, '')) });
-      const found = await testClocks.list(ctx.q, ctx.accountId, { ...page(p), where: { deleted: false } });
-      return { object: 'list', data: found.data, has_more: found.hasMore, url: '/v1/test_helpers/test_clocks' };
-    },
-  }, () => listParams({})),
+  { ...listRoute('/v1/test_helpers/test_clocks', testClocks, {}, { deleted: false }), summary: 'List test clocks' },
 ];

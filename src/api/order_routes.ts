@@ -1,38 +1,12 @@
-/**
- * Routes of orders (src/billing/orders.ts).
- *
- * This module and routes.ts import each other, and routes.ts (imported first by the server)
- * evaluates this module before its own body: nothing of routes.ts may be called at this
- * module's top level (its `command` is still in its temporal dead zone, and under tsx even its
- * hoisted functions fail before the module body has run). So the list is built on first use,
- * which is always after every module has been evaluated (routes.ts reads it in apiRoutes()).
- */
+/** Routes of orders (src/billing/orders.ts). */
 import { enumOf, expandParam, integer, nonEmptyString, object, optional } from './params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
-import { command, listRoute, retrieveRoute, type Route } from './routes.ts';
+import { command, listRoute, retrieveRoute, type Route } from './route_kit.ts';
 import { ORDER_STATUSES, orders } from '../billing/objects.ts';
 import { cancelOrderParams, checkOrderTotal, createOrderParams, updateOrderParams } from '../billing/orders.ts';
 import { expandList } from '../payments/expand.ts';
 
-/** An array whose items are built by `build` the first time anything reads it. */
-function builtOnFirstUse<T>(build: () => T[]): T[] {
-  const items: T[] = [];
-  let built = false;
-  const fill = () => {
-    if (!built) {
-      built = true;
-      items.push(...build());
-    }
-  };
-  return new Proxy(items, {
-    get: (t, k, r) => { fill(); return Reflect.get(t, k, r); },
-    has: (t, k) => { fill(); return Reflect.has(t, k); },
-    ownKeys: (t) => { fill(); return Reflect.ownKeys(t); },
-    getOwnPropertyDescriptor: (t, k) => { fill(); return Reflect.getOwnPropertyDescriptor(t, k); },
-  });
-}
-
-export const orderRoutes: Route[] = builtOnFirstUse((): Route[] => [
+export const orderRoutes: Route[] = [
   command('POST', '/v1/orders', 'orders.create', 'Create an order (Oncepay extension)', createOrderParams, 'order', checkOrderTotal),
   retrieveRoute('/v1/orders', 'order', orders),
   command('POST', '/v1/orders/:order', 'orders.update', 'Update an order (Oncepay extension): metadata always; customer, description and line_items while it is open with no payment in flight', updateOrderParams, 'order', checkOrderTotal),
@@ -69,4 +43,4 @@ export const orderRoutes: Route[] = builtOnFirstUse((): Route[] => [
       return { object: 'list', data: await expandList(ctx.q, ctx.accountId, page, p.expand), has_more: hasMore, url };
     },
   },
-]);
+];

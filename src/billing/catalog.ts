@@ -61,7 +61,7 @@ function recurring(): Schema<{ interval: PriceInterval; interval_count: number }
 const unitAmount = () => integer({ min: 0, max: MAX_AMOUNT });
 
 /** `unit_amount_decimal`: a decimal string; Oncepay prices are whole minor units, so any fraction must be zero. */
-function unitAmountDecimal(): Schema<number> {
+export function unitAmountDecimal(): Schema<number> {
   const text = string({ max: 30, pattern: /^\d{1,12}(\.\d{1,12})?$/, patternMessage: 'Invalid decimal: use digits with at most 12 decimal places, such as 1500 or 1500.00.' });
   return {
     required: true,
@@ -288,10 +288,10 @@ async function newProduct(
   }
   const now = nowSeconds();
   return {
-    id, object: 'product', active: p.active ?? true, created: now, default_price: null, description: p.description ?? null,
+    id, object: 'product', active: p.active ?? true, created: now, default_price: null, description: p.description || null,
     images: p.images ?? [], livemode: false, marketing_features: [], metadata: applyMetadata({}, p.metadata ?? {}), name: p.name,
     package_dimensions: null, shippable: p.shippable ?? null, statement_descriptor: p.statement_descriptor ?? null, tax_code: null,
-    unit_label: p.unit_label ?? null, updated: now, url: p.url ?? null,
+    unit_label: p.unit_label || null, updated: now, url: p.url || null,
   };
 }
 
@@ -300,7 +300,7 @@ function newPrice(product: string, d: PriceData & { active?: boolean; nickname?:
   return {
     id: newId('price'), object: 'price', active: d.active ?? true, billing_scheme: 'per_unit', created: nowSeconds(),
     currency: d.currency, livemode: false, lookup_key: d.lookup_key ?? null, metadata: applyMetadata({}, d.metadata ?? {}),
-    nickname: d.nickname ?? null, product,
+    nickname: d.nickname || null, product,
     recurring: d.recurring
       ? { interval: d.recurring.interval, interval_count: d.recurring.interval_count, meter: null, trial_period_days: null, usage_type: 'licensed' }
       : null,

@@ -18,6 +18,7 @@ import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts
 import { MAX_AMOUNT } from '../payments/money.ts';
 import { invoiceItems, invoices, prices, type InvoiceItem } from './objects.ts';
 import { computeLines, lockInvoice } from './invoice_core.ts';
+import { liveProduct, unitAmountDecimal } from './catalog.ts';
 import { billingNow } from './time.ts';
 
 const signedAmount = () => integer({ min: -MAX_AMOUNT, max: MAX_AMOUNT });
@@ -26,8 +27,13 @@ const period = () => object({ start: integer({ min: 0 }), end: integer({ min: 0 
 export const createInvoiceItemParams = object({
   customer: nonEmptyString(255),
   amount: optional(signedAmount()),
-  unit_amount: optional(signedAmount()),
+  unit_amount_decimal: optional(unitAmountDecimal()),
   quantity: optional(integer({ min: 1, max: 1_000_000 })),
+  /** The current API's way to bill a price (`pricing[price]`), and an inline one (`price_data`). */
+  pricing: optional(object({ price: nonEmptyString(255) })),
+  price_data: optional(object({ currency: currency(), product: nonEmptyString(255), unit_amount: optional(integer({ min: 0, max: MAX_AMOUNT })), unit_amount_decimal: optional(unitAmountDecimal()) })),
+  /** Older API versions' names for the same: still accepted. */
+  unit_amount: optional(signedAmount()),
   price: optional(nonEmptyString(255)),
   currency: optional(currency()),
   description: optional(string({ max: 500 })),
@@ -42,6 +48,7 @@ export const updateInvoiceItemParams = object({
   invoiceitem: nonEmptyString(255),
   amount: optional(signedAmount()),
   unit_amount: optional(signedAmount()),
+  unit_amount_decimal: optional(unitAmountDecimal()),
   quantity: optional(integer({ min: 1, max: 1_000_000 })),
   description: clearable(string({ max: 500 })),
   metadata: optional(metadata()),
@@ -58,18 +65,30 @@ function checkPeriod(p: { start: number; end: number } | undefined): void {
   if (p && p.end < p.start) throw invalidRequest('The period end must be at or after its start.', 'period[end]');
 }
 
+const PRICING = ['amount', 'unit_amount', 'unit_amount_decimal', 'pricing', 'price_data', 'price'] as const;
+
 export function checkCreateInvoiceItem(p: CreateParams): void {
-  const given = (['amount', 'unit_amount', 'price'] as const).filter((k) => p[k] !== undefined);
-  if (given.length === 0) throw invalidRequest('Missing required param: amount (or unit_amount, or price).', 'amount', 'parameter_missing');
+  const given = PRICING.filter((k) => p[k] !== undefined);
+  if (given.length === 0) throw invalidRequest('Missing required param: amount (or unit_amount_decimal, pricing[price] or price_data).', 'amount', 'parameter_missing');
   if (given.length > 1) throw invalidRequest(`You may only specify one of these parameters: ${given.join(', ')}.`, given[1], 'parameters_exclusive');
-  if (p.amount !== undefined && p.quantity !== undefined) throw invalidRequest('quantity can only be used with unit_amount or price: amount is the line\'s total.', 'quantity');
-  if (p.price === undefined && p.currency === undefined) throw invalidRequest('Missing required param: currency.', 'currency', 'parameter_missing');
+  if (p.amount !== undefined && p.quantity !== undefined) throw invalidRequest('quantity can only be used with a unit amount or a price: amount is the line\'s total.', 'quantity');
+  if (p.price_data) {
+    const d = p.price_data;
+    if ((d.unit_amount === undefined) === (d.unit_amount_decimal === undefined)) throw invalidRequest('Pass exactly one of price_data[unit_amount] and price_data[unit_amount_decimal].', 'price_data[unit_amount]');
+    if (p.currency !== undefined && p.currency !== d.currency) throw invalidRequest(`currency (${p.currency}) and price_data[currency] (${d.currency}) differ.`, 'currency');
+  }
+  if (p.price === undefined && p.pricing === undefined && p.price_data === undefined && p.currency === undefined) {
+    throw invalidRequest('Missing required param: currency.', 'currency', 'parameter_missing');
+  }
   checkPeriod(p.period);
 }
 
 export function checkUpdateInvoiceItem(p: UpdateParams): void {
-  if (p.amount !== undefined && (p.unit_amount !== undefined || p.quantity !== undefined)) {
-    throw invalidRequest('You may only specify one of these parameters: amount, unit_amount (with quantity).', 'amount', 'parameters_exclusive');
+  if (p.amount !== undefined && (p.unit_amount !== undefined || p.unit_amount_decimal !== undefined || p.quantity !== undefined)) {
+    throw invalidRequest('You may only specify one of these parameters: amount, unit_amount_decimal (with quantity).', 'amount', 'parameters_exclusive');
+  }
+  if (p.unit_amount !== undefined && p.unit_amount_decimal !== undefined) {
+    throw invalidRequest('You may only specify one of these parameters: unit_amount, unit_amount_decimal.', 'unit_amount_decimal', 'parameters_exclusive');
   }
   checkPeriod(p.period);
 }
@@ -116,16 +135,19 @@ export const invoiceItemCommands: Command[] = [
         if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await invoiceItems.get(q, ctx.accountId, existing), p.expand) };
       }
       const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-      const price = p.price ? await prices.get(q, ctx.accountId, p.price, { param: 'price' }) : null;
-      if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, 'price');
-      const cur = price?.currency ?? p.currency!;
+      const priceId = p.pricing?.price ?? p.price;
+      const priceParam = p.pricing ? 'pricing[price]' : 'price';
+      const price = priceId ? await prices.get(q, ctx.accountId, priceId, { param: priceParam }) : null;
+      if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, priceParam);
+      if (p.price_data) await liveProduct(q, ctx.accountId, p.price_data.product, { param: 'price_data[product]' });
+      const cur = price?.currency ?? p.price_data?.currency ?? p.currency!;
       if (price && p.currency && p.currency !== price.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${p.currency}.`, 'currency');
       const inv = await lockDraftOf(q, ctx.accountId, { id, invoice: p.invoice ?? null }, 'invoice');
       if (inv && inv.customer !== customer.id) throw invalidRequest(`Invoice ${inv.id} belongs to customer ${inv.customer}, not ${customer.id}.`, 'invoice');
       if (inv && inv.currency !== cur) throw invalidRequest(`Invoice ${inv.id} is in ${inv.currency}, not ${cur}.`, 'currency');
       const now = await billingNow(q, ctx.accountId, customer.test_clock);
       const quantity = p.quantity ?? 1;
-      const unit = p.amount ?? price?.unit_amount ?? p.unit_amount!;
+      const unit = p.amount ?? price?.unit_amount ?? p.price_data?.unit_amount ?? p.price_data?.unit_amount_decimal ?? p.unit_amount ?? p.unit_amount_decimal!;
       const item: InvoiceItem = {
         id, object: 'invoiceitem', amount: p.amount ?? total(unit, quantity, 'quantity'), created: now, currency: cur, customer: customer.id,
         date: now, description: p.description ?? null, discountable: true, external_id: p.external_id ?? null, invoice: inv?.id ?? null,
@@ -149,11 +171,13 @@ export const invoiceItemCommands: Command[] = [
         item.unit_amount = p.amount;
         item.quantity = 1;
       }
-      if (p.unit_amount !== undefined || p.quantity !== undefined) {
-        if (item.price && p.unit_amount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit_amount.`, 'unit_amount');
-        item.unit_amount = p.unit_amount ?? item.unit_amount;
+      const unitAmount = p.unit_amount ?? p.unit_amount_decimal;
+      const unitParam = p.unit_amount !== undefined ? 'unit_amount' : 'unit_amount_decimal';
+      if (unitAmount !== undefined || p.quantity !== undefined) {
+        if (item.price && unitAmount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit amount.`, unitParam);
+        item.unit_amount = unitAmount ?? item.unit_amount;
         item.quantity = p.quantity ?? item.quantity;
-        item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : 'unit_amount');
+        item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : unitParam);
       }
       if (p.description !== undefined) item.description = p.description;
       if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);

@@ -19,7 +19,7 @@ import { invoices, subscriptions, type Invoice } from './objects.ts';
 import { invoiceCustomer, lockInvoice, requireInvoiceAction, settleInvoice } from './invoice_core.ts';
 import { billingNow } from './time.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
-import { recordOrderPayment } from './order_payments.ts';
+import { recordOrderPayment, reserveOrderPayment } from './order_payments.ts';
 
 /** Refuses any change to an invoice while a payment of it is being authorized. */
 export async function requireNoPaymentInFlight(q: Tx, accountId: string, inv: Invoice): Promise<PaymentIntent | undefined> {
@@ -121,6 +121,8 @@ export async function payOutOfBand(q: Tx, source: EventSource, invoiceId: string
   await requireNoPaymentInFlight(q, source.accountId, inv);
   const now = await billingNow(q, source.accountId, inv.test_clock);
   const amount = inv.amount_remaining;
+  // The order is protected from overpayment here too, payments in flight counted.
+  if (inv.order && amount > 0) await reserveOrderPayment(q, source.accountId, { order: inv.order, amount, currency: inv.currency, intent: inv.id });
   settleInvoice(q, source, inv, now, { outOfBand: true });
   if (inv.order && amount > 0) await recordOrderPayment(q, source, { order: inv.order, amount });
   await syncSubscriptionPayment(q, source, inv, true);

@@ -179,7 +179,7 @@ describe('the document', () => {
       assert.equal(Boolean(op.responses['404']), r.path.includes(':'), `${r.method} ${r.path} 404`);
     }
     const declines = routes.filter((r) => operation(r.method, r.path)!.responses['402']).map((r) => `${r.method} ${r.path}`);
-    assert.deepEqual(declines, ['POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm']);
+    assert.deepEqual(declines, ['POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm', 'POST /v1/invoices/:invoice/pay']);
     const schema = (method: string, path: string) => (operation(method, path)!.responses['200'] as any).content['application/json'].schema;
     assert.deepEqual(schema('GET', '/v1/customers/:customer'), { anyOf: [{ $ref: '#/components/schemas/customer' }, { $ref: '#/components/schemas/deleted_customer' }] });
     assert.deepEqual(schema('DELETE', '/v1/customers/:customer'), { $ref: '#/components/schemas/deleted_customer' });
@@ -329,6 +329,83 @@ describe('every route, once, through the server: all answers conform', () => {
     await until(async () => (await get(`/v1/webhook_endpoints/${refused.id}/deliveries`)).json.data.length >= 1);
     assert.equal((await post(`/v1/events/${updated.id}/redeliver`, `webhook_endpoint=${endpoint.id}`)).status, 200);
     await stripe.webhookEndpoints.del(refused.id);
+
+    // Catalog and test clocks.
+    const product = await stripe.products.create({ name: 'Tour plan', default_price_data: { currency: 'usd', unit_amount: 1000, recurring: { interval: 'month' } }, expand: ['default_price'] });
+    await stripe.products.retrieve(product.id);
+    const yearly = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 10000, recurring: { interval: 'year' }, lookup_key: 'tour-yearly', expand: ['product'] });
+    await stripe.prices.retrieve(yearly.id);
+    await stripe.prices.update(yearly.id, { nickname: 'yearly', metadata: { tour: '1' } });
+    await stripe.prices.list({ product: product.id, type: 'recurring', expand: ['data.product'] });
+    await stripe.products.update(product.id, { default_price: yearly.id, metadata: { tour: '1' } });
+    await stripe.products.list({ active: true, limit: 3, expand: ['data.default_price'] });
+    const loose = await stripe.products.create({ name: 'Tour extra' });
+    await stripe.products.del(loose.id);
+    const oldClock = await stripe.testHelpers.testClocks.create({ frozen_time: 1_767_225_600, name: 'tour' });
+    await stripe.testHelpers.testClocks.retrieve(oldClock.id);
+    await stripe.testHelpers.testClocks.list({ limit: 2 });
+    await stripe.customers.create({ name: 'On the clock', test_clock: oldClock.id });
+    await stripe.testHelpers.testClocks.del(oldClock.id);
+
+    // Orders.
+    const order = await post('/v1/orders', 'currency=usd&line_items[0][amount]=1500&line_items[0][quantity]=2&external_id=tour-order');
+    assert.equal(order.status, 200, order.text);
+    assert.equal((await get(`/v1/orders/${order.json.id}`)).status, 200);
+    assert.equal((await get('/v1/orders?limit=2')).status, 200);
+    assert.equal((await post(`/v1/orders/${order.json.id}`, 'metadata[tour]=1')).status, 200);
+    const orderPayment = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, order: order.json.id } as Stripe.PaymentIntentCreateParams);
+    assert.equal(orderPayment.status, 'succeeded');
+    const toCancel = await post('/v1/orders', 'currency=usd&line_items[0][amount]=700');
+    assert.equal((await post(`/v1/orders/${toCancel.json.id}/cancel`, '')).status, 200);
+    for (const r of routes.filter((x) => x.path.startsWith('/v1/orders/:order/'))) {
+      if (r.method === 'GET') assert.equal((await get(r.path.replace(':order', order.json.id))).status, 200, r.path);
+    }
+
+    // Invoices and invoice items.
+    const payer = await stripe.customers.create({ email: 'payer@example.com', payment_method: 'pm_card_visa' });
+    const item = await stripe.invoiceItems.create({ customer: payer.id, amount: 2500, currency: 'usd', description: 'tour' });
+    await stripe.invoiceItems.retrieve(item.id);
+    await stripe.invoiceItems.update(item.id, { metadata: { tour: '1' } });
+    await stripe.invoiceItems.list({ customer: payer.id, pending: true });
+    const spare = await stripe.invoiceItems.create({ customer: payer.id, price_data: { currency: 'usd', product: product.id, unit_amount: 100 }, quantity: 3 });
+    await stripe.invoiceItems.del(spare.id);
+    const draft = await stripe.invoices.create({ customer: payer.id, pending_invoice_items_behavior: 'include', expand: ['customer'] });
+    await stripe.invoices.retrieve(draft.id);
+    await stripe.invoices.update(draft.id, { description: 'tour' });
+    await stripe.invoices.list({ customer: payer.id, status: 'draft' });
+    await stripe.invoices.listLineItems(draft.id);
+    const open = await stripe.invoices.finalizeInvoice(draft.id);
+    const paidInvoice = await stripe.invoices.pay(open.id, { expand: ['payment_intent'] } as Stripe.InvoicePayParams);
+    assert.equal(paidInvoice.status, 'paid');
+    const billed = await stripe.invoices.create({ customer: payer.id, collection_method: 'send_invoice', days_until_due: 7 });
+    await stripe.invoiceItems.create({ customer: payer.id, amount: 900, currency: 'usd', invoice: billed.id });
+    await stripe.invoices.finalizeInvoice(billed.id);
+    await stripe.invoices.sendInvoice(billed.id);
+    assert.equal((await get(`/v1/invoices/${billed.id}/messages`)).status, 200);
+    await stripe.invoices.markUncollectible(billed.id);
+    await stripe.invoices.voidInvoice(billed.id);
+    const unwanted = await stripe.invoices.create({ customer: payer.id });
+    await stripe.invoices.del(unwanted.id);
+    const outOfBand = await stripe.invoices.create({ customer: payer.id, collection_method: 'send_invoice', days_until_due: 7 });
+    await stripe.invoiceItems.create({ customer: payer.id, amount: 400, currency: 'usd', invoice: outOfBand.id });
+    await stripe.invoices.finalizeInvoice(outOfBand.id);
+    await stripe.invoices.pay(outOfBand.id, { paid_out_of_band: true });
+    const declinedInvoice = await stripe.invoices.create({ customer: payer.id });
+    await stripe.invoiceItems.create({ customer: payer.id, amount: 300, currency: 'usd', invoice: declinedInvoice.id });
+    await stripe.invoices.finalizeInvoice(declinedInvoice.id);
+    const refusedPay = await stripe.invoices.pay(declinedInvoice.id, { payment_method: 'pm_card_visa_chargeDeclined' }).catch((e) => e);
+    assert.equal(refusedPay.statusCode, 402);
+
+    // Subscriptions through a test clock.
+    const clock = await stripe.testHelpers.testClocks.create({ frozen_time: 1_767_225_600 });
+    const subscriber = await stripe.customers.create({ email: 'sub@example.com', payment_method: 'pm_card_visa', test_clock: clock.id });
+    const sub = await stripe.subscriptions.create({ customer: subscriber.id, items: [{ price: yearly.id }], expand: ['customer'] });
+    await stripe.subscriptions.retrieve(sub.id);
+    await stripe.subscriptions.update(sub.id, { quantity: 2 } as Stripe.SubscriptionUpdateParams);
+    await stripe.subscriptions.list({ customer: subscriber.id, status: 'all' });
+    const advanced = await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: 1_767_225_600 + 366 * 86_400 });
+    assert.equal(advanced.status, 'ready');
+    await stripe.subscriptions.cancel(sub.id);
 
     await stripe.customers.del(cus.id);
     assert.equal(((await stripe.customers.retrieve(cus.id)) as Stripe.DeletedCustomer).deleted, true);
