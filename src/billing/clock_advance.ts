@@ -37,6 +37,8 @@ export function advanceTestClock(billing: BillingRun): Command<AdvanceParams> {
         }
         const before = { status: clock.status, frozen_time: clock.frozen_time };
         clock.status = 'advancing';
+        clock.status_details = { advancing: { target_frozen_time: p.frozen_time } };
+        // The customers' billing happens at the new time from now on.
         clock.frozen_time = p.frozen_time;
         testClocks.update(q, ctx.accountId, clock);
         emitEvent(q, ctx, 'test_helpers.test_clock.advancing', clock, before);
@@ -46,6 +48,7 @@ export function advanceTestClock(billing: BillingRun): Command<AdvanceParams> {
         const clock = await testClocks.get(q, ctx.accountId, p.test_clock, { forUpdate: true });
         if (clock.status === 'advancing') {
           clock.status = 'ready';
+          clock.status_details = {};
           testClocks.update(q, ctx.accountId, clock);
           emitEvent(q, ctx, 'test_helpers.test_clock.ready', clock, { status: 'advancing' });
         }

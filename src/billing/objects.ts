@@ -117,7 +117,8 @@ export interface TestClock {
   livemode: false;
   name: string | null;
   status: 'ready' | 'advancing' | 'internal_failure';
-  status_details: Record<string, never>;
+  /** While advancing: where to (Stripe's shape). */
+  status_details: { advancing?: { target_frozen_time: number } };
 }
 
 // ---- invoices ---------------------------------------------------------------------------------

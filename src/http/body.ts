@@ -10,6 +10,7 @@ export const MAX_DEPTH = 5;
 const QS_OPTIONS = {
   depth: MAX_DEPTH,
   strictDepth: true,
+  // No Stripe list parameter takes more than 100 items; past that index qs itself refuses.
   arrayLimit: 100,
   parameterLimit: 2000,
   throwOnLimitExceeded: true,
@@ -22,7 +23,8 @@ export function parseForm(text: string): Record<string, unknown> {
     return qs.parse(text, QS_OPTIONS) as Record<string, unknown>;
   } catch (err) {
     const why = err instanceof RangeError ? err.message : 'malformed form encoding';
-    throw invalidRequest(`Invalid request body: ${why}. Parameters may nest at most ${MAX_DEPTH} levels deep (for example metadata[key]=value).`);
+    const hint = /depth/i.test(why) ? ` Parameters may nest at most ${MAX_DEPTH} levels deep (for example metadata[key]=value).` : '';
+    throw invalidRequest(`Invalid request body: ${why}.${hint}`);
   }
 }
 
