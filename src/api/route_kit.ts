@@ -10,6 +10,7 @@ import { invalidRequest } from '../errors.ts';
 import { expandList, expandObject } from '../payments/expand.ts';
 import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
 import { schemaName, type SchemaName } from './openapi/objects.ts';
+import { checkExpand } from './openapi/expand_check.ts';
 
 export interface ReadContext {
   accountId: string;
@@ -118,6 +119,11 @@ export function command(
   extra?: ((p: any) => void) | { check?: (p: any) => void; declines?: boolean },
 ): CommandRoute {
   const { check, declines } = typeof extra === 'function' ? { check: extra, declines: undefined } : (extra ?? {});
-  return { kind: 'command', method, path, command: name, summary, params, response, check, ...(declines ? { declines } : {}) };
+  const answers = (typeof response === 'string' ? [response] : response) as readonly SchemaName[];
+  const checks = (p: any) => {
+    checkExpand(answers, p.expand);
+    check?.(p);
+  };
+  return { kind: 'command', method, path, command: name, summary, params, response, check: checks, ...(declines ? { declines } : {}) };
 }
 

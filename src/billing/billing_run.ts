@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Db, Tx } from '../store/db.ts';
 import type { IdempotencyEngine } from '../idempotency/engine.ts';
 import { ApiError } from '../errors.ts';
-import type { FaultHook } from '../faults.ts';
+import { SimulatedCrash, type FaultHook } from '../faults.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, systemSource } from '../events/outbox.ts';
 import { invoices, testClocks, type Invoice } from './objects.ts';
@@ -25,6 +25,7 @@ import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
 import { renewSubscription } from './subscriptions.ts';
 import { recordMessage } from './invoices.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
+import { lockForSettling } from './invoice_payment.ts';
 
 /** Which timeline a run covers: the wall clock (clock null, every account) or one test clock. */
 export interface BillingScope {
@@ -118,7 +119,8 @@ export class BillingRun {
   private async collect(scope: BillingScope, now: number): Promise<number> {
     const open = await this.due('invoices',
       `status = 'open' AND data->>'collection_method' = 'charge_automatically' AND (data->>'auto_advance')::boolean
-        AND (data->>'attempt_count')::int = 0 AND (data->>'next_payment_attempt')::bigint <= $3`, scope, now);
+        AND (data->>'attempt_count')::int = 0 AND (data->>'next_payment_attempt')::bigint <= $3
+        AND data->>'billing_reason' <> 'subscription_create'`, scope, now);
     return sumLimit(open, PARALLEL, async (inv) => {
       try {
         const res = await this.engine.execute({
@@ -139,7 +141,7 @@ export class BillingRun {
    * invoice is not retried forever and the subscription goes past due, as after a decline.
    */
   private async failWithoutAttempt(q: Tx, due: Due, body: string): Promise<void> {
-    const inv = await lockInvoice(q, due.account_id, due.id);
+    const inv = await lockForSettling(q, due.account_id, due.id);
     if (inv.status !== 'open' || inv.attempt_count > 0) return;
     const source = systemSource(due.account_id);
     inv.attempt_count = 1;
@@ -180,6 +182,7 @@ export class BillingRun {
 
   /** A step another process is doing right now, or that failed: the next pass tries again. */
   private skip(err: unknown, d: Due): false {
+    if (err instanceof SimulatedCrash) throw err;
     const busy = err instanceof ApiError && err.status === 409;
     if (!busy) this.opts.logger?.warn({ err, invoice: d.id }, 'billing step failed; the next pass retries it');
     return false;

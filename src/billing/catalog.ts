@@ -23,7 +23,7 @@ import {
 import { MAX_AMOUNT } from '../payments/money.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
-import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
 import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './objects.ts';
 import { testClockCommands } from './test_clocks.ts';
 
@@ -429,11 +429,7 @@ export const updatePrice: Command<UpdatePrice> = {
     const mustClaim = price.active && price.lookup_key !== null && (price.lookup_key !== before.lookup_key || !before.active);
     const loser = mustClaim ? await claimLookupKey(q, ctx.accountId, price.lookup_key!, price.id, p.transfer_lookup_key === true) : undefined;
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
-    const previous = previousAttributes(before, price);
-    if (Object.keys(previous).length > 0) {
-      prices.update(q, ctx.accountId, price);
-      emitEvent(q, ctx, 'price.updated', price, previous);
-    }
+    saveIfChanged(q, ctx, prices, before, price, 'price.updated');
     return { status: 200, body: await expandCatalog(q, ctx.accountId, price, p.expand) };
   }),
 };

@@ -143,8 +143,9 @@ async function nextInvoiceNumber(q: Tx, accountId: string): Promise<number> {
 /**
  * draft -> open: number, due date, finalized_at; a zero invoice is paid at once. Saves the
  * invoice and emits invoice.finalized (and invoice.paid). The caller holds the invoice row lock.
+ * `collect: false`: the billing run must not collect it (its creator pays it, or chose not to).
  */
-export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, now: number, opts: { autoAdvance?: boolean } = {}): Promise<void> {
+export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, now: number, opts: { autoAdvance?: boolean; collect?: boolean } = {}): Promise<void> {
   requireInvoiceAction(inv, 'finalize');
   if (inv.total < 0) throw invalidRequest(`Invoice ${inv.id} totals ${formatAmount(inv.total, inv.currency)}: an invoice cannot be finalized with a negative total.`, 'invoice');
   if (inv.total > MAX_AMOUNT) throw invalidRequest(`Invoice ${inv.id} totals more than the largest amount a payment may have.`, 'invoice', 'amount_too_large');
@@ -157,7 +158,8 @@ export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, 
   inv.status_transitions.finalized_at = now;
   inv.effective_at = now;
   if (inv.collection_method === 'send_invoice' && inv.due_date === null) inv.due_date = now + (inv.days_until_due ?? 30) * 86_400;
-  if (inv.collection_method === 'charge_automatically' && inv.auto_advance && inv.amount_remaining > 0) inv.next_payment_attempt = now;
+  // Collected by the billing run, unless the caller pays it itself (a subscription's first invoice).
+  if (inv.collection_method === 'charge_automatically' && inv.auto_advance && inv.amount_remaining > 0 && opts.collect !== false) inv.next_payment_attempt = now;
   const zero = inv.amount_remaining === 0;
   if (zero) markPaid(inv, now);
   invoices.update(q, source.accountId, inv, { number_seq: seq });

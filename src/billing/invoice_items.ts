@@ -10,11 +10,11 @@ import { newId } from '../ids.ts';
 import {
   currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, type ParsedObject,
 } from '../api/params.ts';
-import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { emitEvent, saveIfChanged } from '../events/outbox.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
-import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
+import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { MAX_AMOUNT } from '../payments/money.ts';
 import { invoiceItems, invoices, prices, type InvoiceItem } from './objects.ts';
 import { computeLines, lockInvoice } from './invoice_core.ts';
@@ -109,6 +109,12 @@ async function lockDraftOf(q: Tx, accountId: string, item: Pick<InvoiceItem, 'id
       message: `Invoice ${inv.id} is ${inv.status}: its items can be added, changed or deleted only while it is a draft.`,
     });
   }
+  if (inv.order) {
+    throw new ApiError(400, {
+      type: 'invalid_request_error', code: 'invoice_not_editable', param,
+      message: `Invoice ${inv.id} bills order ${inv.order}: its one item is what the order owes, so items cannot be added to it, changed or deleted. Delete the draft instead.`,
+    });
+  }
   return inv;
 }
 
@@ -132,7 +138,7 @@ export const invoiceItemCommands: Command[] = [
       const id = newId('ii');
       if (p.external_id) {
         const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p));
-        if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await invoiceItems.get(q, ctx.accountId, existing), p.expand) };
+        if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await existingObject(q, ctx.accountId, invoiceItems, existing, p.external_id), p.expand) };
       }
       const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
       const priceId = p.pricing?.price ?? p.price;
@@ -182,12 +188,7 @@ export const invoiceItemCommands: Command[] = [
       if (p.description !== undefined) item.description = p.description;
       if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);
       if (p.period !== undefined) item.period = p.period;
-      const previous = previousAttributes(before, item);
-      if (Object.keys(previous).length > 0) {
-        invoiceItems.update(q, ctx.accountId, item);
-        await refreshDraft(q, ctx.accountId, inv);
-        emitEvent(q, ctx, 'invoiceitem.updated', item, previous);
-      }
+      if (saveIfChanged(q, ctx, invoiceItems, before, item, 'invoiceitem.updated')) await refreshDraft(q, ctx.accountId, inv);
       return { status: 200, body: await expandObject(q, ctx.accountId, item, p.expand) };
     }),
   },

@@ -21,6 +21,16 @@ import { billingNow } from './time.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
 import { recordOrderPayment, reserveOrderPayment } from './order_payments.ts';
 
+/**
+ * Locks an invoice for settling it, its subscription's row first: every path that locks both
+ * (renewals, expiry, settling) takes the subscription before the invoice, so none deadlocks.
+ */
+export async function lockForSettling(q: Tx, accountId: string, id: string): Promise<Invoice> {
+  const peek = await invoices.find(q, accountId, id);
+  if (peek?.subscription) await subscriptions.get(q, accountId, peek.subscription, { forUpdate: true });
+  return lockInvoice(q, accountId, id);
+}
+
 /** Refuses any change to an invoice while a payment of it is being authorized. */
 export async function requireNoPaymentInFlight(q: Tx, accountId: string, inv: Invoice): Promise<PaymentIntent | undefined> {
   if (!inv.payment_intent) return undefined;
@@ -92,7 +102,7 @@ export interface InvoicePaymentResult {
 /** The finish step: records the authorization and settles the invoice, or counts the failed attempt. */
 export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
   const { pi, error } = await applyAuthorization(q, ctx, plan.confirm, result);
-  const inv = await lockInvoice(q, ctx.accountId, plan.invoice);
+  const inv = await lockForSettling(q, ctx.accountId, plan.invoice);
   const now = await billingNow(q, ctx.accountId, inv.test_clock);
   if (pi.status === 'succeeded') {
     settleInvoice(q, ctx, inv, now);
@@ -116,7 +126,7 @@ export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: Inv
 
 /** A paid_out_of_band payment: records it without moving money. */
 export async function payOutOfBand(q: Tx, source: EventSource, invoiceId: string): Promise<Invoice> {
-  const inv = await lockInvoice(q, source.accountId, invoiceId);
+  const inv = await lockForSettling(q, source.accountId, invoiceId);
   requireInvoiceAction(inv, 'pay');
   await requireNoPaymentInFlight(q, source.accountId, inv);
   const now = await billingNow(q, source.accountId, inv.test_clock);

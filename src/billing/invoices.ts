@@ -11,12 +11,12 @@ import { newId } from '../ids.ts';
 import {
   boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
 } from '../api/params.ts';
-import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
+import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
-import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
+import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, invoiceCustomer, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
 import { beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
@@ -111,12 +111,15 @@ export function invoiceCommands(processor: Processor): Command[] {
       const id = newId('in');
       if (p.external_id) {
         const existing = await claimExternalId(q, ctx.accountId, 'invoice', p.external_id, id, payloadFingerprint(p));
-        if (existing) return { status: 200, body: await renderInvoice(q, ctx.accountId, await invoices.get(q, ctx.accountId, existing), p.expand) };
+        if (existing) return { status: 200, body: await renderInvoice(q, ctx.accountId, await existingObject(q, ctx.accountId, invoices, existing, p.external_id), p.expand) };
       }
       const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
       const order = p.order ? await orders.get(q, ctx.accountId, p.order, { param: 'order' }) : undefined;
       const cur = p.currency ?? order?.currency ?? customer.currency ?? 'usd';
       if (order) {
+        if (p.pending_invoice_items_behavior === 'include') {
+          throw invalidRequest(`An invoice for order ${order.id} bills what the order still owes, and nothing else: it cannot include pending invoice items.`, 'pending_invoice_items_behavior');
+        }
         if (order.currency !== cur) throw invalidRequest(`Order ${order.id} is in ${order.currency}, not ${cur}.`, 'currency');
         if (order.status === 'canceled' || order.amount_remaining === 0) {
           throw invalidRequest(`Order ${order.id} has nothing left to pay (its status is ${order.status}).`, 'order');
@@ -165,8 +168,15 @@ export function invoiceCommands(processor: Processor): Command[] {
         });
       }
       if (p.collection_method !== undefined) inv.collection_method = p.collection_method;
-      if (p.days_until_due !== undefined) inv.days_until_due = p.days_until_due;
-      if (p.due_date !== undefined) inv.due_date = p.due_date;
+      // One of the two terms replaces the other: setting one clears the one not passed.
+      if (p.days_until_due !== undefined) {
+        inv.days_until_due = p.days_until_due;
+        if (p.due_date === undefined && p.days_until_due !== null) inv.due_date = null;
+      }
+      if (p.due_date !== undefined) {
+        inv.due_date = p.due_date;
+        if (p.days_until_due === undefined && p.due_date !== null) inv.days_until_due = null;
+      }
       if (p.collection_method === 'charge_automatically') {
         if (p.days_until_due === undefined) inv.days_until_due = null;
         if (p.due_date === undefined) inv.due_date = null;
@@ -182,11 +192,7 @@ export function invoiceCommands(processor: Processor): Command[] {
       if (p.default_payment_method !== undefined) inv.default_payment_method = p.default_payment_method;
       if (p.description !== undefined) inv.description = p.description;
       if (p.metadata !== undefined) inv.metadata = applyMetadata(inv.metadata, p.metadata);
-      const previous = previousAttributes(before, inv);
-      if (Object.keys(previous).length > 0) {
-        invoices.update(q, ctx.accountId, inv);
-        emitEvent(q, ctx, 'invoice.updated', inv, previous);
-      }
+      saveIfChanged(q, ctx, invoices, before, inv, 'invoice.updated');
       return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
     }),
   };
@@ -196,9 +202,12 @@ export function invoiceCommands(processor: Processor): Command[] {
     run: (ctx, p) => ctx.finish('delete', async (q) => {
       const inv = await lockInvoice(q, ctx.accountId, p.invoice);
       requireInvoiceAction(inv, 'delete');
-      // Its items go back to pending, to be billed by a later invoice.
-      q.write(`UPDATE invoiceitems SET invoice = NULL, data = (data::jsonb || '{"invoice": null}'::jsonb)::json
-                WHERE account_id = $1 AND invoice = $2`, [ctx.accountId, inv.id]);
+      // Its items go back to pending, to be billed by a later invoice; but an order's invoice item
+      // is the order's bill and goes with it (a later invoice would charge it without paying the order).
+      q.write(inv.order
+        ? 'UPDATE invoiceitems SET deleted = true, data = (data::jsonb || \'{"deleted": true}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2'
+        : 'UPDATE invoiceitems SET invoice = NULL, data = (data::jsonb || \'{"invoice": null}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2',
+      [ctx.accountId, inv.id]);
       invoices.update(q, ctx.accountId, { ...inv, deleted: true });
       emitEvent(q, ctx, 'invoice.deleted', inv);
       return { status: 200, body: { id: inv.id, object: 'invoice', deleted: true } };

@@ -17,7 +17,7 @@ import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
-import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { emitEvent, saveIfChanged } from '../events/outbox.ts';
 import { embeddedList, orders, type Order, type OrderLineItem } from './objects.ts';
 import { ORDER_ALLOWED, orderAllows, orderStatusInvalid, paymentsInFlight, settle } from './order_payments.ts';
 
@@ -158,11 +158,7 @@ export const updateOrder: Command<UpdateParams> = {
     if (p.description !== undefined) order.description = p.description;
     if (p.line_items !== undefined) setLines(order, p.line_items);
     if (p.metadata !== undefined) order.metadata = applyMetadata(order.metadata, p.metadata);
-    const previous = previousAttributes(before, order);
-    if (Object.keys(previous).length > 0) {
-      orders.update(q, ctx.accountId, order);
-      emitEvent(q, ctx, 'order.updated', order, previous);
-    }
+    saveIfChanged(q, ctx, orders, before, order, 'order.updated');
     return { status: 200, body: await render(q, ctx.accountId, order, p.expand) };
   }),
 };

@@ -5,7 +5,7 @@
  */
 import type { Tx } from '../store/db.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
-import { subscriptions, type Invoice, type SubscriptionStatus } from './objects.ts';
+import { subscriptions, type Invoice, type Subscription, type SubscriptionStatus } from './objects.ts';
 
 export const SUBSCRIPTION_TRANSITIONS: Readonly<Record<SubscriptionStatus, readonly SubscriptionStatus[]>> = {
   incomplete: ['active', 'incomplete_expired', 'canceled'],
@@ -46,4 +46,23 @@ export async function syncSubscriptionPayment(q: Tx, source: EventSource, inv: I
   sub.status = next;
   subscriptions.update(q, source.accountId, sub);
   emitEvent(q, source, 'customer.subscription.updated', sub, { status: before });
+}
+
+/**
+ * Ends, at `at`, every live subscription of these customers: they are being deleted (alone, or
+ * with their test clock), and a deleted customer is never billed again. Locks the subscriptions
+ * after the caller locked the customers.
+ */
+export async function cancelSubscriptionsOf(q: Tx, source: EventSource, customerIds: string[], at: number): Promise<void> {
+  if (customerIds.length === 0) return;
+  const { rows } = await q.query<{ data: Subscription }>(
+    `SELECT data FROM subscriptions
+      WHERE account_id = $1 AND customer = ANY($2::text[]) AND status NOT IN ('canceled', 'incomplete_expired')
+      ORDER BY seq FOR UPDATE`,
+    [source.accountId, customerIds]);
+  for (const { data: sub } of rows) {
+    const canceled: Subscription = { ...sub, status: 'canceled', canceled_at: sub.canceled_at ?? at, ended_at: at };
+    subscriptions.update(q, source.accountId, canceled);
+    emitEvent(q, source, 'customer.subscription.deleted', canceled, { status: sub.status, ended_at: null });
+  }
 }

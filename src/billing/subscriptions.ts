@@ -13,13 +13,13 @@ import { newId } from '../ids.ts';
 import {
   array, boolean, clearable, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
 } from '../api/params.ts';
-import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
+import { emitEvent, previousAttributes, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
-import { customers, type Customer } from '../payments/objects.ts';
+import { customers, paymentIntents, type Customer } from '../payments/objects.ts';
 import {
   embeddedList, invoices, prices, subscriptions, type Invoice, type InvoiceLineItem, type Period, type Price, type Subscription,
   type SubscriptionItem,
@@ -137,7 +137,7 @@ async function invoicePeriod(q: Tx, source: EventSource, sub: Subscription, cust
   await computeLines(q, source.accountId, inv, subscriptionLines(sub, inv.id, period));
   invoices.insert(q, source.accountId, inv);
   emitEvent(q, source, 'invoice.created', inv);
-  await finalizeInvoice(q, source, inv, period.start);
+  await finalizeInvoice(q, source, inv, period.start, { collect: reason !== 'subscription_create' });
   return inv;
 }
 
@@ -170,11 +170,16 @@ export async function renewSubscription(q: Tx, source: EventSource, subscription
   if (sub.status === 'incomplete') {
     // Stripe gives a first payment 23 hours; after that the subscription expires and its invoice is voided.
     if (now < sub.created + 23 * 3600) return { invoice: null, more: false };
+    // A first payment still being authorized decides first: a later pass expires it if it fails.
+    const first = sub.latest_invoice ? await invoices.get(q, source.accountId, sub.latest_invoice, { forUpdate: true }) : undefined;
+    if (first?.payment_intent && (await paymentIntents.get(q, source.accountId, first.payment_intent)).status === 'processing') {
+      return { invoice: null, more: false };
+    }
     sub.status = 'incomplete_expired';
     sub.ended_at = now;
     subscriptions.update(q, source.accountId, sub);
-    if (sub.latest_invoice) {
-      const inv = await invoices.get(q, source.accountId, sub.latest_invoice, { forUpdate: true });
+    if (first) {
+      const inv = first;
       if (inv.status === 'open') {
         requireInvoiceAction(inv, 'void');
         inv.status = 'void';
@@ -261,9 +266,13 @@ export function subscriptionCommands(processor: Processor): Command[] {
         const charge = inv.status === 'open' && method === 'charge_automatically' && behavior === 'allow_incomplete';
         return { subscription: id, invoice: charge ? inv.id : null };
       });
-      if (begun.invoice) {
-        const invoiceId = begun.invoice;
-        const plan = await ctx.atomic('pay', (q) => beginInvoicePayment(q, ctx, invoiceId));
+      const invoiceId = begun.invoice;
+      // Paid or voided meanwhile (by /pay, say, before a retry of a create cut off after its first phase): nothing to charge.
+      const plan = invoiceId && await ctx.atomic('pay', async (q) => {
+        const inv = await invoices.get(q, ctx.accountId, invoiceId);
+        return inv.status === 'open' ? beginInvoicePayment(q, ctx, invoiceId) : null;
+      });
+      if (plan) {
         const result = await authorize(ctx, processor, plan.confirm);
         return ctx.finish('record', async (q) => {
           await finishInvoicePayment(q, ctx, plan, result);
@@ -299,11 +308,7 @@ export function subscriptionCommands(processor: Processor): Command[] {
       if (p.default_payment_method !== undefined) sub.default_payment_method = p.default_payment_method;
       if (p.description !== undefined) sub.description = p.description;
       if (p.metadata !== undefined) sub.metadata = applyMetadata(sub.metadata, p.metadata);
-      const previous = previousAttributes(before, sub);
-      if (Object.keys(previous).length > 0) {
-        subscriptions.update(q, ctx.accountId, sub);
-        emitEvent(q, ctx, 'customer.subscription.updated', sub, previous);
-      }
+      saveIfChanged(q, ctx, subscriptions, before, sub, 'customer.subscription.updated');
       return { status: 200, body: await renderSubscription(q, ctx.accountId, sub, p.expand) };
     }),
   };

@@ -14,7 +14,8 @@ import { newId, nowSeconds } from '../ids.ts';
 import { clearable, expandParam, integer, nonEmptyString, object, string, type ParsedObject } from '../api/params.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/objects.ts';
-import { subscriptions, testClocks, type Subscription, type TestClock } from './objects.ts';
+import { testClocks, type TestClock } from './objects.ts';
+import { cancelSubscriptionsOf } from './subscription_status.ts';
 
 /** How long a clock lives before Stripe deletes it by itself (deletes_after = created + this). */
 export const TEST_CLOCK_LIFETIME_SECONDS = 30 * 24 * 3600;
@@ -60,16 +61,7 @@ export const deleteTestClock: Command<ParsedObject<typeof deleteTestClockParams.
     const attached = (await q.query<{ data: Customer }>(
       `SELECT data FROM customers WHERE account_id = $1 AND test_clock = $2 AND NOT deleted ORDER BY seq FOR UPDATE`,
       [ctx.accountId, clock.id])).rows.map((r) => r.data);
-    const live = (await q.query<{ data: Subscription }>(
-      `SELECT data FROM subscriptions
-        WHERE account_id = $1 AND (test_clock = $2 OR customer = ANY($3::text[])) AND status NOT IN ('canceled', 'incomplete_expired')
-        ORDER BY seq FOR UPDATE`,
-      [ctx.accountId, clock.id, attached.map((c) => c.id)])).rows.map((r) => r.data);
-    for (const sub of live) {
-      const canceled: Subscription = { ...sub, status: 'canceled', canceled_at: clock.frozen_time, ended_at: clock.frozen_time };
-      subscriptions.update(q, ctx.accountId, canceled);
-      emitEvent(q, ctx, 'customer.subscription.deleted', canceled);
-    }
+    await cancelSubscriptionsOf(q, ctx, attached.map((c) => c.id), clock.frozen_time);
     for (const c of attached) {
       customers.update(q, ctx.accountId, { ...c, deleted: true });
       emitEvent(q, ctx, 'customer.deleted', c);

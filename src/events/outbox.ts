@@ -7,6 +7,7 @@
 import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { API_VERSION, events, type StripeEvent } from './objects.ts';
+import type { ObjectTable, StoredObject } from '../store/objects.ts';
 
 /** Who caused an event: a request (its id and, when the client sent one, its key) or the system (nulls). */
 export interface EventSource {
@@ -52,4 +53,16 @@ export function emitEvent(
     [source.accountId, event.id, type],
   );
   return event;
+}
+
+/**
+ * An update command's ending: when anything changed, saves the object and emits `type` with the
+ * previous values of what changed. Returns whether anything did.
+ */
+export function saveIfChanged<T extends StoredObject>(q: Tx, source: EventSource, table: ObjectTable<T>, before: T, after: T, type: string): boolean {
+  const previous = previousAttributes(before, after);
+  if (Object.keys(previous).length === 0) return false;
+  table.update(q, source.accountId, after);
+  emitEvent(q, source, type, after, previous);
+  return true;
 }

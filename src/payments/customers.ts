@@ -8,6 +8,8 @@ import { customers, type Customer } from './objects.ts';
 import { applyMetadata } from './metadata.ts';
 import { expandObject } from './expand.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
+import { cancelSubscriptionsOf } from '../billing/subscription_status.ts';
+import { billingNow } from '../billing/time.ts';
 import { testClocks } from '../billing/objects.ts';
 
 const fields = {
@@ -93,6 +95,8 @@ export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.sh
   name: 'customers.delete',
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
+    // As Stripe does, a deleted customer's subscriptions end now.
+    await cancelSubscriptionsOf(q, ctx, [c.id], await billingNow(q, ctx.accountId, c.test_clock));
     customers.update(q, ctx.accountId, { ...c, deleted: true });
     emitEvent(q, ctx, 'customer.deleted', c);
     return { status: 200, body: { id: c.id, object: 'customer', deleted: true } };

@@ -3,7 +3,8 @@
  * returns the existing object; a different payload is refused with 409 already_exists.
  */
 import type { Queryable } from '../store/db.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, invalidRequest } from '../errors.ts';
+import type { ObjectTable, StoredObject } from '../store/objects.ts';
 import { fingerprint } from '../idempotency/fingerprint.ts';
 
 /** The parts of the parameters that define "the same payload" (presentation options excluded). */
@@ -40,4 +41,15 @@ export async function claimExternalId(
     });
   }
   return existing.object_id;
+}
+
+/** The object an external_id already names, to answer with; a deleted one is gone, not replayed. */
+export async function existingObject<T extends StoredObject & { deleted?: boolean }>(
+  q: Queryable, accountId: string, table: ObjectTable<T>, id: string, externalId: string,
+): Promise<T> {
+  const obj = await table.get(q, accountId, id);
+  if (obj.deleted) {
+    throw invalidRequest(`The ${table.objectName} created with external_id '${externalId}' (${id}) has been deleted: use another external_id.`, 'external_id', 'resource_missing');
+  }
+  return obj;
 }
