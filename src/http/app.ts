@@ -261,10 +261,20 @@ function registerRoute(app: FastifyInstance, route: Route, services: AppServices
   });
 }
 
-/** Query (GET, DELETE) or body (POST) parameters, plus the ids named in the URL. */
+/**
+ * Query (GET), body (POST) or either (DELETE: stripe-node sends a query string, curl -d a body)
+ * parameters, plus the ids named in the URL.
+ */
 function collectParams(req: FastifyRequest, route: Route): Record<string, unknown> {
   const fromQuery = (req.query ?? {}) as Record<string, unknown>;
-  const source = route.method === 'POST' ? ((req.body ?? {}) as Record<string, unknown>) : fromQuery;
+  const fromBody = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+  let source = route.method === 'POST' ? fromBody : fromQuery;
+  if (route.method === 'DELETE') {
+    for (const name of Object.keys(fromBody)) {
+      if (name in fromQuery) throw invalidRequest(`Parameter ${name} was sent both in the query string and in the body: send it once.`, name);
+    }
+    source = { ...fromQuery, ...fromBody };
+  }
   const pathParams = (req.params ?? {}) as Record<string, string>;
   for (const name of Object.keys(pathParams)) {
     if (name in source) throw unknownParam(name);

@@ -365,7 +365,7 @@ describe(`subscriptions and test clocks under SIGKILL [${STORE}]`, { concurrency
       try {
         faulted = await spawnServer({ store, key: secret, faults: fault, env: QUIET });
         const stripe = faulted.stripe();
-        // On a test clock, so that no wall-clock billing run anywhere touches its first invoice (see the in-process BUG test below).
+        // On a test clock, so that no wall-clock billing run anywhere touches its first invoice (see the in-process test of a create cut off after its first phase, below).
         const clock = await stripe.testHelpers.testClocks.create({ frozen_time: JAN31 });
         const customer = await stripe.customers.create({ test_clock: clock.id, invoice_settings: { default_payment_method: 'pm_card_visa' } });
         const price = await stripe.prices.create({ currency: 'usd', unit_amount: 2300, recurring: { interval: 'month' }, product_data: { name: 'Plan' } });
@@ -544,7 +544,7 @@ describe(`in process [${STORE}]`, () => {
     await assertGaplessNumbers(a.api);
   });
 
-  test('BUG: subscriptions.create cut off after its first phase, the billing run collects the first invoice, then the retry with the same key: 200 with the subscription (not 400 "already paid")', { timeout: ROW_TIMEOUT }, async () => {
+  test('subscriptions.create cut off after its first phase, the billing run collects the first invoice, then the retry with the same key: 200 with the subscription (not 400 "already paid")', { timeout: ROW_TIMEOUT }, async () => {
     const a = await account();
     const customer = await a.stripe.customers.create({ invoice_settings: { default_payment_method: 'pm_card_visa' } });
     const price = await a.stripe.prices.create({ currency: 'usd', unit_amount: 1900, recurring: { interval: 'month' }, product_data: { name: 'Plan' } });
