@@ -45,6 +45,7 @@ interface Due { account_id: string; id: string }
 
 /** Different subscriptions and invoices are independent: a run works on this many at once. */
 const PARALLEL = 8;
+const PAGE = 500;
 
 /** Runs fn over items, `limit` at a time; returns the sum of what it returns. */
 async function sumLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<number>): Promise<number> {
@@ -75,15 +76,24 @@ export class BillingRun {
     return clock.frozen_time;
   }
 
-  /** Rows of `table` in the scope matching `where` ($1: account or null, $2: clock or null, $3: now). */
+  /**
+   * Every row of `table` in the scope matching `where` ($1: account or null, $2: clock or null,
+   * $3: now), read in pages along `seq`, so rows that stay due (a step that keeps failing) never
+   * hide the ones behind them.
+   */
   private async due(table: string, where: string, scope: BillingScope, now: number): Promise<Due[]> {
-    const { rows } = await this.db.query<Due>(
-      `SELECT account_id, id FROM ${table}
-        WHERE ($1::text IS NULL OR account_id = $1) AND test_clock IS NOT DISTINCT FROM $2 AND ${where}
-        ORDER BY seq LIMIT 500`,
-      [scope.accountId ?? null, scope.clock, now],
-    );
-    return rows;
+    const all: Due[] = [];
+    for (let after = 0; ;) {
+      const { rows } = await this.db.query<Due & { seq: number }>(
+        `SELECT account_id, id, seq FROM ${table}
+          WHERE ($1::text IS NULL OR account_id = $1) AND test_clock IS NOT DISTINCT FROM $2 AND seq > $4 AND ${where}
+          ORDER BY seq LIMIT ${PAGE}`,
+        [scope.accountId ?? null, scope.clock, now, after],
+      );
+      all.push(...rows);
+      if (rows.length < PAGE) return all;
+      after = rows[rows.length - 1].seq;
+    }
   }
 
   private async renew(scope: BillingScope, now: number): Promise<number> {
@@ -156,9 +166,14 @@ export class BillingRun {
   private async remind(scope: BillingScope, now: number): Promise<number> {
     const offsets = [...new Set(this.opts.reminderOffsets)].sort((a, b) => a - b);
     if (offsets.length === 0) return 0;
+    // Invoices with a reminder due and not yet recorded (the offsets are numbers from the configuration).
     const open = await this.due('invoices',
-      `status = 'open' AND data->>'collection_method' = 'send_invoice' AND (data->>'due_date')::bigint + ${offsets[0]} <= $3
-        AND (SELECT count(*) FROM invoice_reminders r WHERE r.account_id = invoices.account_id AND r.invoice_id = invoices.id) < ${offsets.length}`,
+      `status = 'open' AND data->>'collection_method' = 'send_invoice' AND data->>'due_date' IS NOT NULL
+        AND EXISTS (SELECT 1 FROM unnest(ARRAY[${offsets.map((o) => Math.trunc(o)).join(',')}]::bigint[]) AS o(offset_seconds)
+                     WHERE (data->>'due_date')::bigint + o.offset_seconds <= $3
+                       AND NOT EXISTS (SELECT 1 FROM invoice_reminders r
+                                        WHERE r.account_id = invoices.account_id AND r.invoice_id = invoices.id
+                                          AND r.offset_seconds = o.offset_seconds))`,
       scope, now);
     return sumLimit(open, PARALLEL, (d) => this.db.tx(async (q) => {
         const inv = await lockInvoice(q, d.account_id, d.id);

@@ -5,7 +5,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
-import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
+import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
   currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, type ParsedObject,
@@ -125,10 +125,19 @@ async function refreshDraft(q: Tx, accountId: string, inv: Awaited<ReturnType<ty
   invoices.update(q, accountId, inv);
 }
 
-async function lockItem(q: Tx, accountId: string, id: string): Promise<InvoiceItem> {
+/**
+ * Locks an item for a change, and its draft invoice first: every path that locks both (deleting
+ * or finalizing a draft locks the invoice, then its items) takes the invoice first, so none
+ * deadlocks. An item moved to another invoice meanwhile is busy: retry.
+ */
+async function lockItemAndDraft(q: Tx, accountId: string, id: string) {
+  const seen = await invoiceItems.find(q, accountId, id);
+  if (!seen || seen.deleted) throw resourceMissing('invoiceitem', id);
+  const inv = await lockDraftOf(q, accountId, seen, 'invoiceitem');
   const item = await invoiceItems.find(q, accountId, id, { forUpdate: true });
   if (!item || item.deleted) throw resourceMissing('invoiceitem', id);
-  return item;
+  if (item.invoice !== seen.invoice) throw objectBusy('invoice item', id);
+  return { item, inv };
 }
 
 export const invoiceItemCommands: Command[] = [
@@ -169,8 +178,7 @@ export const invoiceItemCommands: Command[] = [
   {
     name: 'invoiceitems.update',
     run: (ctx, p: UpdateParams) => ctx.finish('update', async (q) => {
-      const item = await lockItem(q, ctx.accountId, p.invoiceitem);
-      const inv = await lockDraftOf(q, ctx.accountId, item, 'invoiceitem');
+      const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
       const before = structuredClone(item);
       if (p.amount !== undefined) {
         item.amount = p.amount;
@@ -195,8 +203,7 @@ export const invoiceItemCommands: Command[] = [
   {
     name: 'invoiceitems.delete',
     run: (ctx, p: ParsedObject<typeof deleteInvoiceItemParams.shape>) => ctx.finish('delete', async (q) => {
-      const item = await lockItem(q, ctx.accountId, p.invoiceitem);
-      const inv = await lockDraftOf(q, ctx.accountId, item, 'invoiceitem');
+      const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
       invoiceItems.update(q, ctx.accountId, { ...item, deleted: true });
       await refreshDraft(q, ctx.accountId, inv);
       emitEvent(q, ctx, 'invoiceitem.deleted', item);

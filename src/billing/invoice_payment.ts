@@ -10,7 +10,7 @@
 import type { Tx } from '../store/db.ts';
 import type { CommandContext } from '../idempotency/engine.ts';
 import { invalidRequest, objectBusy } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
 import { paymentIntents, type PaymentError, type PaymentIntent } from '../payments/objects.ts';
 import { applyAuthorization, buildPaymentIntent, checkPaymentMethod, startConfirmation, type ConfirmPlan } from '../payments/payment_intents.ts';
@@ -60,26 +60,31 @@ export interface InvoicePaymentPlan {
   confirm: ConfirmPlan;
 }
 
-/** The begin step (an open invoice always has something to charge: finalizing settles a zero one). */
+const WAITING = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
+
+/**
+ * An invoice has one payment intent at a time, like Stripe's. A later attempt confirms the same
+ * intent again (with the new payment method, or, after 3-D Secure, as authenticated), so money
+ * can only ever be taken by that one intent, and whoever confirms it (this endpoint, or
+ * /v1/payment_intents/:id/confirm) settles the invoice through invoiceIntentOutcome.
+ */
 export async function beginInvoicePayment(q: Tx, ctx: CommandContext, invoiceId: string, opts: { paymentMethod?: string } = {}): Promise<InvoicePaymentPlan> {
   const inv = await lockInvoice(q, ctx.accountId, invoiceId);
   requireInvoiceAction(inv, 'pay');
   const previous = await requireNoPaymentInFlight(q, ctx.accountId, inv);
   const pm = await paymentMethodFor(q, ctx.accountId, inv, opts.paymentMethod);
   checkPaymentMethod(pm, 'payment_method');
-  // An earlier attempt's intent that is waiting for the customer is abandoned: only one intent of
-  // an invoice can ever take money.
-  if (previous && ['requires_payment_method', 'requires_confirmation', 'requires_action'].includes(previous.status)) {
-    const before = previous.status;
-    previous.status = 'canceled';
-    previous.cancellation_reason = 'abandoned';
-    previous.canceled_at = inv.status_transitions.finalized_at ?? previous.created;
-    previous.next_action = null;
-    paymentIntents.update(q, ctx.accountId, previous);
-    emitEvent(q, ctx, 'payment_intent.canceled', previous, { status: before });
+  if (previous && WAITING.includes(previous.status)) {
+    const pi = await paymentIntents.get(q, ctx.accountId, previous.id, { forUpdate: true });
+    if (pi.status === 'processing') throw objectBusy('invoice', inv.id);
+    const before = pi.status;
+    const confirm = await startConfirmation(q, ctx, pi, { payment_method: pm });
+    paymentIntents.update(q, ctx.accountId, pi);
+    emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
+    return { invoice: inv.id, confirm };
   }
   const pi = buildPaymentIntent(newId('pi'), {
-    amount: inv.amount_remaining, currency: inv.currency, customer: inv.customer, order: inv.order, payment_method: pm,
+    amount: inv.amount_remaining, currency: inv.currency, customer: inv.customer, order: inv.order, invoice: inv.id, payment_method: pm,
     description: `Payment for invoice ${inv.number}`, metadata: {},
   });
   const created = structuredClone(pi);
@@ -99,37 +104,70 @@ export interface InvoicePaymentResult {
   error: (PaymentError | { type: 'card_error'; code: string; message: string }) | null;
 }
 
-/** The finish step: records the authorization and settles the invoice, or counts the failed attempt. */
-export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
-  const { pi, error } = await applyAuthorization(q, ctx, plan.confirm, result);
-  const inv = await lockForSettling(q, ctx.accountId, plan.invoice);
-  const now = await billingNow(q, ctx.accountId, inv.test_clock);
+/**
+ * What an invoice's intent reaching an outcome does to the invoice, whoever confirmed it: paid,
+ * it settles the invoice (once: a settled invoice is left alone); declined or waiting for the
+ * customer, it counts a failed attempt. Called by applyAuthorization inside the record phase.
+ */
+export async function invoiceIntentOutcome(q: Tx, source: EventSource, pi: PaymentIntent): Promise<Invoice> {
+  const inv = await lockForSettling(q, source.accountId, pi.invoice!);
+  const now = await billingNow(q, source.accountId, inv.test_clock);
   if (pi.status === 'succeeded') {
-    settleInvoice(q, ctx, inv, now);
-    await syncSubscriptionPayment(q, ctx, inv, true);
-    return { invoice: inv, intent: pi, error: null };
+    if (inv.status === 'open' || inv.status === 'uncollectible') {
+      settleInvoice(q, source, inv, now);
+      await syncSubscriptionPayment(q, source, inv, true);
+    }
+    return inv;
   }
   inv.attempt_count += 1;
   inv.attempted = true;
   inv.next_payment_attempt = null;
-  invoices.update(q, ctx.accountId, inv);
-  emitEvent(q, ctx, 'invoice.payment_failed', inv);
-  await syncSubscriptionPayment(q, ctx, inv, false);
+  invoices.update(q, source.accountId, inv);
+  emitEvent(q, source, 'invoice.payment_failed', inv);
+  await syncSubscriptionPayment(q, source, inv, false);
+  return inv;
+}
+
+/** The finish step: records the authorization (which settles the invoice or counts the attempt). */
+export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
+  const { pi, error } = await applyAuthorization(q, ctx, plan.confirm, result);
+  const inv = await invoices.get(q, ctx.accountId, plan.invoice);
+  if (pi.status === 'succeeded') return { invoice: inv, intent: pi, error: null };
   return {
     invoice: inv, intent: pi,
     error: error ?? {
       type: 'card_error', code: 'invoice_payment_intent_requires_action',
-      message: `Payment for invoice ${inv.id} requires the customer to authenticate: confirm payment intent ${pi.id} (3-D Secure), or pay with another payment method.`,
+      message: `Payment for invoice ${inv.id} requires the customer to authenticate (3-D Secure): pay the invoice again once they have, or confirm payment intent ${pi.id}.`,
     },
   };
+}
+
+/**
+ * An invoice closed another way (paid out of band, voided, marked uncollectible) leaves no
+ * intent waiting to be confirmed: it is canceled, so nothing can charge for it later.
+ */
+export async function abandonWaitingIntent(q: Tx, source: EventSource, seen: PaymentIntent | undefined, at: number): Promise<void> {
+  if (!seen || !WAITING.includes(seen.status)) return;
+  // Read again under its lock: a confirmation may have started since `seen` was read.
+  const pi = await paymentIntents.get(q, source.accountId, seen.id, { forUpdate: true });
+  if (pi.status === 'processing') throw objectBusy('invoice', pi.invoice ?? pi.id);
+  if (!WAITING.includes(pi.status)) return;
+  const before = pi.status;
+  pi.status = 'canceled';
+  pi.cancellation_reason = 'abandoned';
+  pi.canceled_at = at;
+  pi.next_action = null;
+  paymentIntents.update(q, source.accountId, pi);
+  emitEvent(q, source, 'payment_intent.canceled', pi, { status: before });
 }
 
 /** A paid_out_of_band payment: records it without moving money. */
 export async function payOutOfBand(q: Tx, source: EventSource, invoiceId: string): Promise<Invoice> {
   const inv = await lockForSettling(q, source.accountId, invoiceId);
   requireInvoiceAction(inv, 'pay');
-  await requireNoPaymentInFlight(q, source.accountId, inv);
+  const waiting = await requireNoPaymentInFlight(q, source.accountId, inv);
   const now = await billingNow(q, source.accountId, inv.test_clock);
+  await abandonWaitingIntent(q, source, waiting, nowSeconds());
   const amount = inv.amount_remaining;
   // The order is protected from overpayment here too, payments in flight counted.
   if (inv.order && amount > 0) await reserveOrderPayment(q, source.accountId, { order: inv.order, amount, currency: inv.currency, intent: inv.id });

@@ -7,7 +7,7 @@ import type { Command, CommandContext } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
 import type { Processor } from '../processor/types.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { newId, nowSeconds } from '../ids.ts';
 import {
   boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
 } from '../api/params.ts';
@@ -19,7 +19,7 @@ import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, invoiceCustomer, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
-import { beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
+import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';
 
 const collectionMethod = () => enumOf(['charge_automatically', 'send_invoice'] as const);
@@ -247,7 +247,7 @@ export function invoiceCommands(processor: Processor): Command[] {
     run: (ctx, p) => ctx.finish(action, async (q) => {
       const inv = await lockInvoice(q, ctx.accountId, p.invoice);
       requireInvoiceAction(inv, action);
-      await requireNoPaymentInFlight(q, ctx.accountId, inv);
+      await abandonWaitingIntent(q, ctx, await requireNoPaymentInFlight(q, ctx.accountId, inv), nowSeconds());
       const before = inv.status;
       inv.status = status;
       inv.status_transitions[stamp] = await billingNow(q, ctx.accountId, inv.test_clock);

@@ -55,6 +55,8 @@ export interface PaymentIntent {
   customer: string | null;
   description: string | null;
   external_id: string | null;
+  /** The invoice this intent pays (Stripe's older API versions show it too); confirming it settles that invoice. */
+  invoice: string | null;
   last_payment_error: PaymentError | null;
   latest_charge: string | null;
   livemode: false;

@@ -25,6 +25,7 @@ import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { checkOrderForIntent, recordOrderPayment, reserveOrderPayment } from '../billing/order_payments.ts';
+import { invoiceIntentOutcome } from '../billing/invoice_payment.ts';
 
 const paymentMethod = () => string({ max: 255 });
 const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
@@ -223,6 +224,7 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
     save();
     emitEvent(q, ctx, 'payment_intent.requires_action', pi, { status: 'processing', next_action: null });
+    if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
     return { pi, error: null };
   }
   const approved = result.outcome === 'approved';
@@ -257,6 +259,7 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
     emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi,
       plan.capture ? { status: 'processing', amount_received: 0, latest_charge: plan.snapshot.latest_charge } : { status: 'processing', amount_capturable: 0, latest_charge: plan.snapshot.latest_charge });
     if (plan.capture && pi.order) await recordOrderPayment(q, ctx, { order: pi.order, amount: pi.amount_received });
+    if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
     return { pi, error: null };
   }
   const error: PaymentError = {
@@ -269,6 +272,7 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
   pi.last_payment_error = error;
   save();
   emitEvent(q, ctx, 'payment_intent.payment_failed', pi, { status: 'processing', payment_method: plan.paymentMethod, last_payment_error: plan.snapshot.last_payment_error });
+  if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
   return { pi, error };
 }
 
@@ -282,13 +286,13 @@ async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan
 /** A new intent (requires_payment_method, or requires_confirmation when it has a payment method). */
 export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'capture_method' | 'confirmation_method' | 'description'
   | 'external_id' | 'payment_method_types' | 'receipt_email' | 'statement_descriptor' | 'statement_descriptor_suffix'>>
-  & { amount: number; currency: string; customer: string | null; order: string | null; payment_method: string | null; metadata: Record<string, string> }): PaymentIntent {
+  & { amount: number; currency: string; customer: string | null; order: string | null; invoice?: string; payment_method: string | null; metadata: Record<string, string> }): PaymentIntent {
   return {
     id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
     canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
     client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
     created: nowSeconds(), currency: p.currency, customer: p.customer, description: p.description ?? null,
-    external_id: p.external_id ?? null, last_payment_error: null, latest_charge: null, livemode: false,
+    external_id: p.external_id ?? null, invoice: p.invoice ?? null, last_payment_error: null, latest_charge: null, livemode: false,
     metadata: p.metadata, next_action: null, order: p.order, payment_method: p.payment_method,
     payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
     setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
@@ -351,6 +355,9 @@ export function paymentIntentCommands(processor: Processor): Command[] {
       if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
       if (p.amount !== undefined) pi.amount = p.amount;
       if (p.currency !== undefined) pi.currency = p.currency;
+      if (pi.invoice && (p.amount !== undefined || p.currency !== undefined)) {
+        throw invalidRequest(`This PaymentIntent pays invoice ${pi.invoice}: its amount and currency are the invoice's.`, p.amount !== undefined ? 'amount' : 'currency');
+      }
       if (pi.order && (p.amount !== undefined || p.currency !== undefined)) {
         await checkOrderForIntent(q, ctx.accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, param: p.amount !== undefined ? 'amount' : 'currency' });
       }

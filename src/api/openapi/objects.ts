@@ -122,6 +122,7 @@ const paymentIntent = shape({
   customer: nullableExpandable('The customer this payment belongs to.', 'customer', 'deleted_customer'),
   description: nullable(text()),
   external_id: nullable(text('Oncepay extension: the caller\'s permanent business key for this payment (creating it twice returns the first).')),
+  invoice: nullable(id('in', 'The invoice this payment pays: confirming it settles the invoice.')),
   last_payment_error: nullable(ref('payment_intent_last_payment_error')),
   latest_charge: nullableExpandable('The latest charge created by this intent.', 'charge'),
   livemode: livemode(),
