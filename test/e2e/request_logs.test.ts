@@ -594,6 +594,16 @@ describe('an abandoned key', () => {
   const faults = new FaultSwitch();
   const LOCK_TIMEOUT = 1000;
   let c: TestServer;
+  /** Until the request under key k has committed its first phase (and is at the processor). */
+  const waitForPhase = async (k: string) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await inspect(k, c.key, c);
+      if (r.status === 200 && r.json.recovery_point === 'create') return;
+      assert.ok(Date.now() < deadline, 'the slow request never committed its first phase');
+      await new Promise((res) => setTimeout(res, 25));
+    }
+  };
   before(async () => {
     c = await startTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT } });
   });
@@ -648,18 +658,27 @@ describe('an abandoned key', () => {
     assert.equal(sales.length, 1);
   });
 
-  test('a slow request whose lock expired and was taken over by a retry answers 409, logged as conflict', async () => {
+  test('a slow request outliving the lock timeout keeps its lock (heartbeat): a retry meanwhile is 409 in use, the request answers 200', async () => {
+    const k = key('heartbeat');
+    const body = form({ amount: 3300, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
+    const first = send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k }, timeoutMs: 20_000 });
+    // The slow card keeps the request running ~3 s, three lock timeouts.
+    await waitForPhase(k);
+    await new Promise((res) => setTimeout(res, 2 * LOCK_TIMEOUT));
+    const view = assertOk(await inspect(k, c.key, c));
+    assert.deepEqual([view.state, view.locked], ['in_progress', true], 'a live request\'s lock stays fresh past the timeout');
+    assertStripeError(await send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } }), { status: 409, type: 'idempotency_error', code: 'idempotency_key_in_use' });
+    const done = assertOk(await first);
+    assert.equal(done.status, 'succeeded');
+    assert.equal((await c.ledger(done.id)).filter((e) => e.kind === 'sale').length, 1);
+  });
+
+  test('a slow request presumed dead (its lock aged past the timeout, as when its heartbeat stops) and taken over by a retry answers 409, logged as conflict', async () => {
     const k = key('taken-over');
     const body = form({ amount: 3200, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
     const first = send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k }, timeoutMs: 20_000 });
-    // The slow card keeps the first request running ~3 s, longer than the 1 s lock timeout.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const r = await inspect(k, c.key, c);
-      if (r.status === 200 && r.json.state === 'abandoned') break;
-      assert.ok(Date.now() < deadline, 'the slow request\'s lock never went stale');
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    await waitForPhase(k);
+    await c.oncepay.db.query(`UPDATE idempotency_keys SET locked_at = now() - interval '1 hour' WHERE account_id = $1 AND key = $2`, [c.accountId, k]);
     const retry = await send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k }, timeoutMs: 20_000 });
     const lost = await first;
     assert.equal(assertOk(retry).status, 'succeeded');
