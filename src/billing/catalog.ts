@@ -24,6 +24,7 @@ import { MAX_AMOUNT } from '../payments/money.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
+import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './objects.ts';
 import { testClockCommands } from './test_clocks.ts';
 
@@ -117,6 +118,7 @@ export const createProductParams = object({
   unit_label: optional(unitLabel()),
   url: optional(url()),
   default_price_data: optional(object(priceData)),
+  external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
 
@@ -153,6 +155,7 @@ export const createPriceParams = object({
   lookup_key: optional(nonEmptyString(200)),
   transfer_lookup_key: optional(boolean()),
   billing_scheme: optional(enumOf(['per_unit'] as const)),
+  external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
 
@@ -277,10 +280,11 @@ function productExists(id: string, param: string): ApiError {
 /** A new product; a custom id must be free (deleted products keep theirs). */
 async function newProduct(
   q: Tx, accountId: string,
-  p: { id?: string; name: string; active?: boolean; description?: string; images?: string[]; metadata?: Record<string, string | null> | null; shippable?: boolean; statement_descriptor?: string; unit_label?: string; url?: string },
+  p: { id?: string; name: string; active?: boolean; description?: string; images?: string[]; metadata?: Record<string, string | null> | null; shippable?: boolean; statement_descriptor?: string; unit_label?: string; url?: string; external_id?: string },
   idParam: string,
+  newIdFor: string = newId('prod'),
 ): Promise<Product> {
-  let id = newId('prod');
+  let id = newIdFor;
   if (p.id !== undefined) {
     await lockName(q, accountId, 'product.id', p.id);
     if (await products.find(q, accountId, p.id)) throw productExists(p.id, idParam);
@@ -289,17 +293,18 @@ async function newProduct(
   const now = nowSeconds();
   return {
     id, object: 'product', active: p.active ?? true, created: now, default_price: null, description: p.description || null,
+    external_id: p.external_id ?? null,
     images: p.images ?? [], livemode: false, marketing_features: [], metadata: applyMetadata({}, p.metadata ?? {}), name: p.name,
     package_dimensions: null, shippable: p.shippable ?? null, statement_descriptor: p.statement_descriptor ?? null, tax_code: null,
     unit_label: p.unit_label || null, updated: now, url: p.url || null,
   };
 }
 
-function newPrice(product: string, d: PriceData & { active?: boolean; nickname?: string; lookup_key?: string }): Price {
+function newPrice(product: string, d: PriceData & { active?: boolean; nickname?: string; lookup_key?: string; external_id?: string }, id = newId('price')): Price {
   const amount = d.unit_amount ?? d.unit_amount_decimal ?? 0;
   return {
-    id: newId('price'), object: 'price', active: d.active ?? true, billing_scheme: 'per_unit', created: nowSeconds(),
-    currency: d.currency, livemode: false, lookup_key: d.lookup_key ?? null, metadata: applyMetadata({}, d.metadata ?? {}),
+    id, object: 'price', active: d.active ?? true, billing_scheme: 'per_unit', created: nowSeconds(),
+    currency: d.currency, external_id: d.external_id ?? null, livemode: false, lookup_key: d.lookup_key ?? null, metadata: applyMetadata({}, d.metadata ?? {}),
     nickname: d.nickname || null, product,
     recurring: d.recurring
       ? { interval: d.recurring.interval, interval_count: d.recurring.interval_count, meter: null, trial_period_days: null, usage_type: 'licensed' }
@@ -313,7 +318,12 @@ function newPrice(product: string, d: PriceData & { active?: boolean; nickname?:
 export const createProduct: Command<CreateProduct> = {
   name: 'products.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
-    const product = await newProduct(q, ctx.accountId, p, 'id');
+    const id = p.id ?? newId('prod');
+    if (p.external_id) {
+      const existing = await claimExternalId(q, ctx.accountId, 'product', p.external_id, id, payloadFingerprint(p));
+      if (existing) return { status: 200, body: await expandCatalog(q, ctx.accountId, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
+    }
+    const product = await newProduct(q, ctx.accountId, p, 'id', id);
     const price = p.default_price_data ? newPrice(product.id, p.default_price_data) : undefined;
     if (price) product.default_price = price.id;
     products.insert(q, ctx.accountId, product);
@@ -384,6 +394,11 @@ function emitLookupKeyLoss(q: Tx, ctx: CommandContext, loser: Price | undefined,
 export const createPrice: Command<CreatePrice> = {
   name: 'prices.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
+    const id = newId('price');
+    if (p.external_id) {
+      const existing = await claimExternalId(q, ctx.accountId, 'price', p.external_id, id, payloadFingerprint(p));
+      if (existing) return { status: 200, body: await expandCatalog(q, ctx.accountId, await prices.get(q, ctx.accountId, existing), p.expand) };
+    }
     let product: Product;
     let newProductCreated = false;
     if (p.product !== undefined) {
@@ -393,7 +408,7 @@ export const createPrice: Command<CreatePrice> = {
       product = await newProduct(q, ctx.accountId, p.product_data!, 'product_data[id]');
       newProductCreated = true;
     }
-    const price = newPrice(product.id, p);
+    const price = newPrice(product.id, p, id);
     const loser = price.lookup_key && price.active
       ? await claimLookupKey(q, ctx.accountId, price.lookup_key, price.id, p.transfer_lookup_key === true)
       : undefined;

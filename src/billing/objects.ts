@@ -62,6 +62,8 @@ export interface Product {
   created: number;
   default_price: string | null;
   description: string | null;
+  /** Oncepay extension: the caller's permanent business key. */
+  external_id: string | null;
   images: string[];
   livemode: false;
   marketing_features: never[];
@@ -94,6 +96,8 @@ export interface Price {
   billing_scheme: 'per_unit';
   created: number;
   currency: string;
+  /** Oncepay extension: the caller's permanent business key. */
+  external_id: string | null;
   livemode: false;
   lookup_key: string | null;
   metadata: Metadata;
@@ -113,6 +117,8 @@ export interface TestClock {
   object: 'test_helpers.test_clock';
   created: number;
   deletes_after: number;
+  /** Oncepay extension: the caller's permanent business key. */
+  external_id: string | null;
   frozen_time: number;
   livemode: false;
   name: string | null;

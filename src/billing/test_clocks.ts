@@ -11,11 +11,12 @@ import type { Command } from '../idempotency/engine.ts';
 import type { Queryable } from '../store/db.ts';
 import { resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { clearable, expandParam, integer, nonEmptyString, object, string, type ParsedObject } from '../api/params.ts';
+import { clearable, expandParam, integer, nonEmptyString, object, optional, string, type ParsedObject } from '../api/params.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/objects.ts';
 import { testClocks, type TestClock } from './objects.ts';
 import { cancelSubscriptionsOf } from './subscription_status.ts';
+import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 
 /** How long a clock lives before Stripe deletes it by itself (deletes_after = created + this). */
 export const TEST_CLOCK_LIFETIME_SECONDS = 30 * 24 * 3600;
@@ -25,6 +26,7 @@ export const MAX_FROZEN_TIME = 253_402_300_799;
 export const createTestClockParams = object({
   frozen_time: integer({ min: 0, max: MAX_FROZEN_TIME }),
   name: clearable(string({ max: 300 })),
+  external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
 
@@ -42,9 +44,14 @@ export async function liveTestClock(q: Queryable, accountId: string, id: string,
 export const createTestClock: Command<ParsedObject<typeof createTestClockParams.shape>> = {
   name: 'test_clocks.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
+    const id = newId('clock');
+    if (p.external_id) {
+      const existing = await claimExternalId(q, ctx.accountId, 'test_clock', p.external_id, id, payloadFingerprint(p));
+      if (existing) return { status: 200, body: await existingObject(q, ctx.accountId, testClocks, existing, p.external_id) };
+    }
     const now = nowSeconds();
     const clock: TestClock = {
-      id: newId('clock'), object: 'test_helpers.test_clock', created: now, deletes_after: now + TEST_CLOCK_LIFETIME_SECONDS,
+      id, object: 'test_helpers.test_clock', created: now, deletes_after: now + TEST_CLOCK_LIFETIME_SECONDS, external_id: p.external_id ?? null,
       frozen_time: p.frozen_time, livemode: false, name: p.name ?? null, status: 'ready', status_details: {},
     };
     testClocks.insert(q, ctx.accountId, clock);

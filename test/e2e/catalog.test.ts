@@ -263,7 +263,7 @@ describe('prices', () => {
     assert.equal(String(once.unit_amount_decimal), '0', 'the client reads unit_amount_decimal as a Decimal');
     assert.deepEqual({ ...once, unit_amount_decimal: String(once.unit_amount_decimal) }, {
       id: once.id, object: 'price', active: true, billing_scheme: 'per_unit', created: once.created, currency: 'usd', livemode: false,
-      lookup_key: null, metadata: { a: '1' }, nickname: 'free', product: product.id, recurring: null, tax_behavior: 'unspecified',
+      external_id: null, lookup_key: null, metadata: { a: '1' }, nickname: 'free', product: product.id, recurring: null, tax_behavior: 'unspecified',
       type: 'one_time', unit_amount: 0, unit_amount_decimal: '0',
     });
     const weekly = await stripe.prices.create({ product: product.id, currency: 'eur', unit_amount: 700, recurring: { interval: 'week', interval_count: 2, usage_type: 'licensed' } });
@@ -448,5 +448,30 @@ describe('prices', () => {
     const again = await send(s, 'DELETE', `/v1/products/${product.id}`, { headers: { 'Idempotency-Key': `${key}-del` } });
     assertStripeError(del, { status: 400 });
     assert.equal(again.text, del.text);
+  });
+});
+
+describe('external_id', () => {
+  test('products, prices and test clocks: the same payload returns the first object (no second event), another payload is 409 already_exists naming it', async () => {
+    const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const cases = [
+      { path: '/v1/products', body: `name=Gold&external_id=prod-${tag}`, other: `name=Silver&external_id=prod-${tag}`, event: 'product.created' },
+      { path: '/v1/prices', body: `currency=usd&unit_amount=700&product_data[name]=P&external_id=price-${tag}`, other: `currency=usd&unit_amount=800&product_data[name]=P&external_id=price-${tag}`, event: 'price.created' },
+      { path: '/v1/test_helpers/test_clocks', body: `frozen_time=1767225600&external_id=clock-${tag}`, other: `frozen_time=1767225601&external_id=clock-${tag}`, event: 'test_helpers.test_clock.created' },
+    ];
+    for (const c of cases) {
+      const first = assertOk(await post(c.path, c.body));
+      assert.equal(first.external_id, c.body.match(/external_id=([^&]+)/)![1]);
+      // A new key each time: the business key, not the idempotency key, finds the object.
+      const again = assertOk(await post(c.path, c.body, { headers: { 'Idempotency-Key': `again-${tag}-${c.path}` } }));
+      assert.equal(again.id, first.id, c.path);
+      const clash = assertStripeError(await post(c.path, c.other), { status: 409, code: 'already_exists', param: 'external_id' });
+      assert.equal(clash.existing_id, first.id);
+      const created = (await stripe.events.list({ type: c.event, limit: 100 })).data.filter((e) => (e.data.object as { id: string }).id === first.id);
+      assert.equal(created.length, 1, `${c.event} once for ${first.id}`);
+    }
+    const gone = assertOk(await post('/v1/products', `name=Gone&external_id=gone-${tag}`));
+    await stripe.products.del(gone.id);
+    assertStripeError(await post('/v1/products', `name=Gone&external_id=gone-${tag}`), { status: 400, code: 'resource_missing', param: 'external_id' });
   });
 });

@@ -44,7 +44,7 @@ describe('test clocks', () => {
     const clock = await stripe.testHelpers.testClocks.create({ frozen_time: FROZEN, name: 'Annual renewal' });
     assert.match(clock.id, /^clock_[A-Za-z0-9]+$/);
     assert.deepEqual({ ...clock }, {
-      id: clock.id, object: 'test_helpers.test_clock', created: clock.created, deletes_after: clock.created + 30 * DAY,
+      id: clock.id, object: 'test_helpers.test_clock', created: clock.created, deletes_after: clock.created + 30 * DAY, external_id: null,
       frozen_time: FROZEN, livemode: false, name: 'Annual renewal', status: 'ready', status_details: {},
     });
     assert.ok(Math.abs(clock.created - Date.now() / 1000) < 60);
