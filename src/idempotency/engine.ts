@@ -141,6 +141,9 @@ export class IdempotencyEngine {
           return await this.drive(run);
         } catch (err) {
           if (err instanceof KeyTaken) continue;
+          // A twin with the same key committed first and holds the object we found busy: answer
+          // as for that key (in use, or its replay), not with the object's transient refusal.
+          if (err instanceof ApiError && err.transient && (await this.readKey(input.accountId, key))) continue;
           throw err;
         }
       }
