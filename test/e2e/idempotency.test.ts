@@ -10,6 +10,11 @@ import { startTestServer, rawRequest, type TestServer } from '../helpers/server.
 import { FaultSwitch } from '../../src/faults.ts';
 
 const faults = new FaultSwitch();
+/**
+ * Long enough that a retry sent right after a simulated crash still finds the dead request's lock
+ * fresh on a loaded CI machine (300 ms was not), short enough to keep the matrix quick.
+ */
+const LOCK_TIMEOUT_MS = 1000;
 let s: TestServer;
 let stripe: Stripe;
 /**
@@ -22,7 +27,7 @@ const key = (label: string) => `${label}-${process.pid}-${Date.now()}-${n++}`;
 const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
 before(async () => {
-  s = await startTestServer({ faults, config: { lockTimeoutMs: 300 } });
+  s = await startTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS } });
   stripe = s.stripe();
   once = new Stripe(s.key, { host: '127.0.0.1', port: s.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
 });
@@ -143,7 +148,7 @@ describe('concurrency', () => {
 
 /** Every step of every money-moving command, crashed in-process (the lock is left behind, as by a dead process). */
 describe('crash at every step, then the client retries with the same key', () => {
-  const waitForStaleLock = () => new Promise((r) => setTimeout(r, 350));
+  const waitForStaleLock = () => new Promise((r) => setTimeout(r, LOCK_TIMEOUT_MS + 50));
 
   const matrix: { command: string; steps: string[]; run: (client: Stripe, k: string) => Promise<any>; check: (result: any) => Promise<void> }[] = [
     {
@@ -359,7 +364,7 @@ describe('retention', () => {
     const { rows } = await s.oncepay.db.query('SELECT finished_at FROM idempotency_keys WHERE account_id = $1 AND key = $2', [s.accountId, k]);
     assert.equal(rows.length, 1);
     assert.equal(rows[0].finished_at, null);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, LOCK_TIMEOUT_MS + 50));
     await s.complete();
   });
 });
