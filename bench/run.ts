@@ -112,6 +112,9 @@ async function startServer(): Promise<Server> {
     env: {
       ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL, ONCEPAY_SECRET_KEY: SECRET_KEY,
       ONCEPAY_LOG_LEVEL: 'warn', ONCEPAY_DB_POOL_SIZE: '32', ONCEPAY_RATE_LIMIT: '0',
+      // The wall-clock billing run would work through whatever the shared database holds (test
+      // leftovers); the billing scenarios use a test clock, which bills when advanced.
+      ONCEPAY_BILLING_INTERVAL: '1h',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
