@@ -1,10 +1,8 @@
 /** Routes of invoices, invoice items, subscriptions and test clock advances (src/billing/). */
 import { boolean, enumOf, expandParam, nonEmptyString, object, optional } from './params.ts';
-import { invalidRequest, resourceMissing } from '../errors.ts';
-import { command, listParams, listRoute, type ReadContext, type ReadRoute, type Route } from './route_kit.ts';
-import type { SchemaName } from './openapi/objects.ts';
-import type { ListQuery, ObjectTable, StoredObject } from '../store/objects.ts';
-import { expandList, expandObject } from '../payments/expand.ts';
+import { resourceMissing } from '../errors.ts';
+import { command, listPage, listParams, listRoute, retrieveRoute, type Route } from './route_kit.ts';
+import { expandObject } from '../payments/expand.ts';
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, invoiceItems, invoiceMessages, invoices, subscriptions } from '../billing/objects.ts';
 import {
   checkCreateInvoice, checkPayInvoice, createInvoiceParams, deleteInvoiceParams, finalizeInvoiceParams, markUncollectibleParams,
@@ -19,45 +17,24 @@ import {
 } from '../billing/subscriptions.ts';
 import { advanceTestClockParams } from '../billing/clock_advance.ts';
 
-/** Retrieve that treats a deleted object as missing (deleted drafts and invoice items). */
-function retrieveLive<T extends StoredObject & { deleted?: boolean }>(path: string, idParam: string, table: ObjectTable<T>, response: SchemaName): ReadRoute {
-  return {
-    kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`, response,
-    params: object({ [idParam]: nonEmptyString(255), expand: expandParam() }),
-    async read(ctx, p) {
-      const obj = await table.find(ctx.q, ctx.accountId, p[idParam]);
-      if (!obj || obj.deleted) throw resourceMissing(table.objectName, p[idParam]);
-      return expandObject(ctx.q, ctx.accountId, obj, p.expand);
-    },
-  };
-}
-
-/** One page of a table for a list route whose filters are not plain column equalities. */
-async function page<T extends StoredObject>(ctx: ReadContext, p: any, table: ObjectTable<T>, url: string, where: ListQuery['where'], whereSql?: ListQuery['whereSql']) {
-  if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
-  const found = await table.list(ctx.q, ctx.accountId, {
-    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created, where, whereSql,
-  });
-  return { object: 'list', data: await expandList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url };
-}
-
 const id = () => nonEmptyString(255);
 
 export const billingRoutes: Route[] = [
   command('POST', '/v1/invoiceitems', 'invoiceitems.create', 'Create an invoice item', createInvoiceItemParams, 'invoiceitem', checkCreateInvoiceItem),
-  retrieveLive('/v1/invoiceitems', 'invoiceitem', invoiceItems, 'invoiceitem'),
+  retrieveRoute('/v1/invoiceitems', 'invoiceitem', invoiceItems, {}, { live: true }),
   command('POST', '/v1/invoiceitems/:invoiceitem', 'invoiceitems.update', 'Update an invoice item', updateInvoiceItemParams, 'invoiceitem', checkUpdateInvoiceItem),
   command('DELETE', '/v1/invoiceitems/:invoiceitem', 'invoiceitems.delete', 'Delete an invoice item', deleteInvoiceItemParams, 'deleted_invoiceitem'),
   {
     kind: 'read', method: 'GET', path: '/v1/invoiceitems', summary: 'List invoice items', response: 'list:invoiceitem',
     params: listParams({ customer: optional(id()), invoice: optional(id()), pending: optional(boolean()) }),
-    read: (ctx, p) => page(ctx, p, invoiceItems, '/v1/invoiceitems',
-      { deleted: false, ...(p.customer ? { customer: p.customer } : {}), ...(p.invoice ? { invoice: p.invoice } : {}) },
-      p.pending === undefined ? undefined : { sql: '(invoice IS NULL) = $', value: p.pending }),
+    read: (ctx, p) => listPage(ctx, p, invoiceItems, '/v1/invoiceitems', {
+      where: { deleted: false, ...(p.customer ? { customer: p.customer } : {}), ...(p.invoice ? { invoice: p.invoice } : {}) },
+      whereSql: p.pending === undefined ? undefined : { sql: '(invoice IS NULL) = $', value: p.pending },
+    }),
   },
 
   command('POST', '/v1/invoices', 'invoices.create', 'Create an invoice', createInvoiceParams, 'invoice', checkCreateInvoice),
-  retrieveLive('/v1/invoices', 'invoice', invoices, 'invoice'),
+  retrieveRoute('/v1/invoices', 'invoice', invoices, {}, { live: true }),
   command('POST', '/v1/invoices/:invoice', 'invoices.update', 'Update an invoice', updateInvoiceParams, 'invoice'),
   command('DELETE', '/v1/invoices/:invoice', 'invoices.delete', 'Delete a draft invoice', deleteInvoiceParams, 'deleted_invoice'),
   listRoute('/v1/invoices', invoices, {
@@ -84,7 +61,7 @@ export const billingRoutes: Route[] = [
     async read(ctx, p) {
       const inv = await invoices.find(ctx.q, ctx.accountId, p.invoice);
       if (!inv || inv.deleted) throw resourceMissing('invoice', p.invoice);
-      return page(ctx, p, invoiceMessages, `/v1/invoices/${p.invoice}/messages`, { invoice: p.invoice });
+      return listPage(ctx, p, invoiceMessages, `/v1/invoices/${p.invoice}/messages`, { where: { invoice: p.invoice } });
     },
   },
 
@@ -109,7 +86,7 @@ export const billingRoutes: Route[] = [
         : status === 'default' ? { sql: 'status <> ALL($)', value: ['canceled', 'incomplete_expired'] }
           : status === 'ended' ? { sql: 'status = ANY($)', value: ['canceled', 'incomplete_expired'] }
             : { sql: 'status = $', value: status };
-      return page(ctx, p, subscriptions, '/v1/subscriptions', where, whereSql);
+      return listPage(ctx, p, subscriptions, '/v1/subscriptions', { where, whereSql });
     },
   },
 

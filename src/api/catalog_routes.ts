@@ -1,12 +1,12 @@
 /** Routes of products, prices and test clocks (src/billing/catalog.ts, src/billing/test_clocks.ts). */
 import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from './params.ts';
 import { invalidRequest } from '../errors.ts';
-import { command, listParams, listRoute, type ReadContext, type Route } from './route_kit.ts';
+import { command, listPage, listParams, listRoute, retrieveRoute, type ReadContext, type Route } from './route_kit.ts';
 import type { ListQuery } from '../store/objects.ts';
 import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/objects.ts';
 import {
-  checkCreatePrice, checkCreateProduct, createPriceParams, createProductParams, deleteProductParams, expandCatalog, expandCatalogList,
-  liveProduct, updatePriceParams, updateProductParams,
+  checkCreatePrice, checkCreateProduct, createPriceParams, createProductParams, deleteProductParams,
+  updatePriceParams, updateProductParams,
 } from '../billing/catalog.ts';
 import { createTestClockParams, deleteTestClockParams, liveTestClock } from '../billing/test_clocks.ts';
 
@@ -31,11 +31,6 @@ function noExpand(p: { expand?: string[] }): void {
   if (p.expand?.length) throw invalidRequest(`This property cannot be expanded (${p.expand[0]}).`, 'expand');
 }
 
-function page(p: { limit?: number; starting_after?: string; ending_before?: string; created?: ListQuery['created'] }): Pick<ListQuery, 'limit' | 'startingAfter' | 'endingBefore' | 'created'> {
-  if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
-  return { limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created };
-}
-
 const productListParams = listParams({
   active: optional(boolean()),
   shippable: optional(boolean()),
@@ -52,8 +47,7 @@ async function listProducts(ctx: ReadContext, p: any) {
   const match: Record<string, unknown> = {};
   if (p.shippable !== undefined) match.shippable = p.shippable;
   if (p.url !== undefined) match.url = p.url;
-  const found = await products.list(ctx.q, ctx.accountId, { ...page(p), where, whereSql: jsonFilter(match, { ids: p.ids }) });
-  return { object: 'list', data: await expandCatalogList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url: '/v1/products' };
+  return listPage(ctx, p, products, '/v1/products', { where, whereSql: jsonFilter(match, { ids: p.ids }) });
 }
 
 const priceListParams = listParams({
@@ -74,31 +68,18 @@ async function listPrices(ctx: ReadContext, p: any) {
   const match: Record<string, unknown> = {};
   if (p.currency !== undefined) match.currency = p.currency;
   if (p.recurring && Object.keys(p.recurring).length > 0) match.recurring = p.recurring;
-  const found = await prices.list(ctx.q, ctx.accountId, { ...page(p), where, whereSql: jsonFilter(match, { lookup_keys: p.lookup_keys }) });
-  return { object: 'list', data: await expandCatalogList(ctx.q, ctx.accountId, found.data, p.expand), has_more: found.hasMore, url: '/v1/prices' };
+  return listPage(ctx, p, prices, '/v1/prices', { where, whereSql: jsonFilter(match, { lookup_keys: p.lookup_keys }) });
 }
 
 export const catalogRoutes: Route[] = [
   command('POST', '/v1/products', 'products.create', 'Create a product', createProductParams, 'product', checkCreateProduct),
-  {
-    kind: 'read', method: 'GET', path: '/v1/products/:id', summary: 'Retrieve a product', response: 'product',
-    params: object({ id: nonEmptyString(255), expand: expandParam() }),
-    async read(ctx, p) {
-      return expandCatalog(ctx.q, ctx.accountId, await liveProduct(ctx.q, ctx.accountId, p.id), p.expand);
-    },
-  },
+  retrieveRoute('/v1/products', 'id', products, {}, { live: true }),
   command('POST', '/v1/products/:id', 'products.update', 'Update a product', updateProductParams, 'product'),
   command('DELETE', '/v1/products/:id', 'products.delete', 'Delete a product (refused while it has prices)', deleteProductParams, 'deleted_product'),
   { kind: 'read', method: 'GET', path: '/v1/products', summary: 'List products', response: 'list:product', params: productListParams, read: listProducts },
 
   command('POST', '/v1/prices', 'prices.create', 'Create a price', createPriceParams, 'price', checkCreatePrice),
-  {
-    kind: 'read', method: 'GET', path: '/v1/prices/:price', summary: 'Retrieve a price', response: 'price',
-    params: object({ price: nonEmptyString(255), expand: expandParam() }),
-    async read(ctx, p) {
-      return expandCatalog(ctx.q, ctx.accountId, await prices.get(ctx.q, ctx.accountId, p.price), p.expand);
-    },
-  },
+  retrieveRoute('/v1/prices', 'price', prices),
   command('POST', '/v1/prices/:price', 'prices.update', 'Update a price', updatePriceParams, 'price'),
   { kind: 'read', method: 'GET', path: '/v1/prices', summary: 'List prices', response: 'list:price', params: priceListParams, read: listPrices },
 

@@ -6,7 +6,7 @@
 import type { Queryable } from '../store/db.ts';
 import type { Processor } from '../processor/types.ts';
 import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type Schema } from './params.ts';
-import { invalidRequest } from '../errors.ts';
+import { invalidRequest, resourceMissing } from '../errors.ts';
 import { expandList, expandObject } from '../payments/expand.ts';
 import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
 import { schemaName, type SchemaName } from './openapi/objects.ts';
@@ -81,30 +81,44 @@ export function listParams<S extends Record<string, Schema<any>>>(filters: S) {
   });
 }
 
+/**
+ * One page of a list route in Stripe's envelope: the list parameters (limit, cursors, created,
+ * expand) applied to `table`, with the route's own filters.
+ */
+export async function listPage<T extends StoredObject>(
+  ctx: ReadContext, p: any, table: ObjectTable<T>, url: string, filter: Pick<ListQuery, 'where' | 'whereSql'> = {},
+) {
+  if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
+  const page = await table.list(ctx.q, ctx.accountId, {
+    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created, ...filter,
+  });
+  return { object: 'list', data: await expandList(ctx.q, ctx.accountId, page.data, p.expand), has_more: page.hasMore, url };
+}
+
 export function listRoute<T extends StoredObject>(
   path: string, table: ObjectTable<T>, filters: Record<string, Schema<any>>, fixedWhere: Record<string, string | boolean> = {},
 ): ReadRoute {
   const params = listParams(filters);
   return {
     kind: 'read', method: 'GET', path, summary: `List ${table.objectName}s`, params, response: `list:${schemaName(table.objectName)}`,
-    async read(ctx, p) {
-      if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
+    read(ctx, p) {
       const where: Record<string, string | boolean> = { ...fixedWhere };
       for (const k of Object.keys(filters)) if (p[k] !== undefined) where[k] = p[k];
-      const page = await table.list(ctx.q, ctx.accountId, {
-        limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created, where,
-      });
-      return { object: 'list', data: await expandList(ctx.q, ctx.accountId, page.data, p.expand), has_more: page.hasMore, url: path };
+      return listPage(ctx, p, table, path, { where });
     },
   };
 }
 
-export function retrieveRoute<T extends StoredObject>(path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}): ReadRoute {
+/** Retrieve by id; `live`: a deleted object (kept for its history) answers 404 like a missing one. */
+export function retrieveRoute<T extends StoredObject & { deleted?: boolean }>(
+  path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}, opts: { live?: boolean } = {},
+): ReadRoute {
   return {
     kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`, response: schemaName(table.objectName),
     params: object({ [idParam]: nonEmptyString(255), expand: expandParam(), ...extra }),
     async read(ctx, p) {
       const obj = await table.get(ctx.q, ctx.accountId, p[idParam]);
+      if (opts.live && obj.deleted) throw resourceMissing(table.objectName, p[idParam]);
       return expandObject(ctx.q, ctx.accountId, obj, p.expand);
     },
   };

@@ -5,9 +5,7 @@
  */
 export * from './route_kit.ts';
 import { command, listRoute, retrieveRoute, type Route } from './route_kit.ts';
-import type { Processor } from '../processor/types.ts';
-import { expandParam, integer, nonEmptyString, object, optional, string, enumOf, type ObjectSchema, type Schema } from './params.ts';
-import { invalidRequest } from '../errors.ts';
+import { expandParam, nonEmptyString, object, optional, string, enumOf } from './params.ts';
 import {
   createCustomerParams, updateCustomerParams, deleteCustomerParams,
 } from '../payments/customers.ts';
@@ -17,16 +15,14 @@ import {
 } from '../payments/payment_intents.ts';
 import { createRefundParams, updateRefundParams, checkRefundTarget } from '../payments/refunds.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/objects.ts';
-import { expandList, expandObject } from '../payments/expand.ts';
+import { expandObject } from '../payments/expand.ts';
 import { computeBalance } from '../payments/balance.ts';
 import { resourceMissing } from '../errors.ts';
-import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
 import type { UrlPolicy } from '../events/url_safety.ts';
 import { eventRoutes } from './event_routes.ts';
 import { orderRoutes } from './order_routes.ts';
 import { catalogRoutes } from './catalog_routes.ts';
 import { billingRoutes } from './billing_routes.ts';
-import { schemaName, type SchemaName } from './openapi/objects.ts';
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
   return [...PAYMENT_ROUTES, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...eventRoutes(policy)];

@@ -20,7 +20,8 @@ import { ApiError } from '../errors.ts';
 import { SimulatedCrash, type FaultHook } from '../faults.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, systemSource } from '../events/outbox.ts';
-import { invoices, testClocks, type Invoice } from './objects.ts';
+import { invoices, type Invoice } from './objects.ts';
+import { billingNow } from './time.ts';
 import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
 import { renewSubscription } from './subscriptions.ts';
 import { recordMessage } from './invoices.ts';
@@ -62,18 +63,13 @@ export class BillingRun {
 
   /** One pass; returns how many things it did. `now` defaults to the scope's time. */
   async run(scope: BillingScope): Promise<number> {
-    const now = scope.clock ? await this.clockTime(scope) : nowSeconds();
+    const now = scope.clock ? await billingNow(this.db, scope.accountId!, scope.clock) : nowSeconds();
     let done = 0;
     done += await this.renew(scope, now);
     done += await this.finalizeDrafts(scope, now);
     done += await this.collect(scope, now);
     done += await this.remind(scope, now);
     return done;
-  }
-
-  private async clockTime(scope: BillingScope): Promise<number> {
-    const clock = await testClocks.get(this.db, scope.accountId!, scope.clock!);
-    return clock.frozen_time;
   }
 
   /**

@@ -207,43 +207,6 @@ export async function liveProduct(q: Queryable, accountId: string, id: string, o
 
 const deletedProduct = (id: string) => ({ id, object: 'product' as const, deleted: true as const });
 
-/**
- * `expand[]` on products and prices: `default_price` and `product` (a deleted product expands to
- * its stub), nested paths such as `default_price.product`; other paths go to the payments expander.
- */
-export async function expandCatalog<T extends object>(q: Queryable, accountId: string, obj: T, paths: readonly string[] | undefined): Promise<T> {
-  if (!paths || paths.length === 0) return obj;
-  let out = { ...obj } as Record<string, unknown>;
-  const rest: string[] = [];
-  for (const path of paths) {
-    const [head, ...tail] = path.split('.');
-    if (head !== 'product' && head !== 'default_price') { rest.push(path); continue; }
-    if (!(head in out)) throw invalidRequest(`This property cannot be expanded (${path}).`, 'expand');
-    let value = out[head];
-    if (typeof value === 'string') {
-      if (head === 'product') {
-        const found = await products.find(q, accountId, value);
-        value = found?.deleted ? deletedProduct(found.id) : (found ?? value);
-      } else {
-        value = (await prices.find(q, accountId, value)) ?? value;
-      }
-    }
-    if (tail.length > 0 && value && typeof value === 'object') value = await expandCatalog(q, accountId, value, [tail.join('.')]);
-    out[head] = value;
-  }
-  if (rest.length > 0) out = await expandObject(q, accountId, out, rest);
-  return out as T;
-}
-
-export async function expandCatalogList<T extends object>(q: Queryable, accountId: string, items: T[], paths: readonly string[] | undefined): Promise<T[]> {
-  const itemPaths = (paths ?? []).map((p) => {
-    if (!p.startsWith('data.')) throw invalidRequest(`This property cannot be expanded (${p}). List endpoints expand properties of their items: use data.${p}.`, 'expand');
-    return p.slice(5);
-  });
-  if (itemPaths.length === 0) return items;
-  return Promise.all(items.map((i) => expandCatalog(q, accountId, i, itemPaths)));
-}
-
 // ---- building blocks of the commands ------------------------------------------------------------
 
 /**
@@ -321,7 +284,7 @@ export const createProduct: Command<CreateProduct> = {
     const id = p.id ?? newId('prod');
     if (p.external_id) {
       const existing = await claimExternalId(q, ctx.accountId, 'product', p.external_id, id, payloadFingerprint(p));
-      if (existing) return { status: 200, body: await expandCatalog(q, ctx.accountId, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
+      if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
     }
     const product = await newProduct(q, ctx.accountId, p, 'id', id);
     const price = p.default_price_data ? newPrice(product.id, p.default_price_data) : undefined;
@@ -332,7 +295,7 @@ export const createProduct: Command<CreateProduct> = {
       prices.insert(q, ctx.accountId, price);
       emitEvent(q, ctx, 'price.created', price);
     }
-    return { status: 200, body: await expandCatalog(q, ctx.accountId, product, p.expand) };
+    return { status: 200, body: await expandObject(q, ctx.accountId, product, p.expand) };
   }),
 };
 
@@ -368,7 +331,7 @@ export const updateProduct: Command<UpdateProduct> = {
       products.update(q, ctx.accountId, product);
       emitEvent(q, ctx, 'product.updated', product, previous);
     }
-    return { status: 200, body: await expandCatalog(q, ctx.accountId, product, p.expand) };
+    return { status: 200, body: await expandObject(q, ctx.accountId, product, p.expand) };
   }),
 };
 
@@ -397,7 +360,7 @@ export const createPrice: Command<CreatePrice> = {
     const id = newId('price');
     if (p.external_id) {
       const existing = await claimExternalId(q, ctx.accountId, 'price', p.external_id, id, payloadFingerprint(p));
-      if (existing) return { status: 200, body: await expandCatalog(q, ctx.accountId, await prices.get(q, ctx.accountId, existing), p.expand) };
+      if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await prices.get(q, ctx.accountId, existing), p.expand) };
     }
     let product: Product;
     let newProductCreated = false;
@@ -419,7 +382,7 @@ export const createPrice: Command<CreatePrice> = {
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
     prices.insert(q, ctx.accountId, price);
     emitEvent(q, ctx, 'price.created', price);
-    return { status: 200, body: await expandCatalog(q, ctx.accountId, price, p.expand) };
+    return { status: 200, body: await expandObject(q, ctx.accountId, price, p.expand) };
   }),
 };
 
@@ -445,7 +408,7 @@ export const updatePrice: Command<UpdatePrice> = {
     const loser = mustClaim ? await claimLookupKey(q, ctx.accountId, price.lookup_key!, price.id, p.transfer_lookup_key === true) : undefined;
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
     saveIfChanged(q, ctx, prices, before, price, 'price.updated');
-    return { status: 200, body: await expandCatalog(q, ctx.accountId, price, p.expand) };
+    return { status: 200, body: await expandObject(q, ctx.accountId, price, p.expand) };
   }),
 };
 

@@ -4,7 +4,7 @@
  * Everything runs inside the caller's phase transaction.
  */
 import type { Tx, Queryable } from '../store/db.ts';
-import { ApiError, invalidRequest } from '../errors.ts';
+import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/objects.ts';
@@ -192,14 +192,9 @@ export function settleInvoice(q: Tx, source: EventSource, inv: Invoice, now: num
   emitPaid(q, source, inv);
 }
 
-/** A customer that exists (deleted or not: invoices keep pointing at it). */
-export async function invoiceCustomer(q: Queryable, accountId: string, id: string): Promise<Customer> {
-  return customers.get(q, accountId, id);
-}
-
 /** Locks an invoice (not deleted); 404 resource_missing otherwise. */
 export async function lockInvoice(q: Tx, accountId: string, id: string, param = 'id'): Promise<Invoice> {
   const inv = await invoices.find(q, accountId, id, { forUpdate: true });
-  if (!inv || inv.deleted) throw new ApiError(param === 'id' ? 404 : 400, { type: 'invalid_request_error', code: 'resource_missing', message: `No such invoice: '${id}'`, param });
+  if (!inv || inv.deleted) throw resourceMissing('invoice', id, param);
   return inv;
 }

@@ -12,11 +12,11 @@ import type { CommandContext } from '../idempotency/engine.ts';
 import { invalidRequest, objectBusy } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
-import { paymentIntents, type PaymentError, type PaymentIntent } from '../payments/objects.ts';
+import { customers, paymentIntents, type PaymentError, type PaymentIntent } from '../payments/objects.ts';
 import { applyAuthorization, buildPaymentIntent, checkPaymentMethod, startConfirmation, type ConfirmPlan } from '../payments/payment_intents.ts';
 import type { AuthorizeResult } from '../processor/types.ts';
 import { invoices, subscriptions, type Invoice } from './objects.ts';
-import { invoiceCustomer, lockInvoice, requireInvoiceAction, settleInvoice } from './invoice_core.ts';
+import { lockInvoice, requireInvoiceAction, settleInvoice } from './invoice_core.ts';
 import { billingNow } from './time.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
 import { recordOrderPayment, reserveOrderPayment } from './order_payments.ts';
@@ -47,7 +47,7 @@ async function paymentMethodFor(q: Tx, accountId: string, inv: Invoice, passed: 
     const sub = await subscriptions.get(q, accountId, inv.subscription);
     if (sub.default_payment_method) return sub.default_payment_method;
   }
-  const customer = await invoiceCustomer(q, accountId, inv.customer);
+  const customer = await customers.get(q, accountId, inv.customer);
   const pm = customer.invoice_settings.default_payment_method;
   if (!pm) {
     throw invalidRequest(`Invoice ${inv.id} cannot be paid: customer ${customer.id} has no default payment method. Pass payment_method, set the invoice's default_payment_method, or set the customer's invoice_settings[default_payment_method].`, 'payment_method');

@@ -12,13 +12,14 @@ import {
   boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
 } from '../api/params.ts';
 import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
+import { customers } from '../payments/objects.ts';
 import { applyMetadata } from '../payments/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, invoiceCustomer, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
 import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';
 
@@ -230,7 +231,7 @@ export function invoiceCommands(processor: Processor): Command[] {
       const inv = await lockInvoice(q, ctx.accountId, p.invoice);
       requireInvoiceAction(inv, 'send');
       if (!inv.customer_email) {
-        const customer = await invoiceCustomer(q, ctx.accountId, inv.customer);
+        const customer = await customers.get(q, ctx.accountId, inv.customer);
         if (!customer.email) throw invalidRequest(`Invoice ${inv.id} cannot be sent: customer ${customer.id} has no email address. Set the customer's email first.`, 'invoice');
         inv.customer_email = customer.email;
         invoices.update(q, ctx.accountId, inv);

@@ -5,6 +5,7 @@
 import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from './objects.ts';
+import { prices, products } from '../billing/objects.ts';
 import type { ObjectTable, StoredObject } from '../store/objects.ts';
 
 const EXPANDABLE: Record<string, ObjectTable<StoredObject>> = {
@@ -14,6 +15,8 @@ const EXPANDABLE: Record<string, ObjectTable<StoredObject>> = {
   payment_intent: paymentIntents as unknown as ObjectTable<StoredObject>,
   balance_transaction: balanceTransactions as unknown as ObjectTable<StoredObject>,
   refund: refunds as unknown as ObjectTable<StoredObject>,
+  product: products as unknown as ObjectTable<StoredObject>,
+  default_price: prices as unknown as ObjectTable<StoredObject>,
 };
 
 export async function expandObject<T extends object>(q: Queryable, accountId: string, obj: T, paths: readonly string[] | undefined): Promise<T> {
@@ -39,7 +42,7 @@ async function expandPath(q: Queryable, accountId: string, obj: Record<string, u
   let value = obj[head];
   if (typeof value === 'string') {
     const found = (await table.find(q, accountId, value)) as (StoredObject & { deleted?: boolean; object?: string }) | undefined;
-    // A deleted customer expands to Stripe's stub, as retrieving it does.
+    // A deleted customer or product expands to Stripe's stub, as retrieving it does.
     value = found?.deleted ? { id: found.id, object: found.object, deleted: true } : (found ?? value);
     obj[head] = value;
   }

@@ -210,6 +210,9 @@ async function spawnOnce(opts: SpawnOptions, key: string, port: number): Promise
     ONCEPAY_SECRET_KEY: key,
     ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT: opts.lockTimeout ?? '1s',
     ONCEPAY_COMPLETER_INTERVAL: opts.completerInterval ?? '1h',
+    // Like the completer, the wall-clock billing run stays out of the way unless a test asks for
+    // it (env): on a shared database it would otherwise bill every other test's leftovers.
+    ONCEPAY_BILLING_INTERVAL: '1h',
     ONCEPAY_LOG_LEVEL: process.env.ONCEPAY_TEST_LOG ?? 'warn',
     ONCEPAY_DB_POOL_SIZE: '10',
     ...opts.env,
