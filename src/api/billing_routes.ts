@@ -1,9 +1,9 @@
 /** Routes of invoices, invoice items, subscriptions and test clock advances (src/billing/). */
-import { boolean, enumOf, expandParam, nonEmptyString, object, optional } from './params.ts';
+import { boolean, enumOf, expandParam, nonEmptyString, object, optional } from '../schema/params.ts';
 import { resourceMissing } from '../errors.ts';
 import { command, listPage, listParams, listRoute, retrieveRoute, type Route } from './route_kit.ts';
 import { expandObject } from '../payments/expand.ts';
-import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, invoiceItems, invoiceMessages, invoices, subscriptions } from '../billing/objects.ts';
+import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, invoiceItems, invoiceMessages, invoices, subscriptions } from '../billing/billing_objects.ts';
 import {
   checkCreateInvoice, checkPayInvoice, createInvoiceParams, deleteInvoiceParams, finalizeInvoiceParams, markUncollectibleParams,
   payInvoiceParams, sendInvoiceParams, updateInvoiceParams, voidInvoiceParams,

@@ -1,9 +1,9 @@
 /** Routes of products, prices and test clocks (src/billing/catalog.ts, src/billing/test_clocks.ts). */
-import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from './params.ts';
+import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from '../schema/params.ts';
 import { invalidRequest } from '../errors.ts';
 import { command, listPage, listParams, listRoute, retrieveRoute, type ReadContext, type Route } from './route_kit.ts';
-import type { ListQuery } from '../store/objects.ts';
-import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/objects.ts';
+import type { ListQuery } from '../store/object_table.ts';
+import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/billing_objects.ts';
 import {
   checkCreatePrice, checkCreateProduct, createPriceParams, createProductParams, deleteProductParams,
   updatePriceParams, updateProductParams,

@@ -1,15 +1,15 @@
 /** Routes for events, webhook endpoints, delivery history and redelivery. */
-import { enumOf, expandParam, nonEmptyString, object, optional, array, string } from './params.ts';
+import { enumOf, expandParam, nonEmptyString, object, optional, array, string } from '../schema/params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { command, listParams, type ReadRoute, type Route } from './routes.ts';
-import { deliveryAttempts, events, webhookEndpoints } from '../events/objects.ts';
+import { deliveryAttempts, events, webhookEndpoints } from '../events/event_objects.ts';
 import {
   checkEndpointUrl, createEndpointParams, deleteEndpointParams, pendingWebhooks, redeliverParams, rotateSecretParams, updateEndpointParams,
 } from '../events/endpoints.ts';
 import { EVENT_TYPES } from '../events/types.ts';
 import type { UrlPolicy } from '../events/url_safety.ts';
 import type { Queryable } from '../store/db.ts';
-import type { StripeEvent } from '../events/objects.ts';
+import type { StripeEvent } from '../events/event_objects.ts';
 
 async function withPending(q: Queryable, accountId: string, list: StripeEvent[]): Promise<StripeEvent[]> {
   const pending = await pendingWebhooks(q, accountId, list.map((e) => e.id));

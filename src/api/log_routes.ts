@@ -1,5 +1,5 @@
 /** Routes for request logs and idempotency key inspection (Oncepay extensions). */
-import { enumOf, integer, nonEmptyString, object, optional, string } from './params.ts';
+import { enumOf, integer, nonEmptyString, object, optional, string } from '../schema/params.ts';
 import { listRoute, type Route } from './routes.ts';
 import { requestLogs } from '../logs/request_log.ts';
 import { inspectKey } from '../idempotency/inspect.ts';

@@ -1,8 +1,8 @@
 /** Routes of orders (src/billing/orders.ts). */
-import { enumOf, expandParam, integer, nonEmptyString, object, optional } from './params.ts';
+import { enumOf, expandParam, integer, nonEmptyString, object, optional } from '../schema/params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { command, listRoute, retrieveRoute, type Route } from './route_kit.ts';
-import { ORDER_STATUSES, orders } from '../billing/objects.ts';
+import { ORDER_STATUSES, orders } from '../billing/billing_objects.ts';
 import { cancelOrderParams, checkOrderTotal, createOrderParams, updateOrderParams } from '../billing/orders.ts';
 import { expandList } from '../payments/expand.ts';
 

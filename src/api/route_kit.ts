@@ -5,11 +5,11 @@
  */
 import type { Queryable } from '../store/db.ts';
 import type { Processor } from '../processor/types.ts';
-import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type Schema } from './params.ts';
+import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type Schema } from '../schema/params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { expandList, expandObject } from '../payments/expand.ts';
-import type { ObjectTable, StoredObject, ListQuery } from '../store/objects.ts';
-import { schemaName, type SchemaName } from './openapi/objects.ts';
+import type { ObjectTable, StoredObject, ListQuery } from '../store/object_table.ts';
+import { schemaName, type SchemaName } from './openapi/schemas.ts';
 import { checkExpand } from './openapi/expand_check.ts';
 
 export interface ReadContext {
@@ -21,7 +21,7 @@ export interface ReadContext {
 /**
  * What a route answers with status 200, for the OpenAPI document (src/api/openapi/document.ts)
  * and the tests that check every response against it: a component schema of
- * src/api/openapi/objects.ts, `list:<name>` for Stripe's list envelope of them, or several
+ * src/api/openapi/schemas.ts, `list:<name>` for Stripe's list envelope of them, or several
  * names when the answer may be any one of them.
  */
 export type ResponseSpec = SchemaName | `list:${SchemaName}` | readonly SchemaName[];

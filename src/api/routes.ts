@@ -5,7 +5,7 @@
  */
 export * from './route_kit.ts';
 import { command, listRoute, retrieveRoute, type Route } from './route_kit.ts';
-import { expandParam, nonEmptyString, object, optional, string, enumOf } from './params.ts';
+import { expandParam, nonEmptyString, object, optional, string, enumOf } from '../schema/params.ts';
 import {
   createCustomerParams, updateCustomerParams, deleteCustomerParams,
 } from '../payments/customers.ts';
@@ -14,7 +14,7 @@ import {
   cancelPaymentIntentParams, checkPaymentMethod, checkCreateParams,
 } from '../payments/payment_intents.ts';
 import { createRefundParams, updateRefundParams, checkRefundTarget } from '../payments/refunds.ts';
-import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/objects.ts';
+import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
 import { expandObject } from '../payments/expand.ts';
 import { computeBalance } from '../payments/balance.ts';
 import { resourceMissing } from '../errors.ts';

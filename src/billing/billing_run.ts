@@ -20,7 +20,7 @@ import { ApiError } from '../errors.ts';
 import { SimulatedCrash, type FaultHook } from '../faults.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, systemSource } from '../events/outbox.ts';
-import { invoices, type Invoice } from './objects.ts';
+import { invoices, type Invoice } from './billing_objects.ts';
 import { billingNow } from './time.ts';
 import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
 import { renewSubscription } from './subscriptions.ts';

@@ -19,13 +19,13 @@ import { newId, nowSeconds } from '../ids.ts';
 import {
   array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string,
   type ParsedObject, type Schema,
-} from '../api/params.ts';
-import { MAX_AMOUNT } from '../payments/money.ts';
-import { applyMetadata } from '../payments/metadata.ts';
+} from '../schema/params.ts';
+import { MAX_AMOUNT } from '../schema/money.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
-import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './objects.ts';
+import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './billing_objects.ts';
 import { testClockCommands } from './test_clocks.ts';
 
 // ---- parameters -------------------------------------------------------------------------------

@@ -6,9 +6,9 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
-import { expandParam, integer, nonEmptyString, object, type ParsedObject } from '../api/params.ts';
+import { expandParam, integer, nonEmptyString, object, type ParsedObject } from '../schema/params.ts';
 import { emitEvent } from '../events/outbox.ts';
-import { testClocks } from './objects.ts';
+import { testClocks } from './billing_objects.ts';
 import type { BillingRun } from './billing_run.ts';
 
 export const advanceTestClockParams = object({

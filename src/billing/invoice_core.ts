@@ -7,12 +7,12 @@ import type { Tx, Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
-import { customers, type Customer } from '../payments/objects.ts';
-import { MAX_AMOUNT, formatAmount } from '../payments/money.ts';
+import { customers, type Customer } from '../payments/payment_objects.ts';
+import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
 import {
   embeddedList, invoiceItems, invoices, type BillingReason, type CollectionMethod, type Invoice, type InvoiceLineItem,
   type InvoiceStatus, type Period,
-} from './objects.ts';
+} from './billing_objects.ts';
 
 // ---- the state machine ------------------------------------------------------------------------
 
@@ -95,7 +95,7 @@ export function buildInvoice(n: NewInvoice): Invoice {
  * subscription lines, which have no invoice item).
  */
 export async function computeLines(q: Queryable, accountId: string, inv: Invoice, extraLines: InvoiceLineItem[] = []): Promise<void> {
-  const { rows } = await q.query<{ data: import('./objects.ts').InvoiceItem }>(
+  const { rows } = await q.query<{ data: import('./billing_objects.ts').InvoiceItem }>(
     'SELECT data FROM invoiceitems WHERE account_id = $1 AND invoice = $2 AND NOT deleted ORDER BY seq', [accountId, inv.id]);
   const itemLines: InvoiceLineItem[] = rows.map(({ data: ii }) => ({
     id: `il_${ii.id.slice(3)}`, object: 'line_item', amount: ii.amount, currency: ii.currency, description: ii.description,
@@ -114,7 +114,7 @@ export async function computeLines(q: Queryable, accountId: string, inv: Invoice
 
 /** Attaches the customer's pending invoice items (no invoice yet) of this currency to a draft. */
 export async function attachPendingItems(q: Tx, accountId: string, inv: Invoice): Promise<void> {
-  const { rows } = await q.query<{ data: import('./objects.ts').InvoiceItem }>(
+  const { rows } = await q.query<{ data: import('./billing_objects.ts').InvoiceItem }>(
     `SELECT data FROM invoiceitems WHERE account_id = $1 AND customer = $2 AND invoice IS NULL AND NOT deleted
         AND data->>'currency' = $3 ORDER BY seq FOR UPDATE`, [accountId, inv.customer, inv.currency]);
   for (const { data: ii } of rows) {

@@ -9,14 +9,14 @@ import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors
 import { newId } from '../ids.ts';
 import {
   currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, type ParsedObject,
-} from '../api/params.ts';
+} from '../schema/params.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
-import { applyMetadata } from '../payments/metadata.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
-import { MAX_AMOUNT } from '../payments/money.ts';
-import { invoiceItems, invoices, prices, type InvoiceItem } from './objects.ts';
+import { MAX_AMOUNT } from '../schema/money.ts';
+import { invoiceItems, invoices, prices, type InvoiceItem } from './billing_objects.ts';
 import { computeLines, lockInvoice } from './invoice_core.ts';
 import { liveProduct, unitAmountDecimal } from './catalog.ts';
 import { billingNow } from './time.ts';

@@ -10,15 +10,15 @@ import { ApiError, invalidRequest } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
   boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
-} from '../api/params.ts';
+} from '../schema/params.ts';
 import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
-import { customers } from '../payments/objects.ts';
-import { applyMetadata } from '../payments/metadata.ts';
+import { customers } from '../payments/payment_objects.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
-import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './objects.ts';
+import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './billing_objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
 import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';

@@ -16,8 +16,8 @@
 import type { Queryable, Tx } from '../store/db.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
-import { formatAmount } from '../payments/money.ts';
-import { ORDER_STATUSES, orders, type Order, type OrderStatus } from './objects.ts';
+import { formatAmount } from '../schema/money.ts';
+import { ORDER_STATUSES, orders, type Order, type OrderStatus } from './billing_objects.ts';
 
 export { ORDER_STATUSES, type OrderStatus };
 

@@ -11,14 +11,14 @@ import { newId, nowSeconds } from '../ids.ts';
 import {
   amount, array, clearable, currency, expandParam, integer, metadata, nonEmptyString, object, optional, string,
   type ParsedObject, type Schema,
-} from '../api/params.ts';
-import { MAX_AMOUNT, formatAmount } from '../payments/money.ts';
-import { applyMetadata } from '../payments/metadata.ts';
+} from '../schema/params.ts';
+import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
-import { embeddedList, orders, type Order, type OrderLineItem } from './objects.ts';
+import { embeddedList, orders, type Order, type OrderLineItem } from './billing_objects.ts';
 import { ORDER_ALLOWED, orderAllows, orderStatusInvalid, paymentsInFlight, settle } from './order_payments.ts';
 
 export const MAX_LINE_ITEMS = 100;

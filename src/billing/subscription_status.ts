@@ -5,7 +5,7 @@
  */
 import type { Tx } from '../store/db.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
-import { subscriptions, type Invoice, type Subscription, type SubscriptionStatus } from './objects.ts';
+import { subscriptions, type Invoice, type Subscription, type SubscriptionStatus } from './billing_objects.ts';
 
 export const SUBSCRIPTION_TRANSITIONS: Readonly<Record<SubscriptionStatus, readonly SubscriptionStatus[]>> = {
   incomplete: ['active', 'incomplete_expired', 'canceled'],

@@ -12,18 +12,18 @@ import { ApiError, invalidRequest } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
   array, boolean, clearable, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
-} from '../api/params.ts';
+} from '../schema/params.ts';
 import { emitEvent, previousAttributes, saveIfChanged, type EventSource } from '../events/outbox.ts';
-import { applyMetadata } from '../payments/metadata.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from '../payments/expand.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
-import { customers, paymentIntents, type Customer } from '../payments/objects.ts';
+import { customers, paymentIntents, type Customer } from '../payments/payment_objects.ts';
 import {
   embeddedList, invoices, prices, subscriptions, type Invoice, type InvoiceLineItem, type Period, type Price, type Subscription,
   type SubscriptionItem,
-} from './objects.ts';
+} from './billing_objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, requireInvoiceAction } from './invoice_core.ts';
 import { beginInvoicePayment, finishInvoicePayment } from './invoice_payment.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from './subscription_status.ts';

@@ -11,10 +11,10 @@ import type { Command } from '../idempotency/engine.ts';
 import type { Queryable } from '../store/db.ts';
 import { resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { clearable, expandParam, integer, nonEmptyString, object, optional, string, type ParsedObject } from '../api/params.ts';
+import { clearable, expandParam, integer, nonEmptyString, object, optional, string, type ParsedObject } from '../schema/params.ts';
 import { emitEvent } from '../events/outbox.ts';
-import { customers, type Customer } from '../payments/objects.ts';
-import { testClocks, type TestClock } from './objects.ts';
+import { customers, type Customer } from '../payments/payment_objects.ts';
+import { testClocks, type TestClock } from './billing_objects.ts';
 import { cancelSubscriptionsOf } from './subscription_status.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 

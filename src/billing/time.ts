@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { nowSeconds } from '../ids.ts';
-import { testClocks, type PriceInterval } from './objects.ts';
+import { testClocks, type PriceInterval } from './billing_objects.ts';
 
 /** The time a customer's billing happens at: its test clock's frozen time, or now. */
 export async function billingNow(q: Queryable, accountId: string, clock: string | null): Promise<number> {

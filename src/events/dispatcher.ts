@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { deliveryAttempts, webhookEndpoints, type DeliveryAttempt, type EndpointSecret, type StripeEvent, type WebhookEndpoint } from './objects.ts';
+import { deliveryAttempts, webhookEndpoints, type DeliveryAttempt, type EndpointSecret, type StripeEvent, type WebhookEndpoint } from './event_objects.ts';
 import { activeSecrets } from './endpoints.ts';
 import { signedHeaders } from './signing.ts';
 import { resolvedRefusal, type UrlPolicy } from './url_safety.ts';

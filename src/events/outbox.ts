@@ -6,8 +6,8 @@
  */
 import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { API_VERSION, events, type StripeEvent } from './objects.ts';
-import type { ObjectTable, StoredObject } from '../store/objects.ts';
+import { API_VERSION, events, type StripeEvent } from './event_objects.ts';
+import type { ObjectTable, StoredObject } from '../store/object_table.ts';
 
 /** Who caused an event: a request (its id and, when the client sent one, its key) or the system (nulls). */
 export interface EventSource {

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Db, Queryable, Tx } from '../store/db.ts';
-import { ObjectTable } from '../store/objects.ts';
+import { ObjectTable } from '../store/object_table.ts';
 import { redact, redactString } from './redact.ts';
 
 export type RequestOutcome = 'executed' | 'replayed' | 'conflict' | 'mismatch' | 'rejected';

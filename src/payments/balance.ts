@@ -1,7 +1,7 @@
 /** Balance transactions: one per captured charge and one per refund, so money reconciles. */
 import type { Queryable, Tx } from '../store/db.ts';
 import { newId } from '../ids.ts';
-import { balanceTransactions, type BalanceTransaction } from './objects.ts';
+import { balanceTransactions, type BalanceTransaction } from './payment_objects.ts';
 
 export async function recordBalanceTransaction(
   q: Tx, accountId: string, now: number,

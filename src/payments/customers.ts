@@ -3,14 +3,14 @@ import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import { resourceMissing } from '../errors.ts';
-import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../api/params.ts';
-import { customers, type Customer } from './objects.ts';
-import { applyMetadata } from './metadata.ts';
+import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../schema/params.ts';
+import { customers, type Customer } from './payment_objects.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from './expand.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { cancelSubscriptionsOf } from '../billing/subscription_status.ts';
 import { billingNow } from '../billing/time.ts';
-import { testClocks } from '../billing/objects.ts';
+import { testClocks } from '../billing/billing_objects.ts';
 
 const fields = {
   description: clearable(string({ max: 350 })),

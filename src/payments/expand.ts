@@ -4,9 +4,9 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
-import { balanceTransactions, charges, customers, paymentIntents, refunds } from './objects.ts';
-import { prices, products } from '../billing/objects.ts';
-import type { ObjectTable, StoredObject } from '../store/objects.ts';
+import { balanceTransactions, charges, customers, paymentIntents, refunds } from './payment_objects.ts';
+import { prices, products } from '../billing/billing_objects.ts';
+import type { ObjectTable, StoredObject } from '../store/object_table.ts';
 
 const EXPANDABLE: Record<string, ObjectTable<StoredObject>> = {
   latest_charge: charges as unknown as ObjectTable<StoredObject>,

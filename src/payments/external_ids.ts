@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
-import type { ObjectTable, StoredObject } from '../store/objects.ts';
+import type { ObjectTable, StoredObject } from '../store/object_table.ts';
 import { fingerprint } from '../idempotency/fingerprint.ts';
 
 /** The parts of the parameters that define "the same payload" (presentation options excluded). */

@@ -13,12 +13,12 @@ import { newId, nowSeconds, randomId } from '../ids.ts';
 import {
   amount, array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object,
   optional, string, type ParsedObject,
-} from '../api/params.ts';
+} from '../schema/params.ts';
 import { findTestCard } from '../processor/cards.ts';
 import type { AuthorizeResult, Processor } from '../processor/types.ts';
-import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './objects.ts';
+import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './payment_objects.ts';
 import { ALLOWED, allows, type PaymentIntentAction } from './state.ts';
-import { applyMetadata } from './metadata.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from './expand.ts';
 import { liveCustomer } from './customers.ts';
 import { recordBalanceTransaction } from './balance.ts';

@@ -6,14 +6,14 @@
 import type { Command } from '../idempotency/engine.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { amount, enumOf, expandParam, metadata, nonEmptyString, object, optional, type ParsedObject } from '../api/params.ts';
+import { amount, enumOf, expandParam, metadata, nonEmptyString, object, optional, type ParsedObject } from '../schema/params.ts';
 import type { Processor } from '../processor/types.ts';
-import { charges, paymentIntents, refunds, type Refund } from './objects.ts';
-import { applyMetadata } from './metadata.ts';
+import { charges, paymentIntents, refunds, type Refund } from './payment_objects.ts';
+import { applyMetadata } from '../schema/metadata.ts';
 import { expandObject } from './expand.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
-import { formatAmount } from './money.ts';
+import { formatAmount } from '../schema/money.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { recordOrderRefund } from '../billing/order_payments.ts';
 

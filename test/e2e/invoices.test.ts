@@ -23,7 +23,7 @@ import type Stripe from 'stripe';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { assertOk, assertStripeError, send } from '../helpers/stripe_errors.ts';
 import { INVOICE_ACTIONS, INVOICE_TRANSITIONS, type InvoiceAction } from '../../src/billing/invoice_core.ts';
-import { INVOICE_STATUSES, type Invoice, type InvoiceItem, type InvoiceMessage, type InvoiceStatus, type Order } from '../../src/billing/objects.ts';
+import { INVOICE_STATUSES, type Invoice, type InvoiceItem, type InvoiceMessage, type InvoiceStatus, type Order } from '../../src/billing/billing_objects.ts';
 
 let s: TestServer;
 let stripe: Stripe;

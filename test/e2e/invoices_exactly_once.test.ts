@@ -31,7 +31,7 @@ import {
   cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, explain, mapLimit, newSecretKey, newStore, pollUntil, spawnServer,
   usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
-import type { Invoice, InvoiceMessage } from '../../src/billing/objects.ts';
+import type { Invoice, InvoiceMessage } from '../../src/billing/billing_objects.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 180_000;

@@ -25,7 +25,7 @@ import { updateCustomerParams } from '../../src/payments/customers.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { registerDocs } from '../../src/http/docs.ts';
 import { KeyResolver } from '../../src/accounts/keys.ts';
-import type { Schema } from '../../src/api/params.ts';
+import type { Schema } from '../../src/schema/params.ts';
 
 const routes: Route[] = [
   ...apiRoutes({ production: false, allow: [] }),

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import qs from 'qs';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { assertOk, assertStripeError, send } from '../helpers/stripe_errors.ts';
-import type { Order } from '../../src/billing/objects.ts';
+import type { Order } from '../../src/billing/billing_objects.ts';
 
 let s: TestServer;
 

@@ -18,7 +18,7 @@ import {
   cleanupServersAndStores, explain, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres, withTimeout,
   type LedgerEntry, type ServerProcess,
 } from '../helpers/processes.ts';
-import type { Order } from '../../src/billing/objects.ts';
+import type { Order } from '../../src/billing/billing_objects.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 120_000;

@@ -17,7 +17,7 @@ import type Stripe from 'stripe';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from '../../src/billing/subscription_status.ts';
-import type { SubscriptionStatus } from '../../src/billing/objects.ts';
+import type { SubscriptionStatus } from '../../src/billing/billing_objects.ts';
 
 let s: TestServer;
 let stripe: Stripe;

@@ -33,7 +33,7 @@ import {
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
-import { invoices as invoiceTable, subscriptions as subscriptionTable } from '../../src/billing/objects.ts';
+import { invoices as invoiceTable, subscriptions as subscriptionTable } from '../../src/billing/billing_objects.ts';
 
 const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const ROW_TIMEOUT = 240_000;

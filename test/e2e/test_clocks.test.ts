@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
-import { subscriptions, type Subscription } from '../../src/billing/objects.ts';
+import { subscriptions, type Subscription } from '../../src/billing/billing_objects.ts';
 
 let s: TestServer;
 let stripe: Stripe;

@@ -21,7 +21,7 @@
  * therefore gets a private schema, so they never take deliveries of other test files, nor of
  * each other (a dispatcher with another configuration would deliver them on its own schedule).
  */
-import type { DeliveryAttempt } from '../../src/events/objects.ts';
+import type { DeliveryAttempt } from '../../src/events/event_objects.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http, { type IncomingHttpHeaders } from 'node:http';

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import {
   INVOICE_ACTIONS, INVOICE_TRANSITIONS, buildInvoice, requireInvoiceAction, type InvoiceAction,
 } from '../../src/billing/invoice_core.ts';
-import { INVOICE_STATUSES, type Invoice, type InvoiceStatus } from '../../src/billing/objects.ts';
+import { INVOICE_STATUSES, type Invoice, type InvoiceStatus } from '../../src/billing/billing_objects.ts';
 import { ApiError } from '../../src/errors.ts';
-import type { Customer } from '../../src/payments/objects.ts';
+import type { Customer } from '../../src/payments/payment_objects.ts';
 
 // Stripe's invoice lifecycle, written out independently of the implementation's table.
 const EXPECTED: Record<InvoiceAction, { from: InvoiceStatus[]; to: InvoiceStatus | null }> = {

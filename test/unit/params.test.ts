@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { amount, array, boolean, clearable, currency, integer, metadata, object, optional, string } from '../../src/api/params.ts';
+import { amount, array, boolean, clearable, currency, integer, metadata, object, optional, string } from '../../src/schema/params.ts';
 import { ApiError } from '../../src/errors.ts';
-import { currencyExponent, formatAmount, MAX_AMOUNT } from '../../src/payments/money.ts';
+import { currencyExponent, formatAmount, MAX_AMOUNT } from '../../src/schema/money.ts';
 import { canonicalJson, fingerprint } from '../../src/idempotency/fingerprint.ts';
 import { parseDuration } from '../../src/config.ts';
 import { parseForm, parseJson } from '../../src/http/body.ts';

@@ -15,7 +15,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SUBSCRIPTION_STATUSES, PRICE_INTERVALS, type PriceInterval, type SubscriptionStatus } from '../../src/billing/objects.ts';
+import { SUBSCRIPTION_STATUSES, PRICE_INTERVALS, type PriceInterval, type SubscriptionStatus } from '../../src/billing/billing_objects.ts';
 import { SUBSCRIPTION_ACTIONS, SUBSCRIPTION_TRANSITIONS, canMoveSubscription, type SubscriptionAction } from '../../src/billing/subscription_status.ts';
 import { periodEnd, periodIndex } from '../../src/billing/time.ts';
 import { MAX_FROZEN_TIME } from '../../src/billing/test_clocks.ts';

@@ -1,13 +1,13 @@
 /**
  * Component schemas of invoices, invoice items, invoice messages and subscriptions. Rendering
- * code described here: src/billing/objects.ts, invoice_core.ts, invoices.ts, invoice_items.ts,
+ * code described here: src/billing/billing_objects.ts, invoice_core.ts, invoices.ts, invoice_items.ts,
  * subscriptions.ts.
  */
 import {
   type JsonSchema, alwaysNull, bool, constant, currencyCode, expandable, id, int, livemode, metadata, nullable, nullableExpandable,
   objectName, oneOfValues, ref, shape, text, timestamp,
 } from './blocks.ts';
-import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES } from '../../billing/objects.ts';
+import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES } from '../../billing/billing_objects.ts';
 
 export const BILLING_SCHEMA_NAMES = [
   'invoice', 'deleted_invoice', 'invoice_line_item', 'invoiceitem', 'deleted_invoiceitem', 'invoice_message', 'subscription',

@@ -1,8 +1,8 @@
 /**
- * Building blocks of the component schemas (objects.ts and its per-resource companions): fixed
+ * Building blocks of the component schemas (schemas.ts and its per-resource companions): fixed
  * shapes, nullable values, ids, timestamps, references, Stripe's list envelope.
  */
-import type { SchemaName } from './objects.ts';
+import type { SchemaName } from './schemas.ts';
 
 export type JsonSchema = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 /** Component schemas of the catalog (products, prices: src/billing/catalog.ts) and test clocks (src/billing/test_clocks.ts). */
-import { PRICE_INTERVALS } from '../../billing/objects.ts';
+import { PRICE_INTERVALS } from '../../billing/billing_objects.ts';
 import {
   type JsonSchema, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
   livemode, objectName, expandable, nullableExpandable,

@@ -1,15 +1,15 @@
 /**
  * The OpenAPI 3.1 document, generated from the route table: paths, operations and parameters
- * come from the same parameter schemas that validate requests (src/api/params.ts), responses
- * from each route's `response` and the object schemas of ./objects.ts. Nothing about a route is
+ * come from the same parameter schemas that validate requests (src/schema/params.ts), responses
+ * from each route's `response` and the object schemas of ./schemas.ts. Nothing about a route is
  * written here by hand, so the document cannot drift from what the server accepts; the tests
  * check every response they see against it for what the server sends.
  */
 import { readFileSync } from 'node:fs';
 import type { Route, ResponseSpec } from '../routes.ts';
-import type { Schema } from '../params.ts';
+import type { Schema } from '../../schema/params.ts';
 import { MAX_KEY_LENGTH } from '../../idempotency/engine.ts';
-import { COMPONENT_SCHEMAS, listOf, ref, type JsonSchema } from './objects.ts';
+import { COMPONENT_SCHEMAS, listOf, ref, type JsonSchema } from './schemas.ts';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:4242';
 

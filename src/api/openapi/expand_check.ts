@@ -5,7 +5,7 @@
  * failed only while rendering the last phase would roll that phase back after money moved.
  */
 import { invalidRequest } from '../../errors.ts';
-import { COMPONENT_SCHEMAS, type JsonSchema, type SchemaName } from './objects.ts';
+import { COMPONENT_SCHEMAS, type JsonSchema, type SchemaName } from './schemas.ts';
 
 function expansions(prop: JsonSchema): JsonSchema[] {
   const alternatives = Array.isArray(prop.anyOf) ? (prop.anyOf as JsonSchema[]) : [];

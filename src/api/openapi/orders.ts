@@ -2,7 +2,7 @@
  * Component schemas of orders (rendered by src/billing/orders.ts and order_payments.ts; the
  * line items list by src/api/order_routes.ts).
  */
-import { ORDER_STATUSES } from '../../billing/objects.ts';
+import { ORDER_STATUSES } from '../../billing/billing_objects.ts';
 import {
   type JsonSchema, ref, shape, nullable, id, text, int, oneOfValues, constant, timestamp, currencyCode, metadata, livemode, objectName,
   nullableExpandable,

@@ -1,5 +1,5 @@
 /** Events, webhook endpoints and delivery attempts: shapes and tables. */
-import { ObjectTable } from '../store/objects.ts';
+import { ObjectTable } from '../store/object_table.ts';
 
 /** The API version events and endpoints report (the one the official clients of this era send). */
 export const API_VERSION = '2026-10-28.endive';

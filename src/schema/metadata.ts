@@ -1,4 +1,5 @@
-import type { Metadata } from './objects.ts';
+/** Stripe's metadata: string keys to string values. */
+export type Metadata = Record<string, string>;
 
 /** Stripe's metadata update: null clears everything, a null value deletes that key, others set. */
 export function applyMetadata(current: Metadata, update: Record<string, string | null> | null): Metadata {

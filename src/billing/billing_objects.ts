@@ -2,8 +2,8 @@
  * Billing objects (orders, catalog, invoices, subscriptions, test clocks): their Stripe shapes and
  * tables. Shapes follow Stripe's API reference; `external_id` and orders are Oncepay's additions.
  */
-import { ObjectTable } from '../store/objects.ts';
-import type { Metadata } from '../payments/objects.ts';
+import { ObjectTable } from '../store/object_table.ts';
+import type { Metadata } from '../schema/metadata.ts';
 
 /** Stripe's embedded list (invoice lines, subscription items, order line items). */
 export interface EmbeddedList<T> {

@@ -1,9 +1,11 @@
 /** Stripe-shaped objects this service stores and renders, and their tables. */
-import { ObjectTable } from '../store/objects.ts';
+import { ObjectTable } from '../store/object_table.ts';
 import type { PaymentIntentStatus } from './state.ts';
 import type { CardDetails } from '../processor/types.ts';
 
-export type Metadata = Record<string, string>;
+import type { Metadata } from '../schema/metadata.ts';
+
+export type { Metadata };
 
 export interface Customer {
   id: string;

@@ -7,7 +7,7 @@
  * (`metadata[order_id]`, `payment_method_types[0]`).
  */
 import { invalidRequest, missingParam, unknownParam } from '../errors.ts';
-import { isSupportedCurrency, MAX_AMOUNT, formatAmount } from '../payments/money.ts';
+import { isSupportedCurrency, MAX_AMOUNT, formatAmount } from './money.ts';
 
 export interface Schema<T> {
   readonly required: boolean;

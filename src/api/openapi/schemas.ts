@@ -6,8 +6,8 @@
  * against them (test/helpers/conformance.ts), so a drift between the code that renders an
  * object and its description here fails a test.
  *
- * Rendering code described here: src/payments/objects.ts (and payment_intents.ts, refunds.ts,
- * customers.ts, balance.ts, expand.ts), src/events/ (objects.ts, endpoints.ts, outbox.ts,
+ * Rendering code described here: src/payments/payment_objects.ts (and payment_intents.ts, refunds.ts,
+ * customers.ts, balance.ts, expand.ts), src/events/ (event_objects.ts, endpoints.ts, outbox.ts,
  * dispatcher.ts), src/processor/test_acquirer.ts, src/logs/request_log.ts,
  * src/idempotency/inspect.ts, src/errors.ts and src/http/ (errors, operations endpoints).
  */
@@ -40,7 +40,7 @@ export const isSchemaName = (name: string): name is SchemaName => (SCHEMA_NAMES 
 
 /** A schema name known only at run time (a table's object name): refused at once when unknown. */
 export function schemaName(name: string): SchemaName {
-  if (!isSchemaName(name)) throw new Error(`No component schema named '${name}' in src/api/openapi/objects.ts`);
+  if (!isSchemaName(name)) throw new Error(`No component schema named '${name}' in src/api/openapi/schemas.ts`);
   return name;
 }
 
