@@ -10,20 +10,15 @@ import { migrate, pendingMigrations } from './store/migrations.ts';
 import { IdempotencyEngine } from './idempotency/engine.ts';
 import { startCompleter, startLoop, startReaper, type Loop } from './idempotency/workers.ts';
 import { TestAcquirer } from './processor/test_acquirer.ts';
-import { customerCommands } from './payments/customers.ts';
-import { paymentIntentCommands } from './payments/payment_intents.ts';
-import { refundCommands } from './payments/refunds.ts';
-import { orderCommands } from './billing/orders.ts';
-import { catalogCommands } from './billing/catalog.ts';
-import { testClockCommands } from './billing/test_clocks.ts';
-import { billingCommands } from './billing/commands.ts';
 import { BillingRun } from './billing/billing_run.ts';
+import type { BillingDeps } from './billing/billing_deps.ts';
+import { customerBilling, paymentPurposes } from './billing/payment_ports.ts';
+import { expander } from './api/expansion.ts';
 import { KeyResolver, countKeys, createAccount, ensureKeys } from './accounts/keys.ts';
 import { buildApp } from './http/app.ts';
 import { parseFaults, type FaultHook } from './faults.ts';
 import type { Processor } from './processor/types.ts';
-import { apiRoutes } from './api/routes.ts';
-import { endpointCommands } from './events/endpoints.ts';
+import { apiRoutes, routeCommands } from './api/routes.ts';
 import { DEFAULT_SCHEDULE_MS, WebhookDispatcher } from './events/dispatcher.ts';
 import type { UrlPolicy } from './events/url_safety.ts';
 import { logRoutes } from './api/log_routes.ts';
@@ -37,7 +32,7 @@ import { processLogger } from './logs/process_log.ts';
 export interface Oncepay {
   app: FastifyInstance;
   db: Db;
-  engine: IdempotencyEngine;
+  engine: IdempotencyEngine<BillingDeps>;
   processor: Processor;
   completer: Loop;
   reaper: Loop;
@@ -76,13 +71,18 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     onAttempt: (a) => metrics.webhookAttempts.inc({ outcome: a.outcome }),
   });
   const faults = opts.faults ?? parseFaults(config.faults);
-  const engine = new IdempotencyEngine(db, {
+  // The billing run executes commands through the engine whose commands (a test clock advance)
+  // drive the billing run: the engine's deps reach it through this late-bound port.
+  let billing: BillingRun | undefined;
+  const engine = new IdempotencyEngine<BillingDeps>(db, {
     lockTimeoutMs: config.lockTimeoutMs, faults, onCommit: () => dispatcher.wake(),
     onEvent: (event) => metrics.idempotency.inc({ event }),
+    deps: {
+      processor, purposes: paymentPurposes, customerBilling, expander,
+      billingRun: { run: (scope) => billing!.run(scope) },
+    },
   });
-  const billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
-  engine.register(...customerCommands, ...paymentIntentCommands(processor), ...refundCommands(processor), ...endpointCommands(),
-    ...orderCommands, ...catalogCommands, ...testClockCommands, ...billingCommands(processor, billing));
+  billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
   const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });
   let stopping = false;
   const readiness = async (): Promise<Readiness> => {
@@ -99,6 +99,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
   const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs })];
+  engine.register(...routeCommands(routes));
   const app = await buildApp({
     db, engine, processor, keys: new KeyResolver(db), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,

@@ -1,6 +1,6 @@
 /** Routes for request logs and idempotency key inspection (Oncepay extensions). */
 import { enumOf, integer, nonEmptyString, object, optional, string } from '../schema/params.ts';
-import { listRoute, type Route } from './routes.ts';
+import { listRoute, read, type Route } from './route_kit.ts';
 import { requestLogs } from '../logs/request_log.ts';
 import { inspectKey } from '../idempotency/inspect.ts';
 import { MAX_KEY_LENGTH } from '../idempotency/engine.ts';
@@ -16,16 +16,16 @@ export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number }):
       method: optional(enumOf(['GET', 'POST', 'DELETE'] as const)),
       outcome: optional(enumOf(OUTCOMES)),
     }),
-    {
-      kind: 'read', method: 'GET', path: '/v1/request_logs/:id', summary: 'Retrieve a request log', response: 'request_log',
+    read({
+      path: '/v1/request_logs/:id', summary: 'Retrieve a request log', response: 'request_log',
       params: object({ id: nonEmptyString(255) }),
       read: (ctx, p) => requestLogs.get(ctx.q, ctx.accountId, p.id),
-    },
-    {
-      kind: 'read', method: 'GET', path: '/v1/idempotency_keys/:key', response: 'idempotency_key',
+    }),
+    read({
+      path: '/v1/idempotency_keys/:key', response: 'idempotency_key',
       summary: 'Inspect an idempotency key: its state, recovery point, replays, stored response, the objects it created and the requests that carried it',
       params: object({ key: nonEmptyString(MAX_KEY_LENGTH) }),
       read: (ctx, p) => inspectKey(ctx.q, ctx.accountId, p.key, opts),
-    },
+    }),
   ];
 }

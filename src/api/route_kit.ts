@@ -1,14 +1,16 @@
 /**
- * The pieces routes are made of: the route types and the helpers that build command, list and
- * retrieve routes. Apart from routes.ts (the list), so the route modules it gathers can use them
- * while it loads.
+ * The pieces routes are made of: the route types and the helpers that build command, read, list
+ * and retrieve routes. Each helper is typed by its parameter schema, so a route's check, read and
+ * command receive the parameters that schema parses; the Route values they return are what the
+ * HTTP layer and the OpenAPI document consume.
  */
 import type { Queryable } from '../store/db.ts';
 import type { Processor } from '../processor/types.ts';
-import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type Schema } from '../schema/params.ts';
+import type { Command } from '../idempotency/engine.ts';
+import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type ParsedObject, type Schema, type Shape } from '../schema/params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
-import { expandList, expandObject } from '../payments/expand.ts';
-import type { ObjectTable, StoredObject, ListQuery } from '../store/object_table.ts';
+import { expandList, expandObject } from './expansion.ts';
+import type { ListFilter, ListQuery, ObjectTable, StoredObject } from '../store/object_table.ts';
 import { schemaName, type SchemaName } from './openapi/schemas.ts';
 import { checkExpand } from './openapi/expand_check.ts';
 
@@ -26,31 +28,71 @@ export interface ReadContext {
  */
 export type ResponseSpec = SchemaName | `list:${SchemaName}` | readonly SchemaName[];
 
-export interface CommandRoute {
-  kind: 'command';
-  method: 'POST' | 'DELETE';
+type Params = Record<string, unknown>;
+
+interface RouteBase {
   path: string;
   summary: string;
-  params: ObjectSchema<any>;
-  command: string;
+  /** Validates the request's parameters, and describes them in the OpenAPI document. */
+  params: ObjectSchema<Shape>;
   response: ResponseSpec;
+}
+
+export interface CommandRoute extends RouteBase {
+  kind: 'command';
+  method: 'POST' | 'DELETE';
+  /** Run by the idempotency engine with the parsed parameters. */
+  command: Command;
   /** Cross-parameter checks that need no database; run before anything is saved. */
-  check?: (params: any) => void;
+  check(params: Params): void;
   /** The command may answer 402 card_error (a declined payment). */
   declines?: boolean;
 }
 
-export interface ReadRoute {
+export interface ReadRoute extends RouteBase {
   kind: 'read';
   method: 'GET';
-  path: string;
-  summary: string;
-  params: ObjectSchema<any>;
-  response: ResponseSpec;
-  read: (ctx: ReadContext, params: any) => Promise<unknown>;
+  read(ctx: ReadContext, params: Params): Promise<unknown>;
 }
 
 export type Route = CommandRoute | ReadRoute;
+
+/** The answers a route's expand[] is checked against. */
+const answersOf = (response: ResponseSpec): readonly SchemaName[] =>
+  (typeof response === 'string' ? [response] : response) as readonly SchemaName[];
+
+/** A write: the command runs under the idempotency engine once the parameters parse and pass `check`. */
+export function command<S extends Shape>(route: {
+  method: 'POST' | 'DELETE';
+  path: string;
+  summary: string;
+  params: ObjectSchema<S>;
+  command: Command<ParsedObject<S>>;
+  response: ResponseSpec;
+  check?: (params: ParsedObject<S>) => void;
+  declines?: boolean;
+}): CommandRoute {
+  const { check, declines, ...rest } = route;
+  const answers = answersOf(route.response);
+  return {
+    kind: 'command', ...rest, ...(declines ? { declines } : {}),
+    check(p) {
+      checkExpand(answers, (p as { expand?: string[] }).expand);
+      check?.(p as ParsedObject<S>);
+    },
+  };
+}
+
+/** A read: answers from the database, no idempotency key involved. */
+export function read<S extends Shape>(route: {
+  path: string;
+  summary: string;
+  params: ObjectSchema<S>;
+  response: ResponseSpec;
+  read: (ctx: ReadContext, params: ParsedObject<S>) => Promise<unknown>;
+}): ReadRoute {
+  return { kind: 'read', method: 'GET', ...route, read: (ctx, p) => route.read(ctx, p as ParsedObject<S>) };
+}
 
 /** `created` filter: an exact timestamp or a range hash. */
 function createdFilter(): Schema<ListQuery['created']> {
@@ -70,74 +112,79 @@ function createdFilter(): Schema<ListQuery['created']> {
   };
 }
 
-export function listParams<S extends Record<string, Schema<any>>>(filters: S) {
-  return object({
-    limit: optional(integer({ min: 1, max: 100 })),
-    starting_after: optional(nonEmptyString(255)),
-    ending_before: optional(nonEmptyString(255)),
-    created: createdFilter(),
-    expand: expandParam(),
-    ...filters,
-  });
+const listShape = {
+  limit: optional(integer({ min: 1, max: 100 })),
+  starting_after: optional(nonEmptyString(255)),
+  ending_before: optional(nonEmptyString(255)),
+  created: createdFilter(),
+  expand: expandParam(),
+};
+
+/** Stripe's list parameters (limit, cursors, created, expand) and a route's own filters. */
+export function listParams<S extends Shape>(filters: S) {
+  return object({ ...listShape, ...filters });
+}
+
+export type ListParams = ParsedObject<typeof listShape>;
+
+/** Stripe's list envelope. */
+export interface ListEnvelope<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
 }
 
 /**
- * One page of a list route in Stripe's envelope: the list parameters (limit, cursors, created,
- * expand) applied to `table`, with the route's own filters.
+ * One page of a list route in Stripe's envelope: the list parameters applied to `table`, with
+ * the resource's own filter. `render` turns the stored items into the answer's (by default the
+ * request's expand[] applied to each).
  */
 export async function listPage<T extends StoredObject>(
-  ctx: ReadContext, p: any, table: ObjectTable<T>, url: string, filter: Pick<ListQuery, 'where' | 'whereSql'> = {},
-) {
+  ctx: ReadContext, p: ListParams, table: ObjectTable<T>, url: string,
+  opts: ListFilter & { render?: (items: T[]) => Promise<T[]> } = {},
+): Promise<ListEnvelope<T>> {
   if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
   const page = await table.list(ctx.q, ctx.accountId, {
-    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created, ...filter,
+    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created,
+    where: opts.where, whereSql: opts.whereSql,
   });
-  return { object: 'list', data: await expandList(ctx.q, ctx.accountId, page.data, p.expand), has_more: page.hasMore, url };
+  const data = opts.render ? await opts.render(page.data) : await expandList(ctx.q, ctx.accountId, page.data, p.expand);
+  return { object: 'list', data, has_more: page.hasMore, url };
 }
 
-export function listRoute<T extends StoredObject>(
-  path: string, table: ObjectTable<T>, filters: Record<string, Schema<any>>, fixedWhere: Record<string, string | boolean> = {},
+/**
+ * A list route whose filters are equalities on the table's columns (each filter's name is its
+ * column), with `fixedWhere` always applied.
+ */
+export function listRoute<T extends StoredObject, S extends Shape>(
+  path: string, table: ObjectTable<T>, filters: S, fixedWhere: Record<string, string | boolean> = {},
 ): ReadRoute {
-  const params = listParams(filters);
-  return {
-    kind: 'read', method: 'GET', path, summary: `List ${table.objectName}s`, params, response: `list:${schemaName(table.objectName)}`,
+  return read({
+    path, summary: `List ${table.objectName}s`, params: listParams(filters), response: `list:${schemaName(table.objectName)}`,
     read(ctx, p) {
-      const where: Record<string, string | boolean> = { ...fixedWhere };
-      for (const k of Object.keys(filters)) if (p[k] !== undefined) where[k] = p[k];
+      const where: ListFilter['where'] = { ...fixedWhere };
+      for (const k of Object.keys(filters)) {
+        const v = (p as Record<string, unknown>)[k];
+        if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number') where[k] = v;
+      }
       return listPage(ctx, p, table, path, { where });
     },
-  };
+  });
 }
 
 /** Retrieve by id; `live`: a deleted object (kept for its history) answers 404 like a missing one. */
 export function retrieveRoute<T extends StoredObject & { deleted?: boolean }>(
-  path: string, idParam: string, table: ObjectTable<T>, extra: Record<string, Schema<any>> = {}, opts: { live?: boolean } = {},
+  path: string, idParam: string, table: ObjectTable<T>, extra: Shape = {}, opts: { live?: boolean } = {},
 ): ReadRoute {
-  return {
-    kind: 'read', method: 'GET', path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`, response: schemaName(table.objectName),
+  return read({
+    path: `${path}/:${idParam}`, summary: `Retrieve a ${table.objectName}`, response: schemaName(table.objectName),
     params: object({ [idParam]: nonEmptyString(255), expand: expandParam(), ...extra }),
     async read(ctx, p) {
-      const obj = await table.get(ctx.q, ctx.accountId, p[idParam]);
-      if (opts.live && obj.deleted) throw resourceMissing(table.objectName, p[idParam]);
-      return expandObject(ctx.q, ctx.accountId, obj, p.expand);
+      const id = p[idParam] as string;
+      const obj = await table.get(ctx.q, ctx.accountId, id);
+      if (opts.live && obj.deleted) throw resourceMissing(table.objectName, id);
+      return expandObject(ctx.q, ctx.accountId, obj, p.expand as string[] | undefined);
     },
-  };
+  });
 }
-
-/**
- * A command route; `extra` is its check, or the check and whether it may answer 402 (a decline).
- * A function declaration, so route modules that routes.ts imports can call it while it loads.
- */
-export function command(
-  method: 'POST' | 'DELETE', path: string, name: string, summary: string, params: ObjectSchema<any>, response: ResponseSpec,
-  extra?: ((p: any) => void) | { check?: (p: any) => void; declines?: boolean },
-): CommandRoute {
-  const { check, declines } = typeof extra === 'function' ? { check: extra, declines: undefined } : (extra ?? {});
-  const answers = (typeof response === 'string' ? [response] : response) as readonly SchemaName[];
-  const checks = (p: any) => {
-    checkExpand(answers, p.expand);
-    check?.(p);
-  };
-  return { kind: 'command', method, path, command: name, summary, params, response, check: checks, ...(declines ? { declines } : {}) };
-}
-

@@ -24,7 +24,7 @@ import { invoices, type Invoice } from './billing_objects.ts';
 import { billingNow } from './time.ts';
 import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
 import { renewSubscription } from './subscriptions.ts';
-import { recordMessage } from './invoices.ts';
+import { payInvoice, recordMessage } from './invoices.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
 import { lockForSettling } from './invoice_payment.ts';
 
@@ -59,7 +59,7 @@ async function sumLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<n
 }
 
 export class BillingRun {
-  constructor(private readonly db: Db, private readonly engine: IdempotencyEngine, private readonly opts: BillingOptions) {}
+  constructor(private readonly db: Db, private readonly engine: Pick<IdempotencyEngine<any>, 'execute'>, private readonly opts: BillingOptions) {}
 
   /** One pass; returns how many things it did. `now` defaults to the scope's time. */
   async run(scope: BillingScope): Promise<number> {
@@ -131,7 +131,7 @@ export class BillingRun {
       try {
         const res = await this.engine.execute({
           accountId: inv.account_id, requestId: newId('req'), key: `oncepay_billing_pay_${inv.id}`, internal: true,
-          method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: 'invoices.pay', params: { invoice: inv.id },
+          method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: payInvoice, params: { invoice: inv.id },
         });
         if (res.status === 400) await this.db.tx((q) => this.failWithoutAttempt(q, inv, res.body));
         return 1;

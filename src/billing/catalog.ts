@@ -22,11 +22,10 @@ import {
 } from '../schema/params.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from '../payments/expand.ts';
+import { render, type PaymentDeps } from '../payments/ports.ts';
 import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './billing_objects.ts';
-import { testClockCommands } from './test_clocks.ts';
 
 // ---- parameters -------------------------------------------------------------------------------
 
@@ -278,13 +277,13 @@ function newPrice(product: string, d: PriceData & { active?: boolean; nickname?:
 
 // ---- products -----------------------------------------------------------------------------------
 
-export const createProduct: Command<CreateProduct> = {
+export const createProduct: Command<CreateProduct, PaymentDeps> = {
   name: 'products.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = p.id ?? newId('prod');
     if (p.external_id) {
       const existing = await claimExternalId(q, ctx.accountId, 'product', p.external_id, id, payloadFingerprint(p));
-      if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
+      if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
     }
     const product = await newProduct(q, ctx.accountId, p, 'id', id);
     const price = p.default_price_data ? newPrice(product.id, p.default_price_data) : undefined;
@@ -295,11 +294,11 @@ export const createProduct: Command<CreateProduct> = {
       prices.insert(q, ctx.accountId, price);
       emitEvent(q, ctx, 'price.created', price);
     }
-    return { status: 200, body: await expandObject(q, ctx.accountId, product, p.expand) };
+    return { status: 200, body: await render(q, ctx, product, p.expand) };
   }),
 };
 
-export const updateProduct: Command<UpdateProduct> = {
+export const updateProduct: Command<UpdateProduct, PaymentDeps> = {
   name: 'products.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const product = await liveProduct(q, ctx.accountId, p.id, { forUpdate: true });
@@ -331,11 +330,11 @@ export const updateProduct: Command<UpdateProduct> = {
       products.update(q, ctx.accountId, product);
       emitEvent(q, ctx, 'product.updated', product, previous);
     }
-    return { status: 200, body: await expandObject(q, ctx.accountId, product, p.expand) };
+    return { status: 200, body: await render(q, ctx, product, p.expand) };
   }),
 };
 
-export const deleteProduct: Command<ParsedObject<typeof deleteProductParams.shape>> = {
+export const deleteProduct: Command<ParsedObject<typeof deleteProductParams.shape>, PaymentDeps> = {
   name: 'products.delete',
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const product = await liveProduct(q, ctx.accountId, p.id, { forUpdate: true });
@@ -354,13 +353,13 @@ function emitLookupKeyLoss(q: Tx, ctx: CommandContext, loser: Price | undefined,
   if (loser) emitEvent(q, ctx, 'price.updated', loser, { lookup_key: key });
 }
 
-export const createPrice: Command<CreatePrice> = {
+export const createPrice: Command<CreatePrice, PaymentDeps> = {
   name: 'prices.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('price');
     if (p.external_id) {
       const existing = await claimExternalId(q, ctx.accountId, 'price', p.external_id, id, payloadFingerprint(p));
-      if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await prices.get(q, ctx.accountId, existing), p.expand) };
+      if (existing) return { status: 200, body: await render(q, ctx, await prices.get(q, ctx.accountId, existing), p.expand) };
     }
     let product: Product;
     let newProductCreated = false;
@@ -382,11 +381,11 @@ export const createPrice: Command<CreatePrice> = {
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
     prices.insert(q, ctx.accountId, price);
     emitEvent(q, ctx, 'price.created', price);
-    return { status: 200, body: await expandObject(q, ctx.accountId, price, p.expand) };
+    return { status: 200, body: await render(q, ctx, price, p.expand) };
   }),
 };
 
-export const updatePrice: Command<UpdatePrice> = {
+export const updatePrice: Command<UpdatePrice, PaymentDeps> = {
   name: 'prices.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const unlocked = await prices.get(q, ctx.accountId, p.price);
@@ -408,12 +407,6 @@ export const updatePrice: Command<UpdatePrice> = {
     const loser = mustClaim ? await claimLookupKey(q, ctx.accountId, price.lookup_key!, price.id, p.transfer_lookup_key === true) : undefined;
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
     saveIfChanged(q, ctx, prices, before, price, 'price.updated');
-    return { status: 200, body: await expandObject(q, ctx.accountId, price, p.expand) };
+    return { status: 200, body: await render(q, ctx, price, p.expand) };
   }),
 };
-
-export const catalogCommands: Command[] = [
-  createProduct, updateProduct, deleteProduct, createPrice, updatePrice,
-  // Test clocks are registered with the catalog (src/server.ts registers catalogCommands).
-  ...testClockCommands,
-];

@@ -193,6 +193,13 @@ export function settleInvoice(q: Tx, source: EventSource, inv: Invoice, now: num
 }
 
 /** Locks an invoice (not deleted); 404 resource_missing otherwise. */
+/** An invoice that exists and is not deleted (a read: no lock), or resource_missing. */
+export async function liveInvoice(q: Queryable, accountId: string, id: string): Promise<Invoice> {
+  const inv = await invoices.find(q, accountId, id);
+  if (!inv || inv.deleted) throw resourceMissing('invoice', id);
+  return inv;
+}
+
 export async function lockInvoice(q: Tx, accountId: string, id: string, param = 'id'): Promise<Invoice> {
   const inv = await invoices.find(q, accountId, id, { forUpdate: true });
   if (!inv || inv.deleted) throw resourceMissing('invoice', id, param);

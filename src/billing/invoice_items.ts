@@ -5,6 +5,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
+import type { ListFilter } from '../store/object_table.ts';
 import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
@@ -12,7 +13,7 @@ import {
 } from '../schema/params.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from '../payments/expand.ts';
+import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
@@ -140,74 +141,82 @@ async function lockItemAndDraft(q: Tx, accountId: string, id: string) {
   return { item, inv };
 }
 
-export const invoiceItemCommands: Command[] = [
-  {
-    name: 'invoiceitems.create',
-    run: (ctx, p: CreateParams) => ctx.finish('create', async (q) => {
-      const id = newId('ii');
-      if (p.external_id) {
-        const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p));
-        if (existing) return { status: 200, body: await expandObject(q, ctx.accountId, await existingObject(q, ctx.accountId, invoiceItems, existing, p.external_id), p.expand) };
-      }
-      const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-      const priceId = p.pricing?.price ?? p.price;
-      const priceParam = p.pricing ? 'pricing[price]' : 'price';
-      const price = priceId ? await prices.get(q, ctx.accountId, priceId, { param: priceParam }) : null;
-      if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, priceParam);
-      if (p.price_data) await liveProduct(q, ctx.accountId, p.price_data.product, { param: 'price_data[product]' });
-      const cur = price?.currency ?? p.price_data?.currency ?? p.currency!;
-      if (price && p.currency && p.currency !== price.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${p.currency}.`, 'currency');
-      const inv = await lockDraftOf(q, ctx.accountId, { id, invoice: p.invoice ?? null }, 'invoice');
-      if (inv && inv.customer !== customer.id) throw invalidRequest(`Invoice ${inv.id} belongs to customer ${inv.customer}, not ${customer.id}.`, 'invoice');
-      if (inv && inv.currency !== cur) throw invalidRequest(`Invoice ${inv.id} is in ${inv.currency}, not ${cur}.`, 'currency');
-      const now = await billingNow(q, ctx.accountId, customer.test_clock);
-      const quantity = p.quantity ?? 1;
-      const unit = p.amount ?? price?.unit_amount ?? p.price_data?.unit_amount ?? p.price_data?.unit_amount_decimal ?? p.unit_amount ?? p.unit_amount_decimal!;
-      const item: InvoiceItem = {
-        id, object: 'invoiceitem', amount: p.amount ?? total(unit, quantity, 'quantity'), created: now, currency: cur, customer: customer.id,
-        date: now, description: p.description ?? null, discountable: true, external_id: p.external_id ?? null, invoice: inv?.id ?? null,
-        livemode: false, metadata: applyMetadata({}, p.metadata ?? {}), period: p.period ?? { start: now, end: now }, price,
-        proration: false, quantity, subscription: null, test_clock: customer.test_clock, unit_amount: unit,
-      };
-      invoiceItems.insert(q, ctx.accountId, item);
-      await refreshDraft(q, ctx.accountId, inv);
-      emitEvent(q, ctx, 'invoiceitem.created', item);
-      return { status: 200, body: await expandObject(q, ctx.accountId, item, p.expand) };
-    }),
-  },
-  {
-    name: 'invoiceitems.update',
-    run: (ctx, p: UpdateParams) => ctx.finish('update', async (q) => {
-      const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
-      const before = structuredClone(item);
-      if (p.amount !== undefined) {
-        item.amount = p.amount;
-        item.unit_amount = p.amount;
-        item.quantity = 1;
-      }
-      const unitAmount = p.unit_amount ?? p.unit_amount_decimal;
-      const unitParam = p.unit_amount !== undefined ? 'unit_amount' : 'unit_amount_decimal';
-      if (unitAmount !== undefined || p.quantity !== undefined) {
-        if (item.price && unitAmount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit amount.`, unitParam);
-        item.unit_amount = unitAmount ?? item.unit_amount;
-        item.quantity = p.quantity ?? item.quantity;
-        item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : unitParam);
-      }
-      if (p.description !== undefined) item.description = p.description;
-      if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);
-      if (p.period !== undefined) item.period = p.period;
-      if (saveIfChanged(q, ctx, invoiceItems, before, item, 'invoiceitem.updated')) await refreshDraft(q, ctx.accountId, inv);
-      return { status: 200, body: await expandObject(q, ctx.accountId, item, p.expand) };
-    }),
-  },
-  {
-    name: 'invoiceitems.delete',
-    run: (ctx, p: ParsedObject<typeof deleteInvoiceItemParams.shape>) => ctx.finish('delete', async (q) => {
-      const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
-      invoiceItems.update(q, ctx.accountId, { ...item, deleted: true });
-      await refreshDraft(q, ctx.accountId, inv);
-      emitEvent(q, ctx, 'invoiceitem.deleted', item);
-      return { status: 200, body: { id: item.id, object: 'invoiceitem', deleted: true } };
-    }),
-  },
-];
+export const createInvoiceItem: Command<CreateParams, PaymentDeps> = {
+  name: 'invoiceitems.create',
+  run: (ctx, p) => ctx.finish('create', async (q) => {
+    const id = newId('ii');
+    if (p.external_id) {
+      const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p));
+      if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, invoiceItems, existing, p.external_id), p.expand) };
+    }
+    const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+    const priceId = p.pricing?.price ?? p.price;
+    const priceParam = p.pricing ? 'pricing[price]' : 'price';
+    const price = priceId ? await prices.get(q, ctx.accountId, priceId, { param: priceParam }) : null;
+    if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, priceParam);
+    if (p.price_data) await liveProduct(q, ctx.accountId, p.price_data.product, { param: 'price_data[product]' });
+    const cur = price?.currency ?? p.price_data?.currency ?? p.currency!;
+    if (price && p.currency && p.currency !== price.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${p.currency}.`, 'currency');
+    const inv = await lockDraftOf(q, ctx.accountId, { id, invoice: p.invoice ?? null }, 'invoice');
+    if (inv && inv.customer !== customer.id) throw invalidRequest(`Invoice ${inv.id} belongs to customer ${inv.customer}, not ${customer.id}.`, 'invoice');
+    if (inv && inv.currency !== cur) throw invalidRequest(`Invoice ${inv.id} is in ${inv.currency}, not ${cur}.`, 'currency');
+    const now = await billingNow(q, ctx.accountId, customer.test_clock);
+    const quantity = p.quantity ?? 1;
+    const unit = p.amount ?? price?.unit_amount ?? p.price_data?.unit_amount ?? p.price_data?.unit_amount_decimal ?? p.unit_amount ?? p.unit_amount_decimal!;
+    const item: InvoiceItem = {
+      id, object: 'invoiceitem', amount: p.amount ?? total(unit, quantity, 'quantity'), created: now, currency: cur, customer: customer.id,
+      date: now, description: p.description ?? null, discountable: true, external_id: p.external_id ?? null, invoice: inv?.id ?? null,
+      livemode: false, metadata: applyMetadata({}, p.metadata ?? {}), period: p.period ?? { start: now, end: now }, price,
+      proration: false, quantity, subscription: null, test_clock: customer.test_clock, unit_amount: unit,
+    };
+    invoiceItems.insert(q, ctx.accountId, item);
+    await refreshDraft(q, ctx.accountId, inv);
+    emitEvent(q, ctx, 'invoiceitem.created', item);
+    return { status: 200, body: await render(q, ctx, item, p.expand) };
+  }),
+};
+
+export const updateInvoiceItem: Command<UpdateParams, PaymentDeps> = {
+  name: 'invoiceitems.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
+    const before = structuredClone(item);
+    if (p.amount !== undefined) {
+      item.amount = p.amount;
+      item.unit_amount = p.amount;
+      item.quantity = 1;
+    }
+    const unitAmount = p.unit_amount ?? p.unit_amount_decimal;
+    const unitParam = p.unit_amount !== undefined ? 'unit_amount' : 'unit_amount_decimal';
+    if (unitAmount !== undefined || p.quantity !== undefined) {
+      if (item.price && unitAmount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit amount.`, unitParam);
+      item.unit_amount = unitAmount ?? item.unit_amount;
+      item.quantity = p.quantity ?? item.quantity;
+      item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : unitParam);
+    }
+    if (p.description !== undefined) item.description = p.description;
+    if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);
+    if (p.period !== undefined) item.period = p.period;
+    if (saveIfChanged(q, ctx, invoiceItems, before, item, 'invoiceitem.updated')) await refreshDraft(q, ctx.accountId, inv);
+    return { status: 200, body: await render(q, ctx, item, p.expand) };
+  }),
+};
+
+export const deleteInvoiceItem: Command<ParsedObject<typeof deleteInvoiceItemParams.shape>, PaymentDeps> = {
+  name: 'invoiceitems.delete',
+  run: (ctx, p) => ctx.finish('delete', async (q) => {
+    const { item, inv } = await lockItemAndDraft(q, ctx.accountId, p.invoiceitem);
+    invoiceItems.update(q, ctx.accountId, { ...item, deleted: true });
+    await refreshDraft(q, ctx.accountId, inv);
+    emitEvent(q, ctx, 'invoiceitem.deleted', item);
+    return { status: 200, body: { id: item.id, object: 'invoiceitem', deleted: true } };
+  }),
+};
+
+/** Live items narrowed by customer and invoice (columns) and pending (not on any invoice yet). */
+export function invoiceItemListFilter(p: { customer?: string; invoice?: string; pending?: boolean }): ListFilter {
+  return {
+    where: { deleted: false, ...(p.customer ? { customer: p.customer } : {}), ...(p.invoice ? { invoice: p.invoice } : {}) },
+    whereSql: p.pending === undefined ? undefined : { sql: '(invoice IS NULL) = $', value: p.pending },
+  };
+}

@@ -8,7 +8,7 @@
  * refused as busy, so an invoice can never be charged twice.
  */
 import type { Tx } from '../store/db.ts';
-import type { CommandContext } from '../idempotency/engine.ts';
+import type { PaymentContext } from '../payments/ports.ts';
 import { invalidRequest, objectBusy } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, type EventSource } from '../events/outbox.ts';
@@ -68,7 +68,7 @@ const WAITING = ['requires_payment_method', 'requires_confirmation', 'requires_a
  * can only ever be taken by that one intent, and whoever confirms it (this endpoint, or
  * /v1/payment_intents/:id/confirm) settles the invoice through invoiceIntentOutcome.
  */
-export async function beginInvoicePayment(q: Tx, ctx: CommandContext, invoiceId: string, opts: { paymentMethod?: string } = {}): Promise<InvoicePaymentPlan> {
+export async function beginInvoicePayment(q: Tx, ctx: PaymentContext, invoiceId: string, opts: { paymentMethod?: string } = {}): Promise<InvoicePaymentPlan> {
   const inv = await lockInvoice(q, ctx.accountId, invoiceId);
   requireInvoiceAction(inv, 'pay');
   const previous = await requireNoPaymentInFlight(q, ctx.accountId, inv);
@@ -129,7 +129,7 @@ export async function invoiceIntentOutcome(q: Tx, source: EventSource, pi: Payme
 }
 
 /** The finish step: records the authorization (which settles the invoice or counts the attempt). */
-export async function finishInvoicePayment(q: Tx, ctx: CommandContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
+export async function finishInvoicePayment(q: Tx, ctx: PaymentContext, plan: InvoicePaymentPlan, result: AuthorizeResult): Promise<InvoicePaymentResult> {
   const { pi, error } = await applyAuthorization(q, ctx, plan.confirm, result);
   const inv = await invoices.get(q, ctx.accountId, plan.invoice);
   if (pi.status === 'succeeded') return { invoice: inv, intent: pi, error: null };

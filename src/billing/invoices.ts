@@ -5,7 +5,6 @@
  */
 import type { Command, CommandContext } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
-import type { Processor } from '../processor/types.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
@@ -14,7 +13,7 @@ import {
 import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { customers } from '../payments/payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from '../payments/expand.ts';
+import { render, type PaymentContext, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
@@ -94,8 +93,6 @@ export function checkPayInvoice(p: PayParams): void {
   if (p.payment_method) checkPaymentMethod(p.payment_method);
 }
 
-export const renderInvoice = (q: Tx, accountId: string, inv: Invoice, expand: string[] | undefined) => expandObject(q, accountId, inv, expand);
-
 /** Records a message in the invoice's outbox, with the event that announces it. */
 export function recordMessage(q: Tx, source: EventSource, inv: Invoice, m: Pick<InvoiceMessage, 'type' | 'subject' | 'reminder_offset'>, eventType: string, now: number): void {
   const event = emitEvent(q, source, eventType, inv);
@@ -105,183 +102,180 @@ export function recordMessage(q: Tx, source: EventSource, inv: Invoice, m: Pick<
   invoiceMessages.insert(q, source.accountId, message);
 }
 
-export function invoiceCommands(processor: Processor): Command[] {
-  const create: Command<CreateParams> = {
-    name: 'invoices.create',
-    run: (ctx, p) => ctx.finish('create', async (q) => {
-      const id = newId('in');
-      if (p.external_id) {
-        const existing = await claimExternalId(q, ctx.accountId, 'invoice', p.external_id, id, payloadFingerprint(p));
-        if (existing) return { status: 200, body: await renderInvoice(q, ctx.accountId, await existingObject(q, ctx.accountId, invoices, existing, p.external_id), p.expand) };
-      }
-      const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-      const order = p.order ? await orders.get(q, ctx.accountId, p.order, { param: 'order' }) : undefined;
-      const cur = p.currency ?? order?.currency ?? customer.currency ?? 'usd';
-      if (order) {
-        if (p.pending_invoice_items_behavior === 'include') {
-          throw invalidRequest(`An invoice for order ${order.id} bills what the order still owes, and nothing else: it cannot include pending invoice items.`, 'pending_invoice_items_behavior');
-        }
-        if (order.currency !== cur) throw invalidRequest(`Order ${order.id} is in ${order.currency}, not ${cur}.`, 'currency');
-        if (order.status === 'canceled' || order.amount_remaining === 0) {
-          throw invalidRequest(`Order ${order.id} has nothing left to pay (its status is ${order.status}).`, 'order');
-        }
-      }
-      const now = await billingNow(q, ctx.accountId, customer.test_clock);
-      const method = p.collection_method ?? 'charge_automatically';
-      const inv = { ...buildInvoice({
-        customer, currency: cur, collectionMethod: method, daysUntilDue: p.days_until_due ?? null, dueDate: p.due_date ?? null,
-        autoAdvance: p.auto_advance ?? false, billingReason: 'manual', description: p.description ?? null,
-        metadata: applyMetadata({}, p.metadata ?? {}), defaultPaymentMethod: p.default_payment_method ?? null,
-        externalId: p.external_id ?? null, order: order?.id ?? null, subscription: null, period: { start: now, end: now }, now,
-      }), id };
-      inv.lines.url = `/v1/invoices/${id}/lines`;
-      if (p.pending_invoice_items_behavior === 'include') await attachPendingItems(q, ctx.accountId, inv);
-      if (order) {
-        // The invoice bills what the order still owes, as one item.
-        const item: InvoiceItem = {
-          id: newId('ii'), object: 'invoiceitem', amount: order.amount_remaining, created: now, currency: cur, customer: customer.id,
-          date: now, description: order.description ?? `Order ${order.id}`, discountable: false, external_id: null, invoice: id,
-          livemode: false, metadata: {}, period: { start: now, end: now }, price: null, proration: false, quantity: 1,
-          subscription: null, test_clock: customer.test_clock, unit_amount: order.amount_remaining,
-        };
-        invoiceItems.insert(q, ctx.accountId, item);
-        emitEvent(q, ctx, 'invoiceitem.created', item);
-      }
-      await computeLines(q, ctx.accountId, inv);
-      invoices.insert(q, ctx.accountId, inv);
-      emitEvent(q, ctx, 'invoice.created', inv);
-      return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
-    }),
-  };
+type InvoiceCommand<P> = Command<P, PaymentDeps>;
 
-  const update: Command<UpdateParams> = {
-    name: 'invoices.update',
-    run: (ctx, p) => ctx.finish('update', async (q) => {
-      const inv = await lockInvoice(q, ctx.accountId, p.invoice);
-      const before = structuredClone(inv);
-      // A finalized invoice keeps its terms: only its description (while collectible) and metadata change.
-      const draftOnly = (['collection_method', 'days_until_due', 'due_date', 'default_payment_method', 'auto_advance'] as const).filter((k) => p[k] !== undefined);
-      const locked = inv.status === 'draft' ? [] : inv.status === 'paid' || inv.status === 'void' ? [...draftOnly, ...(p.description !== undefined ? ['description'] : [])] : draftOnly;
-      if (locked.length > 0) {
-        throw new ApiError(400, {
-          type: 'invalid_request_error', code: 'invoice_not_editable', param: locked[0],
-          message: `Invoice ${inv.id} is ${inv.status}: ${locked[0]} can be changed only while it is a draft.`,
-        });
+export const createInvoice: InvoiceCommand<CreateParams> = {
+  name: 'invoices.create',
+  run: (ctx, p) => ctx.finish('create', async (q) => {
+    const id = newId('in');
+    if (p.external_id) {
+      const existing = await claimExternalId(q, ctx.accountId, 'invoice', p.external_id, id, payloadFingerprint(p));
+      if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, invoices, existing, p.external_id), p.expand) };
+    }
+    const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+    const order = p.order ? await orders.get(q, ctx.accountId, p.order, { param: 'order' }) : undefined;
+    const cur = p.currency ?? order?.currency ?? customer.currency ?? 'usd';
+    if (order) {
+      if (p.pending_invoice_items_behavior === 'include') {
+        throw invalidRequest(`An invoice for order ${order.id} bills what the order still owes, and nothing else: it cannot include pending invoice items.`, 'pending_invoice_items_behavior');
       }
-      if (p.collection_method !== undefined) inv.collection_method = p.collection_method;
-      // One of the two terms replaces the other: setting one clears the one not passed.
-      if (p.days_until_due !== undefined) {
-        inv.days_until_due = p.days_until_due;
-        if (p.due_date === undefined && p.days_until_due !== null) inv.due_date = null;
+      if (order.currency !== cur) throw invalidRequest(`Order ${order.id} is in ${order.currency}, not ${cur}.`, 'currency');
+      if (order.status === 'canceled' || order.amount_remaining === 0) {
+        throw invalidRequest(`Order ${order.id} has nothing left to pay (its status is ${order.status}).`, 'order');
       }
-      if (p.due_date !== undefined) {
-        inv.due_date = p.due_date;
-        if (p.days_until_due === undefined && p.due_date !== null) inv.days_until_due = null;
-      }
-      if (p.collection_method === 'charge_automatically') {
-        if (p.days_until_due === undefined) inv.days_until_due = null;
-        if (p.due_date === undefined) inv.due_date = null;
-      }
-      if (p.collection_method !== undefined || p.days_until_due !== undefined || p.due_date !== undefined) {
-        checkCollection(inv.collection_method, inv.days_until_due, inv.due_date, 'days_until_due');
-      }
-      if (p.auto_advance !== undefined) {
-        inv.auto_advance = p.auto_advance;
-        inv.automatically_finalizes_at = p.auto_advance ? inv.created + 3600 : null;
-      }
-      if (p.default_payment_method) checkPaymentMethod(p.default_payment_method, 'default_payment_method');
-      if (p.default_payment_method !== undefined) inv.default_payment_method = p.default_payment_method;
-      if (p.description !== undefined) inv.description = p.description;
-      if (p.metadata !== undefined) inv.metadata = applyMetadata(inv.metadata, p.metadata);
-      saveIfChanged(q, ctx, invoices, before, inv, 'invoice.updated');
-      return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
-    }),
-  };
+    }
+    const now = await billingNow(q, ctx.accountId, customer.test_clock);
+    const method = p.collection_method ?? 'charge_automatically';
+    const inv = { ...buildInvoice({
+      customer, currency: cur, collectionMethod: method, daysUntilDue: p.days_until_due ?? null, dueDate: p.due_date ?? null,
+      autoAdvance: p.auto_advance ?? false, billingReason: 'manual', description: p.description ?? null,
+      metadata: applyMetadata({}, p.metadata ?? {}), defaultPaymentMethod: p.default_payment_method ?? null,
+      externalId: p.external_id ?? null, order: order?.id ?? null, subscription: null, period: { start: now, end: now }, now,
+    }), id };
+    inv.lines.url = `/v1/invoices/${id}/lines`;
+    if (p.pending_invoice_items_behavior === 'include') await attachPendingItems(q, ctx.accountId, inv);
+    if (order) {
+      // The invoice bills what the order still owes, as one item.
+      const item: InvoiceItem = {
+        id: newId('ii'), object: 'invoiceitem', amount: order.amount_remaining, created: now, currency: cur, customer: customer.id,
+        date: now, description: order.description ?? `Order ${order.id}`, discountable: false, external_id: null, invoice: id,
+        livemode: false, metadata: {}, period: { start: now, end: now }, price: null, proration: false, quantity: 1,
+        subscription: null, test_clock: customer.test_clock, unit_amount: order.amount_remaining,
+      };
+      invoiceItems.insert(q, ctx.accountId, item);
+      emitEvent(q, ctx, 'invoiceitem.created', item);
+    }
+    await computeLines(q, ctx.accountId, inv);
+    invoices.insert(q, ctx.accountId, inv);
+    emitEvent(q, ctx, 'invoice.created', inv);
+    return { status: 200, body: await render(q, ctx, inv, p.expand) };
+  }),
+};
 
-  const del: Command<ParsedObject<typeof deleteInvoiceParams.shape>> = {
-    name: 'invoices.delete',
-    run: (ctx, p) => ctx.finish('delete', async (q) => {
-      const inv = await lockInvoice(q, ctx.accountId, p.invoice);
-      requireInvoiceAction(inv, 'delete');
-      // Its items go back to pending, to be billed by a later invoice; but an order's invoice item
-      // is the order's bill and goes with it (a later invoice would charge it without paying the order).
-      q.write(inv.order
-        ? 'UPDATE invoiceitems SET deleted = true, data = (data::jsonb || \'{"deleted": true}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2'
-        : 'UPDATE invoiceitems SET invoice = NULL, data = (data::jsonb || \'{"invoice": null}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2',
-      [ctx.accountId, inv.id]);
-      invoices.update(q, ctx.accountId, { ...inv, deleted: true });
-      emitEvent(q, ctx, 'invoice.deleted', inv);
-      return { status: 200, body: { id: inv.id, object: 'invoice', deleted: true } };
-    }),
-  };
+export const updateInvoice: InvoiceCommand<UpdateParams> = {
+  name: 'invoices.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const inv = await lockInvoice(q, ctx.accountId, p.invoice);
+    const before = structuredClone(inv);
+    // A finalized invoice keeps its terms: only its description (while collectible) and metadata change.
+    const draftOnly = (['collection_method', 'days_until_due', 'due_date', 'default_payment_method', 'auto_advance'] as const).filter((k) => p[k] !== undefined);
+    const locked = inv.status === 'draft' ? [] : inv.status === 'paid' || inv.status === 'void' ? [...draftOnly, ...(p.description !== undefined ? ['description'] : [])] : draftOnly;
+    if (locked.length > 0) {
+      throw new ApiError(400, {
+        type: 'invalid_request_error', code: 'invoice_not_editable', param: locked[0],
+        message: `Invoice ${inv.id} is ${inv.status}: ${locked[0]} can be changed only while it is a draft.`,
+      });
+    }
+    if (p.collection_method !== undefined) inv.collection_method = p.collection_method;
+    // One of the two terms replaces the other: setting one clears the one not passed.
+    if (p.days_until_due !== undefined) {
+      inv.days_until_due = p.days_until_due;
+      if (p.due_date === undefined && p.days_until_due !== null) inv.due_date = null;
+    }
+    if (p.due_date !== undefined) {
+      inv.due_date = p.due_date;
+      if (p.days_until_due === undefined && p.due_date !== null) inv.days_until_due = null;
+    }
+    if (p.collection_method === 'charge_automatically') {
+      if (p.days_until_due === undefined) inv.days_until_due = null;
+      if (p.due_date === undefined) inv.due_date = null;
+    }
+    if (p.collection_method !== undefined || p.days_until_due !== undefined || p.due_date !== undefined) {
+      checkCollection(inv.collection_method, inv.days_until_due, inv.due_date, 'days_until_due');
+    }
+    if (p.auto_advance !== undefined) {
+      inv.auto_advance = p.auto_advance;
+      inv.automatically_finalizes_at = p.auto_advance ? inv.created + 3600 : null;
+    }
+    if (p.default_payment_method) checkPaymentMethod(p.default_payment_method, 'default_payment_method');
+    if (p.default_payment_method !== undefined) inv.default_payment_method = p.default_payment_method;
+    if (p.description !== undefined) inv.description = p.description;
+    if (p.metadata !== undefined) inv.metadata = applyMetadata(inv.metadata, p.metadata);
+    saveIfChanged(q, ctx, invoices, before, inv, 'invoice.updated');
+    return { status: 200, body: await render(q, ctx, inv, p.expand) };
+  }),
+};
 
-  const finalize: Command<ParsedObject<typeof finalizeInvoiceParams.shape>> = {
-    name: 'invoices.finalize',
-    run: (ctx, p) => ctx.finish('finalize', async (q) => {
-      const inv = await lockInvoice(q, ctx.accountId, p.invoice);
-      const now = await billingNow(q, ctx.accountId, inv.test_clock);
-      await finalizeInvoice(q, ctx, inv, now, { autoAdvance: p.auto_advance });
-      return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
-    }),
-  };
+export const deleteInvoice: InvoiceCommand<ParsedObject<typeof deleteInvoiceParams.shape>> = {
+  name: 'invoices.delete',
+  run: (ctx, p) => ctx.finish('delete', async (q) => {
+    const inv = await lockInvoice(q, ctx.accountId, p.invoice);
+    requireInvoiceAction(inv, 'delete');
+    // Its items go back to pending, to be billed by a later invoice; but an order's invoice item
+    // is the order's bill and goes with it (a later invoice would charge it without paying the order).
+    q.write(inv.order
+      ? 'UPDATE invoiceitems SET deleted = true, data = (data::jsonb || \'{"deleted": true}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2'
+      : 'UPDATE invoiceitems SET invoice = NULL, data = (data::jsonb || \'{"invoice": null}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2',
+    [ctx.accountId, inv.id]);
+    invoices.update(q, ctx.accountId, { ...inv, deleted: true });
+    emitEvent(q, ctx, 'invoice.deleted', inv);
+    return { status: 200, body: { id: inv.id, object: 'invoice', deleted: true } };
+  }),
+};
 
-  const send: Command<ParsedObject<typeof sendInvoiceParams.shape>> = {
-    name: 'invoices.send',
-    run: (ctx, p) => ctx.finish('send', async (q) => {
-      const inv = await lockInvoice(q, ctx.accountId, p.invoice);
-      requireInvoiceAction(inv, 'send');
-      if (!inv.customer_email) {
-        const customer = await customers.get(q, ctx.accountId, inv.customer);
-        if (!customer.email) throw invalidRequest(`Invoice ${inv.id} cannot be sent: customer ${customer.id} has no email address. Set the customer's email first.`, 'invoice');
-        inv.customer_email = customer.email;
-        invoices.update(q, ctx.accountId, inv);
-      }
-      const now = await billingNow(q, ctx.accountId, inv.test_clock);
-      recordMessage(q, ctx, inv, { type: 'invoice', subject: `Invoice ${inv.number}`, reminder_offset: null }, 'invoice.sent', now);
-      return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
-    }),
-  };
+export const finalizeInvoiceCommand: InvoiceCommand<ParsedObject<typeof finalizeInvoiceParams.shape>> = {
+  name: 'invoices.finalize',
+  run: (ctx, p) => ctx.finish('finalize', async (q) => {
+    const inv = await lockInvoice(q, ctx.accountId, p.invoice);
+    const now = await billingNow(q, ctx.accountId, inv.test_clock);
+    await finalizeInvoice(q, ctx, inv, now, { autoAdvance: p.auto_advance });
+    return { status: 200, body: await render(q, ctx, inv, p.expand) };
+  }),
+};
 
-  /** void and mark_uncollectible: a status change with a timestamp and its event. */
-  const closeAs = (name: string, action: 'void' | 'mark_uncollectible', status: 'void' | 'uncollectible', stamp: 'voided_at' | 'marked_uncollectible_at', eventType: string): Command<{ invoice: string; expand?: string[] }> => ({
-    name,
-    run: (ctx, p) => ctx.finish(action, async (q) => {
-      const inv = await lockInvoice(q, ctx.accountId, p.invoice);
-      requireInvoiceAction(inv, action);
-      await abandonWaitingIntent(q, ctx, await requireNoPaymentInFlight(q, ctx.accountId, inv), nowSeconds());
-      const before = inv.status;
-      inv.status = status;
-      inv.status_transitions[stamp] = await billingNow(q, ctx.accountId, inv.test_clock);
-      inv.next_payment_attempt = null;
+export const sendInvoice: InvoiceCommand<ParsedObject<typeof sendInvoiceParams.shape>> = {
+  name: 'invoices.send',
+  run: (ctx, p) => ctx.finish('send', async (q) => {
+    const inv = await lockInvoice(q, ctx.accountId, p.invoice);
+    requireInvoiceAction(inv, 'send');
+    if (!inv.customer_email) {
+      const customer = await customers.get(q, ctx.accountId, inv.customer);
+      if (!customer.email) throw invalidRequest(`Invoice ${inv.id} cannot be sent: customer ${customer.id} has no email address. Set the customer's email first.`, 'invoice');
+      inv.customer_email = customer.email;
       invoices.update(q, ctx.accountId, inv);
-      emitEvent(q, ctx, eventType, inv, { status: before });
-      return { status: 200, body: await renderInvoice(q, ctx.accountId, inv, p.expand) };
-    }),
-  });
+    }
+    const now = await billingNow(q, ctx.accountId, inv.test_clock);
+    recordMessage(q, ctx, inv, { type: 'invoice', subject: `Invoice ${inv.number}`, reminder_offset: null }, 'invoice.sent', now);
+    return { status: 200, body: await render(q, ctx, inv, p.expand) };
+  }),
+};
 
-  const pay: Command<PayParams> = {
-    name: 'invoices.pay',
-    async run(ctx, p) {
-      if (p.paid_out_of_band) {
-        return ctx.finish('pay', async (q) => ({ status: 200, body: await renderInvoice(q, ctx.accountId, await payOutOfBand(q, ctx, p.invoice), p.expand) }));
-      }
-      return payWithCard(ctx, processor, p.invoice, { paymentMethod: p.payment_method, expand: p.expand });
-    },
-  };
+/** void and mark_uncollectible: a status change with a timestamp and its event. */
+const closeAs = (name: string, action: 'void' | 'mark_uncollectible', status: 'void' | 'uncollectible', stamp: 'voided_at' | 'marked_uncollectible_at', eventType: string): InvoiceCommand<{ invoice: string; expand?: string[] }> => ({
+  name,
+  run: (ctx, p) => ctx.finish(action, async (q) => {
+    const inv = await lockInvoice(q, ctx.accountId, p.invoice);
+    requireInvoiceAction(inv, action);
+    await abandonWaitingIntent(q, ctx, await requireNoPaymentInFlight(q, ctx.accountId, inv), nowSeconds());
+    const before = inv.status;
+    inv.status = status;
+    inv.status_transitions[stamp] = await billingNow(q, ctx.accountId, inv.test_clock);
+    inv.next_payment_attempt = null;
+    invoices.update(q, ctx.accountId, inv);
+    emitEvent(q, ctx, eventType, inv, { status: before });
+    return { status: 200, body: await render(q, ctx, inv, p.expand) };
+  }),
+});
 
-  return [
-    create, update, del, finalize, send, pay,
-    closeAs('invoices.void', 'void', 'void', 'voided_at', 'invoice.voided'),
-    closeAs('invoices.mark_uncollectible', 'mark_uncollectible', 'uncollectible', 'marked_uncollectible_at', 'invoice.marked_uncollectible'),
-  ];
-}
+export const payInvoice: InvoiceCommand<PayParams> = {
+  name: 'invoices.pay',
+  async run(ctx, p) {
+    if (p.paid_out_of_band) {
+      return ctx.finish('pay', async (q) => ({ status: 200, body: await render(q, ctx, await payOutOfBand(q, ctx, p.invoice), p.expand) }));
+    }
+    return payWithCard(ctx, p.invoice, { paymentMethod: p.payment_method, expand: p.expand });
+  },
+};
+
+export const voidInvoice = closeAs('invoices.void', 'void', 'void', 'voided_at', 'invoice.voided');
+export const markInvoiceUncollectible = closeAs('invoices.mark_uncollectible', 'mark_uncollectible', 'uncollectible', 'marked_uncollectible_at', 'invoice.marked_uncollectible');
 
 /** Pays an open invoice with a card through the three steps of invoice_payment.ts. */
-export async function payWithCard(ctx: CommandContext, processor: Processor, invoiceId: string, opts: { paymentMethod?: string; expand?: string[] }) {
+export async function payWithCard(ctx: PaymentContext, invoiceId: string, opts: { paymentMethod?: string; expand?: string[] }) {
   const plan = await ctx.atomic('begin', (q) => beginInvoicePayment(q, ctx, invoiceId, { paymentMethod: opts.paymentMethod }));
-  const result = await authorize(ctx, processor, plan.confirm);
+  const result = await authorize(ctx, plan.confirm);
   return ctx.finish('record', async (q) => {
     const r = await finishInvoicePayment(q, ctx, plan, result);
-    return paymentResponse(r, await renderInvoice(q, ctx.accountId, r.invoice, opts.expand));
+    return paymentResponse(r, await render(q, ctx, r.invoice, opts.expand));
   });
 }

@@ -5,8 +5,8 @@
  * Money moves only through payments (src/billing/order_payments.ts): the status follows from it.
  */
 import type { Command } from '../idempotency/engine.ts';
-import type { Tx } from '../store/db.ts';
-import { invalidRequest } from '../errors.ts';
+import type { Queryable, Tx } from '../store/db.ts';
+import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
   amount, array, clearable, currency, expandParam, integer, metadata, nonEmptyString, object, optional, string,
@@ -14,7 +14,7 @@ import {
 } from '../schema/params.ts';
 import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from '../payments/expand.ts';
+import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
@@ -107,7 +107,6 @@ function setLines(o: Order, items: LineItemParams[]): void {
   settle(o);
 }
 
-const render = (q: Tx, accountId: string, o: Order, expand: string[] | undefined) => expandObject(q, accountId, o, expand);
 
 /** Refuses a change the order's status or a payment in flight does not allow. */
 async function requireChangeable(q: Tx, accountId: string, o: Order, action: 'update' | 'cancel', param?: string): Promise<void> {
@@ -123,13 +122,13 @@ async function requireChangeable(q: Tx, accountId: string, o: Order, action: 'up
   }
 }
 
-export const createOrder: Command<CreateParams> = {
+export const createOrder: Command<CreateParams, PaymentDeps> = {
   name: 'orders.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('order');
     if (p.external_id) {
       const existing = await claimExternalId(q, ctx.accountId, 'order', p.external_id, id, payloadFingerprint(p));
-      if (existing) return { status: 200, body: await render(q, ctx.accountId, await orders.get(q, ctx.accountId, existing), p.expand) };
+      if (existing) return { status: 200, body: await render(q, ctx, await orders.get(q, ctx.accountId, existing), p.expand) };
     }
     if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
     const order: Order = {
@@ -142,11 +141,11 @@ export const createOrder: Command<CreateParams> = {
     setLines(order, p.line_items);
     orders.insert(q, ctx.accountId, order);
     emitEvent(q, ctx, 'order.created', order);
-    return { status: 200, body: await render(q, ctx.accountId, order, p.expand) };
+    return { status: 200, body: await render(q, ctx, order, p.expand) };
   }),
 };
 
-export const updateOrder: Command<UpdateParams> = {
+export const updateOrder: Command<UpdateParams, PaymentDeps> = {
   name: 'orders.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const order = await orders.get(q, ctx.accountId, p.order, { forUpdate: true });
@@ -159,11 +158,11 @@ export const updateOrder: Command<UpdateParams> = {
     if (p.line_items !== undefined) setLines(order, p.line_items);
     if (p.metadata !== undefined) order.metadata = applyMetadata(order.metadata, p.metadata);
     saveIfChanged(q, ctx, orders, before, order, 'order.updated');
-    return { status: 200, body: await render(q, ctx.accountId, order, p.expand) };
+    return { status: 200, body: await render(q, ctx, order, p.expand) };
   }),
 };
 
-export const cancelOrder: Command<CancelParams> = {
+export const cancelOrder: Command<CancelParams, PaymentDeps> = {
   name: 'orders.cancel',
   run: (ctx, p) => ctx.finish('cancel', async (q) => {
     const order = await orders.get(q, ctx.accountId, p.order, { forUpdate: true });
@@ -173,8 +172,30 @@ export const cancelOrder: Command<CancelParams> = {
     settle(order);
     orders.update(q, ctx.accountId, order);
     emitEvent(q, ctx, 'order.canceled', order, previous);
-    return { status: 200, body: await render(q, ctx.accountId, order, p.expand) };
+    return { status: 200, body: await render(q, ctx, order, p.expand) };
   }),
 };
 
-export const orderCommands: Command[] = [createOrder, updateOrder, cancelOrder];
+/**
+ * One page of an order's line items (they live inside the order, in the order's own order):
+ * starting_after pages forward, ending_before backwards from its cursor.
+ */
+export async function orderLineItemsPage(
+  q: Queryable, accountId: string, orderId: string, p: { limit?: number; starting_after?: string; ending_before?: string },
+): Promise<{ order: Order; data: OrderLineItem[]; hasMore: boolean }> {
+  if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
+  const order = await orders.get(q, accountId, orderId);
+  const items = order.line_items.data;
+  const limit = p.limit ?? 10;
+  const cursor = p.starting_after ?? p.ending_before;
+  let start = 0;
+  let end = items.length;
+  if (cursor !== undefined) {
+    const at = items.findIndex((li) => li.id === cursor);
+    if (at < 0) throw resourceMissing('line item', cursor, p.starting_after ? 'starting_after' : 'ending_before');
+    if (p.starting_after) start = at + 1;
+    else end = at;
+  }
+  if (p.ending_before) return { order, data: items.slice(Math.max(start, end - limit), end), hasMore: end - limit > start };
+  return { order, data: items.slice(start, start + limit), hasMore: start + limit < end };
+}

@@ -7,7 +7,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
-import type { Processor } from '../processor/types.ts';
+import type { ListFilter } from '../store/object_table.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
@@ -15,14 +15,14 @@ import {
 } from '../schema/params.ts';
 import { emitEvent, previousAttributes, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from '../payments/expand.ts';
+import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
 import { customers, paymentIntents, type Customer } from '../payments/payment_objects.ts';
 import {
   embeddedList, invoices, prices, subscriptions, type Invoice, type InvoiceLineItem, type Period, type Price, type Subscription,
-  type SubscriptionItem,
+  type SubscriptionItem, type SubscriptionStatus,
 } from './billing_objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, requireInvoiceAction } from './invoice_core.ts';
 import { beginInvoicePayment, finishInvoicePayment } from './invoice_payment.ts';
@@ -211,121 +211,134 @@ export async function renewSubscription(q: Tx, source: EventSource, subscription
   return { invoice: inv.id, more: period.end <= now };
 }
 
-export const renderSubscription = (q: Tx, accountId: string, sub: Subscription, expand: string[] | undefined) => expandObject(q, accountId, sub, expand);
+type SubscriptionCommand<P> = Command<P, PaymentDeps>;
 
-export function subscriptionCommands(processor: Processor): Command[] {
-  const create: Command<CreateParams> = {
-    name: 'subscriptions.create',
-    async run(ctx, p) {
-      const begun = await ctx.atomic('create', async (q) => {
-        const id = newId('sub');
-        if (p.external_id) {
-          const existing = await claimExternalId(q, ctx.accountId, 'subscription', p.external_id, id, payloadFingerprint(p));
-          if (existing) return { subscription: existing, invoice: null as string | null };
-        }
-        const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-        const itemPrices: Price[] = [];
-        for (const [i, it] of p.items.entries()) {
-          const price = await prices.get(q, ctx.accountId, it.price, { param: `items[${i}][price]` });
-          if (!price.active) throw invalidRequest(`Price ${price.id} is not active: subscriptions take active prices.`, `items[${i}][price]`);
-          if (price.type !== 'recurring' || !price.recurring) throw invalidRequest(`Price ${price.id} is a one-time price: subscription items take recurring prices.`, `items[${i}][price]`);
-          const first = itemPrices[0];
-          if (first && (first.currency !== price.currency)) throw invalidRequest(`All items of a subscription must have one currency: ${price.id} is in ${price.currency}, ${first.id} in ${first.currency}.`, `items[${i}][price]`);
-          if (first && (first.recurring!.interval !== price.recurring.interval || first.recurring!.interval_count !== price.recurring.interval_count)) {
-            throw invalidRequest(`All items of a subscription must bill on one interval: ${price.id} bills every ${price.recurring.interval_count} ${price.recurring.interval}, ${first.id} every ${first.recurring!.interval_count} ${first.recurring!.interval}.`, `items[${i}][price]`);
-          }
-          itemPrices.push(price);
-        }
-        const method = p.collection_method ?? 'charge_automatically';
-        const behavior = p.payment_behavior ?? 'allow_incomplete';
-        if (method === 'charge_automatically' && behavior !== 'default_incomplete' && !p.default_payment_method && !customer.invoice_settings.default_payment_method) {
-          throw invalidRequest(`This customer (${customer.id}) has no default payment method: pass default_payment_method, set the customer's invoice_settings[default_payment_method], or use payment_behavior=default_incomplete.`, 'default_payment_method');
-        }
-        const now = await billingNow(q, ctx.accountId, customer.test_clock);
-        const r = itemPrices[0].recurring!;
-        const period = { start: now, end: periodEnd(now, r.interval, r.interval_count, 1) };
-        const items: SubscriptionItem[] = p.items.map((it, i) => ({
-          id: newId('si'), object: 'subscription_item', created: now, current_period_end: period.end, current_period_start: period.start,
-          metadata: applyMetadata({}, it.metadata ?? {}), price: itemPrices[i], quantity: it.quantity ?? 1, subscription: id,
-        }));
-        const sub: Subscription = {
-          id, object: 'subscription', billing_cycle_anchor: now, cancel_at: null, cancel_at_period_end: p.cancel_at_period_end ?? false,
-          canceled_at: null, collection_method: method, created: now, currency: itemPrices[0].currency,
-          current_period_end: period.end, current_period_start: period.start, customer: customer.id,
-          days_until_due: p.days_until_due ?? null, default_payment_method: p.default_payment_method ?? null,
-          description: p.description ?? null, ended_at: null, external_id: p.external_id ?? null,
-          items: embeddedList(items, `/v1/subscription_items?subscription=${id}`), latest_invoice: null, livemode: false,
-          metadata: applyMetadata({}, p.metadata ?? {}), start_date: now, status: 'incomplete', test_clock: customer.test_clock,
-        };
-        const inv = await invoicePeriod(q, ctx, sub, customer, period, 'subscription_create');
-        sub.latest_invoice = inv.id;
-        // Nothing to collect (a zero invoice, or one sent for payment): the subscription starts now.
-        if (inv.status === 'paid' || method === 'send_invoice') sub.status = 'active';
-        subscriptions.insert(q, ctx.accountId, sub);
-        emitEvent(q, ctx, 'customer.subscription.created', sub);
-        const charge = inv.status === 'open' && method === 'charge_automatically' && behavior === 'allow_incomplete';
-        return { subscription: id, invoice: charge ? inv.id : null };
-      });
-      const invoiceId = begun.invoice;
-      // Paid or voided meanwhile (by /pay, say, before a retry of a create cut off after its first phase): nothing to charge.
-      const plan = invoiceId && await ctx.atomic('pay', async (q) => {
-        const inv = await invoices.get(q, ctx.accountId, invoiceId);
-        return inv.status === 'open' ? beginInvoicePayment(q, ctx, invoiceId) : null;
-      });
-      if (plan) {
-        const result = await authorize(ctx, processor, plan.confirm);
-        return ctx.finish('record', async (q) => {
-          await finishInvoicePayment(q, ctx, plan, result);
-          return { status: 200, body: await renderSubscription(q, ctx.accountId, await subscriptions.get(q, ctx.accountId, begun.subscription), p.expand) };
-        });
+export const createSubscription: SubscriptionCommand<CreateParams> = {
+  name: 'subscriptions.create',
+  async run(ctx, p) {
+    const begun = await ctx.atomic('create', async (q) => {
+      const id = newId('sub');
+      if (p.external_id) {
+        const existing = await claimExternalId(q, ctx.accountId, 'subscription', p.external_id, id, payloadFingerprint(p));
+        if (existing) return { subscription: existing, invoice: null as string | null };
       }
-      return ctx.finish('respond', async (q) => ({
-        status: 200, body: await renderSubscription(q, ctx.accountId, await subscriptions.get(q, ctx.accountId, begun.subscription), p.expand),
+      const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+      const itemPrices: Price[] = [];
+      for (const [i, it] of p.items.entries()) {
+        const price = await prices.get(q, ctx.accountId, it.price, { param: `items[${i}][price]` });
+        if (!price.active) throw invalidRequest(`Price ${price.id} is not active: subscriptions take active prices.`, `items[${i}][price]`);
+        if (price.type !== 'recurring' || !price.recurring) throw invalidRequest(`Price ${price.id} is a one-time price: subscription items take recurring prices.`, `items[${i}][price]`);
+        const first = itemPrices[0];
+        if (first && (first.currency !== price.currency)) throw invalidRequest(`All items of a subscription must have one currency: ${price.id} is in ${price.currency}, ${first.id} in ${first.currency}.`, `items[${i}][price]`);
+        if (first && (first.recurring!.interval !== price.recurring.interval || first.recurring!.interval_count !== price.recurring.interval_count)) {
+          throw invalidRequest(`All items of a subscription must bill on one interval: ${price.id} bills every ${price.recurring.interval_count} ${price.recurring.interval}, ${first.id} every ${first.recurring!.interval_count} ${first.recurring!.interval}.`, `items[${i}][price]`);
+        }
+        itemPrices.push(price);
+      }
+      const method = p.collection_method ?? 'charge_automatically';
+      const behavior = p.payment_behavior ?? 'allow_incomplete';
+      if (method === 'charge_automatically' && behavior !== 'default_incomplete' && !p.default_payment_method && !customer.invoice_settings.default_payment_method) {
+        throw invalidRequest(`This customer (${customer.id}) has no default payment method: pass default_payment_method, set the customer's invoice_settings[default_payment_method], or use payment_behavior=default_incomplete.`, 'default_payment_method');
+      }
+      const now = await billingNow(q, ctx.accountId, customer.test_clock);
+      const r = itemPrices[0].recurring!;
+      const period = { start: now, end: periodEnd(now, r.interval, r.interval_count, 1) };
+      const items: SubscriptionItem[] = p.items.map((it, i) => ({
+        id: newId('si'), object: 'subscription_item', created: now, current_period_end: period.end, current_period_start: period.start,
+        metadata: applyMetadata({}, it.metadata ?? {}), price: itemPrices[i], quantity: it.quantity ?? 1, subscription: id,
       }));
-    },
-  };
+      const sub: Subscription = {
+        id, object: 'subscription', billing_cycle_anchor: now, cancel_at: null, cancel_at_period_end: p.cancel_at_period_end ?? false,
+        canceled_at: null, collection_method: method, created: now, currency: itemPrices[0].currency,
+        current_period_end: period.end, current_period_start: period.start, customer: customer.id,
+        days_until_due: p.days_until_due ?? null, default_payment_method: p.default_payment_method ?? null,
+        description: p.description ?? null, ended_at: null, external_id: p.external_id ?? null,
+        items: embeddedList(items, `/v1/subscription_items?subscription=${id}`), latest_invoice: null, livemode: false,
+        metadata: applyMetadata({}, p.metadata ?? {}), start_date: now, status: 'incomplete', test_clock: customer.test_clock,
+      };
+      const inv = await invoicePeriod(q, ctx, sub, customer, period, 'subscription_create');
+      sub.latest_invoice = inv.id;
+      // Nothing to collect (a zero invoice, or one sent for payment): the subscription starts now.
+      if (inv.status === 'paid' || method === 'send_invoice') sub.status = 'active';
+      subscriptions.insert(q, ctx.accountId, sub);
+      emitEvent(q, ctx, 'customer.subscription.created', sub);
+      const charge = inv.status === 'open' && method === 'charge_automatically' && behavior === 'allow_incomplete';
+      return { subscription: id, invoice: charge ? inv.id : null };
+    });
+    const invoiceId = begun.invoice;
+    // Paid or voided meanwhile (by /pay, say, before a retry of a create cut off after its first phase): nothing to charge.
+    const plan = invoiceId && await ctx.atomic('pay', async (q) => {
+      const inv = await invoices.get(q, ctx.accountId, invoiceId);
+      return inv.status === 'open' ? beginInvoicePayment(q, ctx, invoiceId) : null;
+    });
+    if (plan) {
+      const result = await authorize(ctx, plan.confirm);
+      return ctx.finish('record', async (q) => {
+        await finishInvoicePayment(q, ctx, plan, result);
+        return { status: 200, body: await render(q, ctx, await subscriptions.get(q, ctx.accountId, begun.subscription), p.expand) };
+      });
+    }
+    return ctx.finish('respond', async (q) => ({
+      status: 200, body: await render(q, ctx, await subscriptions.get(q, ctx.accountId, begun.subscription), p.expand),
+    }));
+  },
+};
 
-  const update: Command<UpdateParams> = {
-    name: 'subscriptions.update',
-    run: (ctx, p) => ctx.finish('update', async (q) => {
-      const sub = await lockSubscription(q, ctx.accountId, p.subscription);
-      requireSubscriptionAction(sub, 'update');
-      const before = structuredClone(sub);
-      if (p.quantity !== undefined) {
-        if (sub.items.data.length !== 1) throw invalidRequest(`Subscription ${sub.id} has ${sub.items.data.length} items: set each one's quantity with items[i][id] and items[i][quantity].`, 'quantity');
-        sub.items.data[0].quantity = p.quantity;
-      }
-      for (const [i, change] of (p.items ?? []).entries()) {
-        const item = sub.items.data.find((it) => it.id === change.id);
-        if (!item) throw invalidRequest(`Subscription ${sub.id} has no item ${change.id}.`, `items[${i}][id]`, 'resource_missing');
-        if (change.quantity !== undefined) item.quantity = change.quantity;
-        if (change.metadata !== undefined) item.metadata = applyMetadata(item.metadata, change.metadata);
-      }
-      if (p.cancel_at_period_end !== undefined) {
-        sub.cancel_at_period_end = p.cancel_at_period_end;
-        sub.canceled_at = p.cancel_at_period_end ? await billingNow(q, ctx.accountId, sub.test_clock) : null;
-      }
-      if (p.default_payment_method !== undefined) sub.default_payment_method = p.default_payment_method;
-      if (p.description !== undefined) sub.description = p.description;
-      if (p.metadata !== undefined) sub.metadata = applyMetadata(sub.metadata, p.metadata);
-      saveIfChanged(q, ctx, subscriptions, before, sub, 'customer.subscription.updated');
-      return { status: 200, body: await renderSubscription(q, ctx.accountId, sub, p.expand) };
-    }),
-  };
+export const updateSubscription: SubscriptionCommand<UpdateParams> = {
+  name: 'subscriptions.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const sub = await lockSubscription(q, ctx.accountId, p.subscription);
+    requireSubscriptionAction(sub, 'update');
+    const before = structuredClone(sub);
+    if (p.quantity !== undefined) {
+      if (sub.items.data.length !== 1) throw invalidRequest(`Subscription ${sub.id} has ${sub.items.data.length} items: set each one's quantity with items[i][id] and items[i][quantity].`, 'quantity');
+      sub.items.data[0].quantity = p.quantity;
+    }
+    for (const [i, change] of (p.items ?? []).entries()) {
+      const item = sub.items.data.find((it) => it.id === change.id);
+      if (!item) throw invalidRequest(`Subscription ${sub.id} has no item ${change.id}.`, `items[${i}][id]`, 'resource_missing');
+      if (change.quantity !== undefined) item.quantity = change.quantity;
+      if (change.metadata !== undefined) item.metadata = applyMetadata(item.metadata, change.metadata);
+    }
+    if (p.cancel_at_period_end !== undefined) {
+      sub.cancel_at_period_end = p.cancel_at_period_end;
+      sub.canceled_at = p.cancel_at_period_end ? await billingNow(q, ctx.accountId, sub.test_clock) : null;
+    }
+    if (p.default_payment_method !== undefined) sub.default_payment_method = p.default_payment_method;
+    if (p.description !== undefined) sub.description = p.description;
+    if (p.metadata !== undefined) sub.metadata = applyMetadata(sub.metadata, p.metadata);
+    saveIfChanged(q, ctx, subscriptions, before, sub, 'customer.subscription.updated');
+    return { status: 200, body: await render(q, ctx, sub, p.expand) };
+  }),
+};
 
-  const cancel: Command<CancelParams> = {
-    name: 'subscriptions.cancel',
-    run: (ctx, p) => ctx.finish('cancel', async (q) => {
-      const sub = await lockSubscription(q, ctx.accountId, p.subscription);
-      requireSubscriptionAction(sub, 'cancel');
-      const before = structuredClone(sub);
-      const now = await billingNow(q, ctx.accountId, sub.test_clock);
-      endSubscription(sub, now, now);
-      subscriptions.update(q, ctx.accountId, sub);
-      emitEvent(q, ctx, 'customer.subscription.deleted', sub, previousAttributes(before, sub));
-      return { status: 200, body: await renderSubscription(q, ctx.accountId, sub, p.expand) };
-    }),
-  };
+export const cancelSubscription: SubscriptionCommand<CancelParams> = {
+  name: 'subscriptions.cancel',
+  run: (ctx, p) => ctx.finish('cancel', async (q) => {
+    const sub = await lockSubscription(q, ctx.accountId, p.subscription);
+    requireSubscriptionAction(sub, 'cancel');
+    const before = structuredClone(sub);
+    const now = await billingNow(q, ctx.accountId, sub.test_clock);
+    endSubscription(sub, now, now);
+    subscriptions.update(q, ctx.accountId, sub);
+    emitEvent(q, ctx, 'customer.subscription.deleted', sub, previousAttributes(before, sub));
+    return { status: 200, body: await render(q, ctx, sub, p.expand) };
+  }),
+};
 
-  return [create, update, cancel];
+/** The statuses a subscription has once it is over. */
+const ENDED = ['canceled', 'incomplete_expired'];
+
+/**
+ * Subscriptions narrowed by customer and test clock, and by status: by default those not ended,
+ * `ended` those that are, `all` every one, or one status.
+ */
+export function subscriptionListFilter(p: { customer?: string; test_clock?: string; status?: SubscriptionStatus | 'ended' | 'all' }): ListFilter {
+  const where = { ...(p.customer ? { customer: p.customer } : {}), ...(p.test_clock ? { test_clock: p.test_clock } : {}) };
+  const status = p.status ?? 'default';
+  const whereSql = status === 'all' ? undefined
+    : status === 'default' ? { sql: 'status <> ALL($)', value: ENDED }
+      : status === 'ended' ? { sql: 'status = ANY($)', value: ENDED }
+        : { sql: 'status = $', value: status };
+  return { where, whereSql };
 }

@@ -78,5 +78,3 @@ export const deleteTestClock: Command<ParsedObject<typeof deleteTestClockParams.
     return { status: 200, body: { id: clock.id, object: 'test_helpers.test_clock', deleted: true } };
   }),
 };
-
-export const testClockCommands: Command[] = [createTestClock, deleteTestClock];

@@ -4,6 +4,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Queryable, Tx } from '../store/db.ts';
+import type { ListFilter } from '../store/object_table.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { array, boolean, clearable, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject, type Schema } from '../schema/params.ts';
@@ -75,7 +76,8 @@ export function activeSecrets(secrets: EndpointSecret[], now = nowSeconds()): st
   return secrets.filter((s) => s.expires_at === null || s.expires_at > now).map((s) => s.secret);
 }
 
-async function liveEndpoint(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean; param?: string } = {}) {
+/** An endpoint that exists and is not deleted, or resource_missing naming `param`. */
+export async function liveEndpoint(q: Queryable, accountId: string, id: string, opts: { forUpdate?: boolean; param?: string } = {}) {
   const e = await webhookEndpoints.find(q, accountId, id, opts);
   if (!e || e.deleted) throw resourceMissing('webhook_endpoint', id, opts.param ?? 'id');
   return e;
@@ -86,99 +88,92 @@ async function readSecrets(q: Queryable, accountId: string, id: string): Promise
   return rows[0]?.secrets ?? [];
 }
 
+/** Narrows the endpoint list (`status`); deleted endpoints are never listed. */
+export function endpointListFilter(p: { status?: WebhookEndpoint['status'] }): ListFilter {
+  return { where: { deleted: false, ...(p.status ? { status: p.status } : {}) } };
+}
+
 const strip = ({ deleted: _d, ...e }: WebhookEndpoint & { deleted?: boolean }): WebhookEndpoint => e;
 
-/** How many deliveries of this event are still pending (Stripe's pending_webhooks). */
-export async function pendingWebhooks(q: Queryable, accountId: string, eventIds: string[]): Promise<Map<string, number>> {
-  if (eventIds.length === 0) return new Map();
-  const { rows } = await q.query<{ event_id: string; n: number }>(
-    `SELECT event_id, count(*)::int AS n FROM webhook_deliveries
-      WHERE account_id = $1 AND event_id = ANY($2::text[]) AND status = 'pending' GROUP BY event_id`, [accountId, eventIds]);
-  return new Map(rows.map((r) => [r.event_id, r.n]));
-}
+export const createEndpoint: Command<ParsedObject<typeof createEndpointParams.shape>> = {
+  name: 'webhook_endpoints.create',
+  run: (ctx, p) => ctx.finish('create', async (q: Tx) => {
+    const endpoint: WebhookEndpoint = {
+      id: newId('we'), object: 'webhook_endpoint', api_version: p.api_version ?? null, application: null,
+      created: nowSeconds(), description: p.description ?? null, enabled_events: p.enabled_events, livemode: false,
+      metadata: applyMetadata({}, p.metadata ?? {}), status: 'enabled', url: p.url,
+    };
+    const secret = newWebhookSecret();
+    webhookEndpoints.insert(q, ctx.accountId, endpoint, { secrets: JSON.stringify([{ secret, expires_at: null }]) });
+    return { status: 200, body: { ...endpoint, secret } };
+  }),
+};
 
-export function endpointCommands(): Command[] {
-  const create: Command<ParsedObject<typeof createEndpointParams.shape>> = {
-    name: 'webhook_endpoints.create',
-    run: (ctx, p) => ctx.finish('create', async (q: Tx) => {
-      const endpoint: WebhookEndpoint = {
-        id: newId('we'), object: 'webhook_endpoint', api_version: p.api_version ?? null, application: null,
-        created: nowSeconds(), description: p.description ?? null, enabled_events: p.enabled_events, livemode: false,
-        metadata: applyMetadata({}, p.metadata ?? {}), status: 'enabled', url: p.url,
-      };
-      const secret = newWebhookSecret();
-      webhookEndpoints.insert(q, ctx.accountId, endpoint, { secrets: JSON.stringify([{ secret, expires_at: null }]) });
-      return { status: 200, body: { ...endpoint, secret } };
-    }),
-  };
+export const updateEndpoint: Command<ParsedObject<typeof updateEndpointParams.shape>> = {
+  name: 'webhook_endpoints.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const e = strip(await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true }));
+    if (p.url !== undefined) e.url = p.url;
+    if (p.enabled_events !== undefined) e.enabled_events = p.enabled_events;
+    if (p.description !== undefined) e.description = p.description;
+    if (p.metadata !== undefined) e.metadata = applyMetadata(e.metadata, p.metadata);
+    if (p.disabled !== undefined) e.status = p.disabled ? 'disabled' : 'enabled';
+    webhookEndpoints.update(q, ctx.accountId, e, p.disabled === false ? { failing_since: null } : {});
+    return { status: 200, body: e };
+  }),
+};
 
-  const update: Command<ParsedObject<typeof updateEndpointParams.shape>> = {
-    name: 'webhook_endpoints.update',
-    run: (ctx, p) => ctx.finish('update', async (q) => {
-      const e = strip(await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true }));
-      if (p.url !== undefined) e.url = p.url;
-      if (p.enabled_events !== undefined) e.enabled_events = p.enabled_events;
-      if (p.description !== undefined) e.description = p.description;
-      if (p.metadata !== undefined) e.metadata = applyMetadata(e.metadata, p.metadata);
-      if (p.disabled !== undefined) e.status = p.disabled ? 'disabled' : 'enabled';
-      webhookEndpoints.update(q, ctx.accountId, e, p.disabled === false ? { failing_since: null } : {});
-      return { status: 200, body: e };
-    }),
-  };
+export const deleteEndpoint: Command<ParsedObject<typeof deleteEndpointParams.shape>> = {
+  name: 'webhook_endpoints.delete',
+  run: (ctx, p) => ctx.finish('delete', async (q) => {
+    const e = await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true });
+    webhookEndpoints.update(q, ctx.accountId, { ...e, deleted: true });
+    q.write(`UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND endpoint_id = $2 AND status = 'pending'`, [ctx.accountId, e.id]);
+    return { status: 200, body: { id: e.id, object: 'webhook_endpoint', deleted: true } };
+  }),
+};
 
-  const remove: Command<ParsedObject<typeof deleteEndpointParams.shape>> = {
-    name: 'webhook_endpoints.delete',
-    run: (ctx, p) => ctx.finish('delete', async (q) => {
-      const e = await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true });
-      webhookEndpoints.update(q, ctx.accountId, { ...e, deleted: true });
-      q.write(`UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND endpoint_id = $2 AND status = 'pending'`, [ctx.accountId, e.id]);
-      return { status: 200, body: { id: e.id, object: 'webhook_endpoint', deleted: true } };
-    }),
-  };
+export const rotateEndpointSecret: Command<ParsedObject<typeof rotateSecretParams.shape>> = {
+  name: 'webhook_endpoints.rotate_secret',
+  run: (ctx, p) => ctx.finish('rotate', async (q) => {
+    const e = strip(await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true }));
+    const now = nowSeconds();
+    const grace = p.previous_secret_expires_in ?? 24 * 3600;
+    const previous = (await readSecrets(q, ctx.accountId, e.id)).find((s) => s.expires_at === null);
+    const secret = newWebhookSecret();
+    // Keep only the new secret and the one it replaces (for its grace period).
+    const secrets: EndpointSecret[] = [{ secret, expires_at: null }, ...(previous && grace > 0 ? [{ secret: previous.secret, expires_at: now + grace }] : [])];
+    webhookEndpoints.update(q, ctx.accountId, e, { secrets: JSON.stringify(secrets) });
+    return { status: 200, body: { ...e, secret, previous_secret_expires_at: previous && grace > 0 ? now + grace : null } };
+  }),
+};
 
-  const rotate: Command<ParsedObject<typeof rotateSecretParams.shape>> = {
-    name: 'webhook_endpoints.rotate_secret',
-    run: (ctx, p) => ctx.finish('rotate', async (q) => {
-      const e = strip(await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true }));
-      const now = nowSeconds();
-      const grace = p.previous_secret_expires_in ?? 24 * 3600;
-      const previous = (await readSecrets(q, ctx.accountId, e.id)).find((s) => s.expires_at === null);
-      const secret = newWebhookSecret();
-      // Keep only the new secret and the one it replaces (for its grace period).
-      const secrets: EndpointSecret[] = [{ secret, expires_at: null }, ...(previous && grace > 0 ? [{ secret: previous.secret, expires_at: now + grace }] : [])];
-      webhookEndpoints.update(q, ctx.accountId, e, { secrets: JSON.stringify(secrets) });
-      return { status: 200, body: { ...e, secret, previous_secret_expires_at: previous && grace > 0 ? now + grace : null } };
-    }),
-  };
+export const redeliverEvent: Command<ParsedObject<typeof redeliverParams.shape>> = {
+  name: 'events.redeliver',
+  run: (ctx, p) => ctx.finish('redeliver', async (q) => {
+    const event = await events.get(q, ctx.accountId, p.event);
+    let endpointIds: string[];
+    if (p.webhook_endpoint) {
+      const e = await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { param: 'webhook_endpoint' });
+      if (e.status !== 'enabled') throw invalidRequest(`Webhook endpoint ${e.id} is disabled: enable it before redelivering to it.`, 'webhook_endpoint');
+      endpointIds = [e.id];
+    } else {
+      // Every enabled endpoint that wants this type now, plus those it was delivered to before.
+      const { rows } = await q.query<{ id: string }>(
+        `SELECT id FROM webhook_endpoints WHERE account_id = $1 AND status = 'enabled' AND NOT deleted
+            AND (enabled_events ? '*' OR enabled_events ? $2 OR id IN (SELECT endpoint_id FROM webhook_deliveries WHERE account_id = $1 AND event_id = $3))`,
+        [ctx.accountId, event.type, event.id]);
+      endpointIds = rows.map((r) => r.id);
+    }
+    for (const endpointId of endpointIds) {
+      q.write(
+        `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id, event_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = now()`,
+        [ctx.accountId, event.id, endpointId]);
+    }
+    return { status: 200, body: { ...event, pending_webhooks: endpointIds.length } };
+  }),
+};
 
-  const redeliver: Command<ParsedObject<typeof redeliverParams.shape>> = {
-    name: 'events.redeliver',
-    run: (ctx, p) => ctx.finish('redeliver', async (q) => {
-      const event = await events.get(q, ctx.accountId, p.event);
-      let endpointIds: string[];
-      if (p.webhook_endpoint) {
-        const e = await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { param: 'webhook_endpoint' });
-        if (e.status !== 'enabled') throw invalidRequest(`Webhook endpoint ${e.id} is disabled: enable it before redelivering to it.`, 'webhook_endpoint');
-        endpointIds = [e.id];
-      } else {
-        // Every enabled endpoint that wants this type now, plus those it was delivered to before.
-        const { rows } = await q.query<{ id: string }>(
-          `SELECT id FROM webhook_endpoints WHERE account_id = $1 AND status = 'enabled' AND NOT deleted
-              AND (enabled_events ? '*' OR enabled_events ? $2 OR id IN (SELECT endpoint_id FROM webhook_deliveries WHERE account_id = $1 AND event_id = $3))`,
-          [ctx.accountId, event.type, event.id]);
-        endpointIds = rows.map((r) => r.id);
-      }
-      for (const endpointId of endpointIds) {
-        q.write(
-          `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id) VALUES ($1, $2, $3)
-           ON CONFLICT (account_id, event_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = now()`,
-          [ctx.accountId, event.id, endpointId]);
-      }
-      return { status: 200, body: { ...event, pending_webhooks: endpointIds.length } };
-    }),
-  };
-
-  return [create, update, remove, rotate, redeliver];
-}
 
 export { API_VERSION };

@@ -21,13 +21,20 @@ export interface CommandResponse {
   body: unknown;
 }
 
-export interface CommandContext {
+/**
+ * What a command's phases see. `D` is what the command needs from outside the database (the
+ * processor, the ports another layer implements), supplied once when the engine is built, so
+ * commands can be plain values that route tables name directly.
+ */
+export interface CommandContext<D = unknown> {
   readonly accountId: string;
   /** The request id that first ran this key (stable across resumes). */
   readonly requestId: string;
   readonly idempotencyKey: string;
   /** True when the client sent the key; false for the internal key of a key-less POST. */
   readonly clientSupplied: boolean;
+  /** The command's collaborators outside the database (see EngineOptions.deps). */
+  readonly deps: D;
   /** A phase: runs once; on resume its recorded result is returned instead. */
   atomic<T>(step: string, fn: (q: Tx) => Promise<T>): Promise<T>;
   /** A call outside the database. Must be idempotent by its own downstream key. */
@@ -36,9 +43,13 @@ export interface CommandContext {
   finish(step: string, fn: (q: Tx) => Promise<CommandResponse>): Promise<CommandResponse>;
 }
 
-export interface Command<P = any> {
+/**
+ * A write operation of the API. `name` is what the key's journal stores, so a resume (by a retry
+ * or by the completer in another process) finds the same command again: it never changes.
+ */
+export interface Command<P = any, D = any> {
   readonly name: string;
-  run(ctx: CommandContext, params: P): Promise<CommandResponse>;
+  run(ctx: CommandContext<D>, params: P): Promise<CommandResponse>;
 }
 
 export type Outcome = 'executed' | 'replayed' | 'conflict' | 'mismatch' | 'rejected';
@@ -63,7 +74,8 @@ export interface ExecuteInput {
   internal?: boolean;
   method: string;
   path: string;
-  command: string;
+  /** A command registered on this engine. */
+  command: Command;
   params: Record<string, unknown>;
   /**
    * Extra writes that must commit with the first phase this request commits (the request's log
@@ -72,8 +84,10 @@ export interface ExecuteInput {
   onFirstPhase?: (q: Tx) => void;
 }
 
-export interface EngineOptions {
+export interface EngineOptions<D> {
   lockTimeoutMs: number;
+  /** Handed to every command as ctx.deps. */
+  deps: D;
   faults?: FaultHook;
   /** Called with each resumed or completed-in-background key, for metrics and logs. */
   onEvent?: (event: 'resumed' | 'completed_in_background' | 'replayed' | 'conflict', key: string) => void;
@@ -105,28 +119,31 @@ export class LockLost extends Error {}
 
 export const MAX_KEY_LENGTH = 255;
 
-export class IdempotencyEngine {
-  private readonly commands = new Map<string, Command>();
+export class IdempotencyEngine<D = unknown> {
+  private readonly commands = new Map<string, Command<any, D>>();
   private readonly faults: FaultHook;
   /** Runs in flight in this process, so shutdown can release their locks. */
-  private readonly active = new Set<Run>();
+  private readonly active = new Set<Run<D>>();
 
-  constructor(private readonly db: Db, private readonly opts: EngineOptions) {
+  constructor(private readonly db: Db, private readonly opts: EngineOptions<D>) {
     this.faults = opts.faults ?? noFaults;
   }
 
-  register(...commands: Command[]): void {
-    for (const c of commands) this.commands.set(c.name, c);
-  }
-
-  command(name: string): Command {
-    const c = this.commands.get(name);
-    if (!c) throw new Error(`unknown command ${name}`);
-    return c;
+  /**
+   * Every command this process may run or resume: the completer finds an abandoned key's command
+   * by the name its journal stored, so each must be registered before the first request.
+   */
+  register(...commands: Command<any, D>[]): void {
+    for (const c of commands) {
+      const known = this.commands.get(c.name);
+      if (known && known !== c) throw new Error(`two commands are named ${c.name}`);
+      this.commands.set(c.name, c);
+    }
   }
 
   async execute(input: ExecuteInput): Promise<EngineResult> {
-    const command = this.command(input.command);
+    const command = this.commands.get(input.command.name);
+    if (command !== input.command) throw new Error(`command ${input.command.name} is not registered on this engine`);
     const clientSupplied = input.key !== undefined && !input.internal;
     const key = input.key ?? `oncepay_auto_${input.requestId}`;
     const print = fingerprint(input.method, input.path, input.params);
@@ -247,7 +264,7 @@ export class IdempotencyEngine {
    * is not taken for a dead one and taken over. A run whose process dies stops refreshing, and
    * its lock goes stale as before.
    */
-  private async drive(run: Run): Promise<EngineResult> {
+  private async drive(run: Run<D>): Promise<EngineResult> {
     this.active.add(run);
     const heartbeat = setInterval(() => {
       const token = run.lockToken;
@@ -276,8 +293,8 @@ export class IdempotencyEngine {
     return r.rowCount;
   }
 
-  private run(command: Command, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined, onFirstPhase?: (q: Tx) => void): Run {
-    return new Run(this.db, this.faults, this.opts.onCommit, command, identity, journal, token, onFirstPhase);
+  private run(command: Command<any, D>, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined, onFirstPhase?: (q: Tx) => void): Run<D> {
+    return new Run(this.db, this.faults, this.opts.onCommit, this.opts.deps, command, identity, journal, token, onFirstPhase);
   }
 
   private inUse(key: string): ApiError {
@@ -327,7 +344,7 @@ interface RunIdentity {
 /** One execution (first run or resume) of a command under a key we hold the lock of. */
 const KEY_OWNERSHIP = 'idempotency key lock';
 
-class Run implements CommandContext {
+class Run<D> implements CommandContext<D> {
   private pending: Record<string, unknown> = {};
   /** The lock token a fresh key's first phase is inserting; ours once that phase commits. */
   private claimedToken: string | undefined;
@@ -337,7 +354,8 @@ class Run implements CommandContext {
     private readonly db: Db,
     private readonly faults: FaultHook,
     private readonly onCommit: (() => void) | undefined,
-    private readonly command: Command,
+    readonly deps: D,
+    private readonly command: Command<any, D>,
     private readonly id: RunIdentity,
     private readonly journal: Record<string, unknown>,
     /** Our lock token; undefined while the key row is not yet inserted (fresh key). */

@@ -1,16 +1,13 @@
-/** Customers: create, update, delete as commands; reads in the API layer. */
+/** Customers: create, update, delete as commands, and the retrieve rule for deleted ones. */
 import type { Command } from '../idempotency/engine.ts';
-import type { Tx } from '../store/db.ts';
+import type { Queryable, Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import { resourceMissing } from '../errors.ts';
 import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../schema/params.ts';
-import { customers, type Customer } from './payment_objects.ts';
+import { customers, type Customer, type DeletedCustomer } from './payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from './expand.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
-import { cancelSubscriptionsOf } from '../billing/subscription_status.ts';
-import { billingNow } from '../billing/time.ts';
-import { testClocks } from '../billing/billing_objects.ts';
+import { render, type PaymentDeps } from './ports.ts';
 
 const fields = {
   description: clearable(string({ max: 350 })),
@@ -22,6 +19,13 @@ const fields = {
   invoice_settings: optional(object({ default_payment_method: clearable(string({ max: 255 })) })),
   expand: expandParam(),
 };
+
+/** A customer for GET: the object, or Stripe's stub for a deleted one. */
+export async function retrieveCustomer(q: Queryable, accountId: string, id: string): Promise<Customer | DeletedCustomer> {
+  const c = await customers.find(q, accountId, id);
+  if (!c) throw resourceMissing('customer', id);
+  return c.deleted ? { id: c.id, object: 'customer', deleted: true } : c;
+}
 
 export const createCustomerParams = object({
   ...fields,
@@ -51,7 +55,7 @@ export async function liveCustomer(q: Tx, accountId: string, id: string, opts: {
   return c;
 }
 
-export const createCustomer: Command<ParsedObject<typeof createCustomerParams.shape>> = {
+export const createCustomer: Command<ParsedObject<typeof createCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.create',
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const c: Customer = {
@@ -64,21 +68,18 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
     };
     apply(c, p);
     if (p.test_clock !== undefined) {
-      // Locked, so that a deletion of the clock running meanwhile either sees this customer or
-      // is seen by it (src/billing/test_clocks.ts).
-      const clock = await testClocks.find(q, ctx.accountId, p.test_clock, { forUpdate: true });
-      if (!clock || clock.deleted) throw resourceMissing('test_clock', p.test_clock, 'test_clock');
+      const clock = await ctx.deps.customerBilling.attachToClock(q, ctx.accountId, p.test_clock);
       c.test_clock = clock.id;
       // Like every object on a test clock, the customer is created at the clock's time.
       c.created = clock.frozen_time;
     }
     customers.insert(q, ctx.accountId, c);
     emitEvent(q, ctx, 'customer.created', c);
-    return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
+    return { status: 200, body: await render(q, ctx, c, p.expand) };
   }),
 };
 
-export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.shape>> = {
+export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
@@ -87,20 +88,19 @@ export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.sh
     customers.update(q, ctx.accountId, c);
     const previous = previousAttributes(before, c);
     if (Object.keys(previous).length > 0) emitEvent(q, ctx, 'customer.updated', c, previous);
-    return { status: 200, body: await expandObject(q, ctx.accountId, c, p.expand) };
+    return { status: 200, body: await render(q, ctx, c, p.expand) };
   }),
 };
 
-export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.shape>> = {
+export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.delete',
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
     // As Stripe does, a deleted customer's subscriptions end now.
-    await cancelSubscriptionsOf(q, ctx, [c.id], await billingNow(q, ctx.accountId, c.test_clock));
+    await ctx.deps.customerBilling.deleting(q, ctx, c);
     customers.update(q, ctx.accountId, { ...c, deleted: true });
     emitEvent(q, ctx, 'customer.deleted', c);
-    return { status: 200, body: { id: c.id, object: 'customer', deleted: true } };
+    const deleted: DeletedCustomer = { id: c.id, object: 'customer', deleted: true };
+    return { status: 200, body: deleted };
   }),
 };
-
-export const customerCommands = [createCustomer, updateCustomer, deleteCustomer];

@@ -6,7 +6,7 @@
  * A crash anywhere resumes from the last committed step; the downstream key makes the
  * processor call safe to repeat.
  */
-import type { Command, CommandContext } from '../idempotency/engine.ts';
+import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
 import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
@@ -15,17 +15,15 @@ import {
   optional, string, type ParsedObject,
 } from '../schema/params.ts';
 import { findTestCard } from '../processor/cards.ts';
-import type { AuthorizeResult, Processor } from '../processor/types.ts';
+import type { AuthorizeResult } from '../processor/types.ts';
 import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './payment_objects.ts';
 import { ALLOWED, allows, type PaymentIntentAction } from './state.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from './expand.ts';
 import { liveCustomer } from './customers.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { emitEvent } from '../events/outbox.ts';
-import { checkOrderForIntent, recordOrderPayment, reserveOrderPayment } from '../billing/order_payments.ts';
-import { invoiceIntentOutcome } from '../billing/invoice_payment.ts';
+import { render, type PaymentContext, type PaymentDeps } from './ports.ts';
 
 const paymentMethod = () => string({ max: 255 });
 const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
@@ -119,7 +117,7 @@ function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed
 }
 
 /** Locks the intent row; refuses when another request is mid-operation on it. */
-async function lockIntent(q: Tx, ctx: CommandContext, id: string): Promise<PaymentIntent> {
+async function lockIntent(q: Tx, ctx: PaymentContext, id: string): Promise<PaymentIntent> {
   const { rows } = await q.query<{ data: PaymentIntent; locked_by: string | null }>(
     'SELECT data, locked_by FROM payment_intents WHERE account_id = $1 AND id = $2 FOR UPDATE', [ctx.accountId, id]);
   if (!rows[0]) throw resourceMissing('payment_intent', id);
@@ -127,16 +125,13 @@ async function lockIntent(q: Tx, ctx: CommandContext, id: string): Promise<Payme
   return rows[0].data;
 }
 
-function setLock(q: Tx, ctx: CommandContext, id: string, owner: string | null): void {
+function setLock(q: Tx, ctx: PaymentContext, id: string, owner: string | null): void {
   q.write('UPDATE payment_intents SET locked_by = $3 WHERE account_id = $1 AND id = $2', [ctx.accountId, id, owner], { expectRow: `payment_intents ${id}` });
 }
 
 function requireAction(pi: PaymentIntent, action: PaymentIntentAction): void {
   if (!allows(action, pi.status)) throw unexpectedState(pi, action, ALLOWED[action]);
 }
-
-const render = (q: Tx, ctx: CommandContext, pi: PaymentIntent, expand: string[] | undefined) =>
-  expandObject(q, ctx.accountId, pi, expand);
 
 /** What a confirmation will ask the processor for; journaled, so a resume asks the same. */
 export interface ConfirmPlan {
@@ -164,12 +159,12 @@ export function checkCreateParams(p: CreateParams): void {
 }
 
 /**
- * Moves an intent into processing for a confirmation (the caller saves it). An intent that pays
- * an order first reserves its amount on the order, which refuses an overpayment.
+ * Moves an intent into processing for a confirmation (the caller saves it). What the intent pays
+ * for reserves its amount first (an order refuses an overpayment).
  */
-export async function startConfirmation(q: Tx, ctx: CommandContext, pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): Promise<ConfirmPlan> {
+export async function startConfirmation(q: Tx, ctx: PaymentContext, pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): Promise<ConfirmPlan> {
   const plan = beginConfirmation(pi, p);
-  if (pi.order) await reserveOrderPayment(q, ctx.accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, intent: pi.id });
+  await ctx.deps.purposes.reserve(q, ctx.accountId, pi);
   return plan;
 }
 
@@ -197,8 +192,8 @@ function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | nul
   };
 }
 
-export function authorize(ctx: CommandContext, processor: Processor, plan: ConfirmPlan): Promise<AuthorizeResult> {
-  return ctx.foreign('authorize', () => processor.authorize({
+export function authorize(ctx: PaymentContext, plan: ConfirmPlan): Promise<AuthorizeResult> {
+  return ctx.foreign('authorize', () => ctx.deps.processor.authorize({
     accountId: ctx.accountId, downstreamKey: plan.chargeId, reference: plan.intent, paymentMethod: plan.paymentMethod,
     amount: plan.amount, currency: plan.currency, capture: plan.capture, authenticated: plan.authenticated,
   }));
@@ -212,9 +207,9 @@ export interface AuthorizationOutcome {
 
 /**
  * Applies the processor's answer: the charge, the balance, the intent's new status, its events,
- * and the order it pays. Shared by confirmations and invoice payments.
+ * and what it pays for (through the purposes port). Shared by confirmations and invoice payments.
  */
-export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult): Promise<AuthorizationOutcome> {
+export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: ConfirmPlan, result: AuthorizeResult): Promise<AuthorizationOutcome> {
   const pi = structuredClone(plan.snapshot);
   const save = () => paymentIntents.update(q, ctx.accountId, pi, {}, { status: 'processing' });
   const now = nowSeconds();
@@ -224,7 +219,7 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
     save();
     emitEvent(q, ctx, 'payment_intent.requires_action', pi, { status: 'processing', next_action: null });
-    if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
+    await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
   const approved = result.outcome === 'approved';
@@ -258,8 +253,7 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
     save();
     emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi,
       plan.capture ? { status: 'processing', amount_received: 0, latest_charge: plan.snapshot.latest_charge } : { status: 'processing', amount_capturable: 0, latest_charge: plan.snapshot.latest_charge });
-    if (plan.capture && pi.order) await recordOrderPayment(q, ctx, { order: pi.order, amount: pi.amount_received });
-    if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
+    await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
   const error: PaymentError = {
@@ -272,12 +266,12 @@ export async function applyAuthorization(q: Tx, ctx: CommandContext, plan: Confi
   pi.last_payment_error = error;
   save();
   emitEvent(q, ctx, 'payment_intent.payment_failed', pi, { status: 'processing', payment_method: plan.paymentMethod, last_payment_error: plan.snapshot.last_payment_error });
-  if (pi.invoice) await invoiceIntentOutcome(q, ctx, pi);
+  await ctx.deps.purposes.authorized(q, ctx, pi);
   return { pi, error };
 }
 
 /** A confirmation's response: the intent, or a 402 card error carrying it. */
-async function recordAuthorization(q: Tx, ctx: CommandContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
+async function recordAuthorization(q: Tx, ctx: PaymentContext, plan: ConfirmPlan, result: AuthorizeResult, expand: string[] | undefined) {
   const { pi, error } = await applyAuthorization(q, ctx, plan, result);
   if (!error) return { status: 200, body: await render(q, ctx, pi, expand) };
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
@@ -301,174 +295,172 @@ export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'ca
   };
 }
 
-export function paymentIntentCommands(processor: Processor): Command[] {
-  const create: Command<CreateParams> = {
-    name: 'payment_intents.create',
-    async run(ctx, p) {
-      const build = async (q: Tx): Promise<{ pi: PaymentIntent; existing: boolean }> => {
-        const id = newId('pi');
-        if (p.external_id) {
-          const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p));
-          if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
-        }
-        if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-        if (p.order) await checkOrderForIntent(q, ctx.accountId, { order: p.order, amount: p.amount, currency: p.currency, param: 'order' });
-        const pi = buildPaymentIntent(id, {
-          ...p, metadata: applyMetadata({}, p.metadata ?? {}), customer: p.customer ?? null, order: p.order ?? null,
-          payment_method: p.payment_method || null,
-        });
-        return { pi, existing: false };
-      };
-      if (!p.confirm) {
-        return ctx.finish('create', async (q) => {
-          const { pi, existing } = await build(q);
-          if (!existing) {
-            paymentIntents.insert(q, ctx.accountId, pi);
-            emitEvent(q, ctx, 'payment_intent.created', pi);
-          }
-          return { status: 200, body: await render(q, ctx, pi, p.expand) };
-        });
-      }
-      const begun = await ctx.atomic('create', async (q) => {
-        const { pi, existing } = await build(q);
-        if (existing) return { existing: pi.id, plan: null };
-        const created = structuredClone(pi);
-        const plan = await startConfirmation(q, ctx, pi, {});
-        paymentIntents.insert(q, ctx.accountId, pi);
-        emitEvent(q, ctx, 'payment_intent.created', created);
-        emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
-        return { existing: null, plan };
-      });
-      if (!begun.plan) {
-        return ctx.finish('respond', async (q) => ({ status: 200, body: await render(q, ctx, await paymentIntents.get(q, ctx.accountId, begun.existing!), p.expand) }));
-      }
-      const result = await authorize(ctx, processor, begun.plan);
-      return ctx.finish('record', (q) => recordAuthorization(q, ctx, begun.plan!, result, p.expand));
-    },
-  };
+type PaymentIntentCommand<P> = Command<P, PaymentDeps>;
 
-  const update: Command<UpdateParams> = {
-    name: 'payment_intents.update',
-    run: (ctx, p) => ctx.finish('update', async (q) => {
-      const pi = await lockIntent(q, ctx, p.intent);
-      requireAction(pi, 'update');
+export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
+  name: 'payment_intents.create',
+  async run(ctx, p) {
+    const build = async (q: Tx): Promise<{ pi: PaymentIntent; existing: boolean }> => {
+      const id = newId('pi');
+      if (p.external_id) {
+        const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p));
+        if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
+      }
       if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
-      if (p.amount !== undefined) pi.amount = p.amount;
-      if (p.currency !== undefined) pi.currency = p.currency;
-      if (pi.invoice && (p.amount !== undefined || p.currency !== undefined)) {
-        throw invalidRequest(`This PaymentIntent pays invoice ${pi.invoice}: its amount and currency are the invoice's.`, p.amount !== undefined ? 'amount' : 'currency');
-      }
-      if (pi.order && (p.amount !== undefined || p.currency !== undefined)) {
-        await checkOrderForIntent(q, ctx.accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, param: p.amount !== undefined ? 'amount' : 'currency' });
-      }
-      if (p.customer !== undefined) pi.customer = p.customer;
-      if (p.description !== undefined) pi.description = p.description;
-      if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
-      if (p.capture_method !== undefined) pi.capture_method = p.capture_method;
+      if (p.order) await ctx.deps.purposes.checkAmount(q, ctx.accountId, { order: p.order, amount: p.amount, currency: p.currency }, 'order');
+      const pi = buildPaymentIntent(id, {
+        ...p, metadata: applyMetadata({}, p.metadata ?? {}), customer: p.customer ?? null, order: p.order ?? null,
+        payment_method: p.payment_method || null,
+      });
+      return { pi, existing: false };
+    };
+    if (!p.confirm) {
+      return ctx.finish('create', async (q) => {
+        const { pi, existing } = await build(q);
+        if (!existing) {
+          paymentIntents.insert(q, ctx.accountId, pi);
+          emitEvent(q, ctx, 'payment_intent.created', pi);
+        }
+        return { status: 200, body: await render(q, ctx, pi, p.expand) };
+      });
+    }
+    const begun = await ctx.atomic('create', async (q) => {
+      const { pi, existing } = await build(q);
+      if (existing) return { existing: pi.id, plan: null };
+      const created = structuredClone(pi);
+      const plan = await startConfirmation(q, ctx, pi, {});
+      paymentIntents.insert(q, ctx.accountId, pi);
+      emitEvent(q, ctx, 'payment_intent.created', created);
+      emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
+      return { existing: null, plan };
+    });
+    if (!begun.plan) {
+      return ctx.finish('respond', async (q) => ({ status: 200, body: await render(q, ctx, await paymentIntents.get(q, ctx.accountId, begun.existing!), p.expand) }));
+    }
+    const result = await authorize(ctx, begun.plan);
+    return ctx.finish('record', (q) => recordAuthorization(q, ctx, begun.plan!, result, p.expand));
+  },
+};
+
+export const updatePaymentIntent: PaymentIntentCommand<UpdateParams> = {
+  name: 'payment_intents.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const pi = await lockIntent(q, ctx, p.intent);
+    requireAction(pi, 'update');
+    if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+    if (p.amount !== undefined) pi.amount = p.amount;
+    if (p.currency !== undefined) pi.currency = p.currency;
+    if (pi.invoice && (p.amount !== undefined || p.currency !== undefined)) {
+      throw invalidRequest(`This PaymentIntent pays invoice ${pi.invoice}: its amount and currency are the invoice's.`, p.amount !== undefined ? 'amount' : 'currency');
+    }
+    if (pi.order && (p.amount !== undefined || p.currency !== undefined)) {
+      await ctx.deps.purposes.checkAmount(q, ctx.accountId, pi, p.amount !== undefined ? 'amount' : 'currency');
+    }
+    if (p.customer !== undefined) pi.customer = p.customer;
+    if (p.description !== undefined) pi.description = p.description;
+    if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
+    if (p.capture_method !== undefined) pi.capture_method = p.capture_method;
+    if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+    if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
+    if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
+    if (p.payment_method !== undefined) {
+      pi.payment_method = p.payment_method;
+      pi.status = p.payment_method ? 'requires_confirmation' : 'requires_payment_method';
+      pi.next_action = null;
+    }
+    paymentIntents.update(q, ctx.accountId, pi);
+    return { status: 200, body: await render(q, ctx, pi, p.expand) };
+  }),
+};
+
+export const confirmPaymentIntent: PaymentIntentCommand<ConfirmParams> = {
+  name: 'payment_intents.confirm',
+  async run(ctx, p) {
+    const plan = await ctx.atomic('begin', async (q) => {
+      const pi = await lockIntent(q, ctx, p.intent);
       if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+      const before = pi.status;
+      const planned = await startConfirmation(q, ctx, pi, p);
+      paymentIntents.update(q, ctx.accountId, pi);
+      emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
+      return planned;
+    });
+    const result = await authorize(ctx, plan);
+    return ctx.finish('record', (q) => recordAuthorization(q, ctx, plan, result, p.expand));
+  },
+};
+
+export const capturePaymentIntent: PaymentIntentCommand<CaptureParams> = {
+  name: 'payment_intents.capture',
+  async run(ctx, p) {
+    const plan = await ctx.atomic('begin', async (q) => {
+      const pi = await lockIntent(q, ctx, p.intent);
+      requireAction(pi, 'capture');
+      const amountToCapture = p.amount_to_capture ?? pi.amount_capturable;
+      if (amountToCapture > pi.amount_capturable) {
+        throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
+      }
+      setLock(q, ctx, pi.id, ctx.idempotencyKey);
+      return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency, amountCapturable: pi.amount_capturable };
+    });
+    await ctx.foreign('capture', () => ctx.deps.processor.capture({
+      accountId: ctx.accountId, downstreamKey: `${plan.chargeId}:capture`, reference: plan.intent,
+      authorization: plan.chargeId, amount: plan.amount, currency: plan.currency,
+    }));
+    return ctx.finish('record', async (q) => {
+      const pi = await lockIntent(q, ctx, plan.intent);
+      const charge = await charges.get(q, ctx.accountId, plan.chargeId, { forUpdate: true });
+      const now = nowSeconds();
+      charge.captured = true;
+      charge.amount_captured = plan.amount;
+      charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
+        amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
+      });
+      charges.update(q, ctx.accountId, charge);
+      emitEvent(q, ctx, 'charge.captured', charge, { captured: false, amount_captured: 0, balance_transaction: null });
+      pi.status = 'succeeded';
+      pi.amount_received = plan.amount;
+      pi.amount_capturable = 0;
+      if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
       if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
       if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
-      if (p.payment_method !== undefined) {
-        pi.payment_method = p.payment_method;
-        pi.status = p.payment_method ? 'requires_confirmation' : 'requires_payment_method';
-        pi.next_action = null;
-      }
-      paymentIntents.update(q, ctx.accountId, pi);
+      paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
+      emitEvent(q, ctx, 'payment_intent.succeeded', pi, { status: 'requires_capture', amount_received: 0, amount_capturable: plan.amountCapturable });
+      await ctx.deps.purposes.captured(q, ctx, pi);
       return { status: 200, body: await render(q, ctx, pi, p.expand) };
-    }),
-  };
+    });
+  },
+};
 
-  const confirm: Command<ConfirmParams> = {
-    name: 'payment_intents.confirm',
-    async run(ctx, p) {
-      const plan = await ctx.atomic('begin', async (q) => {
-        const pi = await lockIntent(q, ctx, p.intent);
-        if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
-        const before = pi.status;
-        const planned = await startConfirmation(q, ctx, pi, p);
-        paymentIntents.update(q, ctx.accountId, pi);
-        emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
-        return planned;
-      });
-      const result = await authorize(ctx, processor, plan);
-      return ctx.finish('record', (q) => recordAuthorization(q, ctx, plan, result, p.expand));
-    },
-  };
-
-  const capture: Command<CaptureParams> = {
-    name: 'payment_intents.capture',
-    async run(ctx, p) {
-      const plan = await ctx.atomic('begin', async (q) => {
-        const pi = await lockIntent(q, ctx, p.intent);
-        requireAction(pi, 'capture');
-        const amountToCapture = p.amount_to_capture ?? pi.amount_capturable;
-        if (amountToCapture > pi.amount_capturable) {
-          throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
-        }
-        setLock(q, ctx, pi.id, ctx.idempotencyKey);
-        return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency, amountCapturable: pi.amount_capturable };
-      });
-      await ctx.foreign('capture', () => processor.capture({
-        accountId: ctx.accountId, downstreamKey: `${plan.chargeId}:capture`, reference: plan.intent,
-        authorization: plan.chargeId, amount: plan.amount, currency: plan.currency,
+export const cancelPaymentIntent: PaymentIntentCommand<CancelParams> = {
+  name: 'payment_intents.cancel',
+  async run(ctx, p) {
+    const plan = await ctx.atomic('begin', async (q) => {
+      const pi = await lockIntent(q, ctx, p.intent);
+      requireAction(pi, 'cancel');
+      if (pi.status !== 'requires_capture') return { intent: pi.id, voidCharge: null as string | null, amount: 0, currency: pi.currency };
+      setLock(q, ctx, pi.id, ctx.idempotencyKey);
+      return { intent: pi.id, voidCharge: pi.latest_charge, amount: pi.amount_capturable, currency: pi.currency };
+    });
+    if (plan.voidCharge) {
+      const chargeId = plan.voidCharge;
+      await ctx.foreign('void', () => ctx.deps.processor.void({
+        accountId: ctx.accountId, downstreamKey: `${chargeId}:void`, reference: plan.intent,
+        authorization: chargeId, amount: plan.amount, currency: plan.currency,
       }));
-      return ctx.finish('record', async (q) => {
-        const pi = await lockIntent(q, ctx, plan.intent);
-        const charge = await charges.get(q, ctx.accountId, plan.chargeId, { forUpdate: true });
-        const now = nowSeconds();
-        charge.captured = true;
-        charge.amount_captured = plan.amount;
-        charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
-          amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
-        });
-        charges.update(q, ctx.accountId, charge);
-        emitEvent(q, ctx, 'charge.captured', charge, { captured: false, amount_captured: 0, balance_transaction: null });
-        pi.status = 'succeeded';
-        pi.amount_received = plan.amount;
-        pi.amount_capturable = 0;
-        if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
-        if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
-        if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
-        paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
-        emitEvent(q, ctx, 'payment_intent.succeeded', pi, { status: 'requires_capture', amount_received: 0, amount_capturable: plan.amountCapturable });
-        if (pi.order) await recordOrderPayment(q, ctx, { order: pi.order, amount: pi.amount_received });
-        return { status: 200, body: await render(q, ctx, pi, p.expand) };
-      });
-    },
-  };
-
-  const cancel: Command<CancelParams> = {
-    name: 'payment_intents.cancel',
-    async run(ctx, p) {
-      const plan = await ctx.atomic('begin', async (q) => {
-        const pi = await lockIntent(q, ctx, p.intent);
-        requireAction(pi, 'cancel');
-        if (pi.status !== 'requires_capture') return { intent: pi.id, voidCharge: null as string | null, amount: 0, currency: pi.currency };
-        setLock(q, ctx, pi.id, ctx.idempotencyKey);
-        return { intent: pi.id, voidCharge: pi.latest_charge, amount: pi.amount_capturable, currency: pi.currency };
-      });
-      if (plan.voidCharge) {
-        const chargeId = plan.voidCharge;
-        await ctx.foreign('void', () => processor.void({
-          accountId: ctx.accountId, downstreamKey: `${chargeId}:void`, reference: plan.intent,
-          authorization: chargeId, amount: plan.amount, currency: plan.currency,
-        }));
-      }
-      return ctx.finish('record', async (q) => {
-        const pi = await lockIntent(q, ctx, plan.intent);
-        if (!plan.voidCharge) requireAction(pi, 'cancel');
-        const previous = { status: pi.status, canceled_at: null, cancellation_reason: null, amount_capturable: pi.amount_capturable };
-        pi.status = 'canceled';
-        pi.canceled_at = nowSeconds();
-        pi.cancellation_reason = p.cancellation_reason ?? null;
-        pi.amount_capturable = 0;
-        pi.next_action = null;
-        paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
-        emitEvent(q, ctx, 'payment_intent.canceled', pi, previous);
-        return { status: 200, body: await render(q, ctx, pi, p.expand) };
-      });
-    },
-  };
-
-  return [create, update, confirm, capture, cancel];
-}
+    }
+    return ctx.finish('record', async (q) => {
+      const pi = await lockIntent(q, ctx, plan.intent);
+      if (!plan.voidCharge) requireAction(pi, 'cancel');
+      const previous = { status: pi.status, canceled_at: null, cancellation_reason: null, amount_capturable: pi.amount_capturable };
+      pi.status = 'canceled';
+      pi.canceled_at = nowSeconds();
+      pi.cancellation_reason = p.cancellation_reason ?? null;
+      pi.amount_capturable = 0;
+      pi.next_action = null;
+      paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
+      emitEvent(q, ctx, 'payment_intent.canceled', pi, previous);
+      return { status: 200, body: await render(q, ctx, pi, p.expand) };
+    });
+  },
+};

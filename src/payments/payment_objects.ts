@@ -31,6 +31,13 @@ export interface Customer {
   test_clock: string | null;
 }
 
+/** What a deleted customer reads as (its object is kept for its history). */
+export interface DeletedCustomer {
+  id: string;
+  object: 'customer';
+  deleted: true;
+}
+
 export interface PaymentError {
   type: 'card_error';
   code: string;

@@ -7,15 +7,13 @@ import type { Command } from '../idempotency/engine.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { amount, enumOf, expandParam, metadata, nonEmptyString, object, optional, type ParsedObject } from '../schema/params.ts';
-import type { Processor } from '../processor/types.ts';
 import { charges, paymentIntents, refunds, type Refund } from './payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { expandObject } from './expand.ts';
 import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { formatAmount } from '../schema/money.ts';
 import { emitEvent } from '../events/outbox.ts';
-import { recordOrderRefund } from '../billing/order_payments.ts';
+import { render, type PaymentDeps } from './ports.ts';
 
 export const createRefundParams = object({
   charge: optional(nonEmptyString(255)),
@@ -41,93 +39,88 @@ export function checkRefundTarget(p: CreateParams): void {
   if (p.charge && p.payment_intent) throw invalidRequest('You cannot specify both charge and payment_intent. Pass one of them.', 'payment_intent', 'parameters_exclusive');
 }
 
-export function refundCommands(processor: Processor): Command[] {
-  const create: Command<CreateParams> = {
-    name: 'refunds.create',
-    async run(ctx, p) {
-      const plan = await ctx.atomic('begin', async (q) => {
-        const id = newId('re');
-        if (p.external_id) {
-          const existing = await claimExternalId(q, ctx.accountId, 'refund', p.external_id, id, payloadFingerprint(p));
-          if (existing) return { existing, refund: id, charge: '', amount: 0, currency: '' };
-        }
-        let chargeId = p.charge;
-        if (p.payment_intent) {
-          const pi = await paymentIntents.get(q, ctx.accountId, p.payment_intent, { param: 'payment_intent' });
-          if (pi.status !== 'succeeded' || !pi.latest_charge) {
-            throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund (its status is ${pi.status}).`, 'payment_intent', 'charge_not_refundable');
-          }
-          chargeId = pi.latest_charge;
-        }
-        const charge = await charges.get(q, ctx.accountId, chargeId!, { forUpdate: true, param: 'charge' });
-        if (!charge.captured) {
-          throw invalidRequest(`Charge ${charge.id} has not been captured: cancel its PaymentIntent to release the funds instead of refunding.`, 'charge', 'charge_not_refundable');
-        }
-        const { rows } = await q.query<{ pending: number }>(
-          `SELECT COALESCE(SUM((data->>'amount')::bigint), 0)::int8 AS pending FROM refunds
-            WHERE account_id = $1 AND charge = $2 AND data->>'status' = 'pending'`, [ctx.accountId, charge.id]);
-        const refundable = charge.amount_captured - charge.amount_refunded - rows[0].pending;
-        const amt = p.amount ?? refundable;
-        if (refundable <= 0) {
-          throw invalidRequest(`Charge ${charge.id} has already been refunded.`, 'charge', 'charge_already_refunded');
-        }
-        if (amt > refundable) {
-          throw invalidRequest(`Refund amount (${formatAmount(amt, charge.currency)}) is greater than the amount left to refund on charge ${charge.id} (${formatAmount(refundable, charge.currency)}).`, 'amount', 'amount_too_large');
-        }
-        const refund: Refund = {
-          id, object: 'refund', amount: amt, balance_transaction: null, charge: charge.id, created: nowSeconds(),
-          currency: charge.currency, external_id: p.external_id ?? null, failure_reason: null,
-          metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, reason: p.reason ?? null,
-          status: 'pending',
-        };
-        refunds.insert(q, ctx.accountId, refund);
-        emitEvent(q, ctx, 'refund.created', refund);
-        return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
-      });
-      if (plan.existing) {
-        const existing = plan.existing;
-        return ctx.finish('respond', async (q) => ({ status: 200, body: await expandObject(q, ctx.accountId, await refunds.get(q, ctx.accountId, existing), p.expand) }));
+export const createRefund: Command<CreateParams, PaymentDeps> = {
+  name: 'refunds.create',
+  async run(ctx, p) {
+    const plan = await ctx.atomic('begin', async (q) => {
+      const id = newId('re');
+      if (p.external_id) {
+        const existing = await claimExternalId(q, ctx.accountId, 'refund', p.external_id, id, payloadFingerprint(p));
+        if (existing) return { existing, refund: id, charge: '', amount: 0, currency: '' };
       }
-      await ctx.foreign('refund', () => processor.refund({
-        accountId: ctx.accountId, downstreamKey: plan.refund, reference: (plan as { reference: string }).reference,
-        authorization: plan.charge, amount: plan.amount, currency: plan.currency,
-      }));
-      return ctx.finish('record', async (q) => {
-        const refund = await refunds.get(q, ctx.accountId, plan.refund, { forUpdate: true });
-        const charge = await charges.get(q, ctx.accountId, plan.charge, { forUpdate: true });
-        const now = nowSeconds();
-        refund.status = 'succeeded';
-        refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
-          amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
-        });
-        refunds.update(q, ctx.accountId, refund);
-        emitEvent(q, ctx, 'refund.updated', refund, { status: 'pending', balance_transaction: null });
-        const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
-        charge.amount_refunded += refund.amount;
-        charge.refunded = charge.amount_refunded >= charge.amount_captured;
-        charges.update(q, ctx.accountId, charge);
-        emitEvent(q, ctx, 'charge.refunded', charge, previous);
-        if (charge.payment_intent) {
-          const pi = await paymentIntents.get(q, ctx.accountId, charge.payment_intent);
-          if (pi.order) await recordOrderRefund(q, ctx, { order: pi.order, amount: refund.amount });
+      let chargeId = p.charge;
+      if (p.payment_intent) {
+        const pi = await paymentIntents.get(q, ctx.accountId, p.payment_intent, { param: 'payment_intent' });
+        if (pi.status !== 'succeeded' || !pi.latest_charge) {
+          throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund (its status is ${pi.status}).`, 'payment_intent', 'charge_not_refundable');
         }
-        return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
+        chargeId = pi.latest_charge;
+      }
+      const charge = await charges.get(q, ctx.accountId, chargeId!, { forUpdate: true, param: 'charge' });
+      if (!charge.captured) {
+        throw invalidRequest(`Charge ${charge.id} has not been captured: cancel its PaymentIntent to release the funds instead of refunding.`, 'charge', 'charge_not_refundable');
+      }
+      const { rows } = await q.query<{ pending: number }>(
+        `SELECT COALESCE(SUM((data->>'amount')::bigint), 0)::int8 AS pending FROM refunds
+          WHERE account_id = $1 AND charge = $2 AND data->>'status' = 'pending'`, [ctx.accountId, charge.id]);
+      const refundable = charge.amount_captured - charge.amount_refunded - rows[0].pending;
+      const amt = p.amount ?? refundable;
+      if (refundable <= 0) {
+        throw invalidRequest(`Charge ${charge.id} has already been refunded.`, 'charge', 'charge_already_refunded');
+      }
+      if (amt > refundable) {
+        throw invalidRequest(`Refund amount (${formatAmount(amt, charge.currency)}) is greater than the amount left to refund on charge ${charge.id} (${formatAmount(refundable, charge.currency)}).`, 'amount', 'amount_too_large');
+      }
+      const refund: Refund = {
+        id, object: 'refund', amount: amt, balance_transaction: null, charge: charge.id, created: nowSeconds(),
+        currency: charge.currency, external_id: p.external_id ?? null, failure_reason: null,
+        metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, reason: p.reason ?? null,
+        status: 'pending',
+      };
+      refunds.insert(q, ctx.accountId, refund);
+      emitEvent(q, ctx, 'refund.created', refund);
+      return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
+    });
+    if (plan.existing) {
+      const existing = plan.existing;
+      return ctx.finish('respond', async (q) => ({ status: 200, body: await render(q, ctx, await refunds.get(q, ctx.accountId, existing), p.expand) }));
+    }
+    await ctx.foreign('refund', () => ctx.deps.processor.refund({
+      accountId: ctx.accountId, downstreamKey: plan.refund, reference: (plan as { reference: string }).reference,
+      authorization: plan.charge, amount: plan.amount, currency: plan.currency,
+    }));
+    return ctx.finish('record', async (q) => {
+      const refund = await refunds.get(q, ctx.accountId, plan.refund, { forUpdate: true });
+      const charge = await charges.get(q, ctx.accountId, plan.charge, { forUpdate: true });
+      const now = nowSeconds();
+      refund.status = 'succeeded';
+      refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
+        amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
       });
-    },
-  };
-
-  const update: Command<UpdateParams> = {
-    name: 'refunds.update',
-    run: (ctx, p) => ctx.finish('update', async (q) => {
-      const refund = await refunds.find(q, ctx.accountId, p.refund, { forUpdate: true });
-      if (!refund) throw resourceMissing('refund', p.refund);
-      const before = refund.metadata;
-      if (p.metadata !== undefined) refund.metadata = applyMetadata(refund.metadata, p.metadata);
       refunds.update(q, ctx.accountId, refund);
-      if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) emitEvent(q, ctx, 'refund.updated', refund, { metadata: before });
-      return { status: 200, body: await expandObject(q, ctx.accountId, refund, p.expand) };
-    }),
-  };
+      emitEvent(q, ctx, 'refund.updated', refund, { status: 'pending', balance_transaction: null });
+      const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+      charge.amount_refunded += refund.amount;
+      charge.refunded = charge.amount_refunded >= charge.amount_captured;
+      charges.update(q, ctx.accountId, charge);
+      emitEvent(q, ctx, 'charge.refunded', charge, previous);
+      if (charge.payment_intent) {
+        await ctx.deps.purposes.refunded(q, ctx, await paymentIntents.get(q, ctx.accountId, charge.payment_intent), refund.amount);
+      }
+      return { status: 200, body: await render(q, ctx, refund, p.expand) };
+    });
+  },
+};
 
-  return [create, update];
-}
+export const updateRefund: Command<UpdateParams, PaymentDeps> = {
+  name: 'refunds.update',
+  run: (ctx, p) => ctx.finish('update', async (q) => {
+    const refund = await refunds.find(q, ctx.accountId, p.refund, { forUpdate: true });
+    if (!refund) throw resourceMissing('refund', p.refund);
+    const before = refund.metadata;
+    if (p.metadata !== undefined) refund.metadata = applyMetadata(refund.metadata, p.metadata);
+    refunds.update(q, ctx.accountId, refund);
+    if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) emitEvent(q, ctx, 'refund.updated', refund, { metadata: before });
+    return { status: 200, body: await render(q, ctx, refund, p.expand) };
+  }),
+};

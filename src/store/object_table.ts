@@ -16,10 +16,13 @@ export interface ListQuery {
   endingBefore?: string;
   created?: { gt?: number; gte?: number; lt?: number; lte?: number };
   /** Equality filters on indexed columns, e.g. { customer: 'cus_...' }. */
-  where?: Record<string, string | boolean>;
+  where?: Record<string, string | boolean | number>;
   /** One extra condition with a single parameter written as `$` (e.g. `type LIKE ANY($)`). */
   whereSql?: { sql: string; value: unknown };
 }
+
+/** How a resource narrows its list: what a list route hands to ObjectTable.list besides paging. */
+export type ListFilter = Pick<ListQuery, 'where' | 'whereSql'>;
 
 export interface ListPage<T> {
   data: T[];

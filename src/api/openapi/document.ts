@@ -6,7 +6,7 @@
  * check every response they see against it for what the server sends.
  */
 import { readFileSync } from 'node:fs';
-import type { Route, ResponseSpec } from '../routes.ts';
+import type { Route, ResponseSpec } from '../route_kit.ts';
 import type { Schema } from '../../schema/params.ts';
 import { MAX_KEY_LENGTH } from '../../idempotency/engine.ts';
 import { COMPONENT_SCHEMAS, listOf, ref, type JsonSchema } from './schemas.ts';
@@ -161,7 +161,7 @@ function operationFor(route: Route): { path: string; method: string; op: Operati
     operationId: operationId(route.method, route.path),
     summary: route.summary,
     tags: [tagOf(route.path)],
-    ...(command ? { 'x-oncepay-command': route.command } : {}),
+    ...(command ? { 'x-oncepay-command': route.command.name } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(requestBody ? { requestBody } : {}),
     responses,

@@ -1,10 +1,13 @@
 /**
  * `expand[]`: replaces an id with the object it names, for the references users expand most.
  * Dotted paths expand further (`latest_charge.balance_transaction`); `data.` applies to lists.
+ * It sits above payments and billing because a field of one names an object of the other; the
+ * commands of both reach it through the Expander port (src/payments/ports.ts).
  */
 import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
-import { balanceTransactions, charges, customers, paymentIntents, refunds } from './payment_objects.ts';
+import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
+import type { Expander } from '../payments/ports.ts';
 import { prices, products } from '../billing/billing_objects.ts';
 import type { ObjectTable, StoredObject } from '../store/object_table.ts';
 
@@ -52,3 +55,5 @@ async function expandPath(q: Queryable, accountId: string, obj: Record<string, u
     await expandPath(q, accountId, copy, rest, full);
   }
 }
+
+export const expander: Expander = { object: expandObject, list: expandList };

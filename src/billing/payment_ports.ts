@@ -1,0 +1,45 @@
+/**
+ * Billing's side of the ports payments declares (src/payments/ports.ts): what an intent's steps
+ * mean for the order or invoice it pays, and what a customer's life means for its test clock and
+ * subscriptions. server.ts hands these to the engine; payments never imports them.
+ */
+import type { CustomerBilling, PaymentPurposes } from '../payments/ports.ts';
+import { resourceMissing } from '../errors.ts';
+import { testClocks } from './billing_objects.ts';
+import { checkOrderForIntent, recordOrderPayment, recordOrderRefund, reserveOrderPayment } from './order_payments.ts';
+import { invoiceIntentOutcome } from './invoice_payment.ts';
+import { cancelSubscriptionsOf } from './subscription_status.ts';
+import { billingNow } from './time.ts';
+
+export const paymentPurposes: PaymentPurposes = {
+  async checkAmount(q, accountId, intent, param) {
+    if (intent.order) await checkOrderForIntent(q, accountId, { order: intent.order, amount: intent.amount, currency: intent.currency, param });
+  },
+  async reserve(q, accountId, pi) {
+    if (pi.order) await reserveOrderPayment(q, accountId, { order: pi.order, amount: pi.amount, currency: pi.currency, intent: pi.id });
+  },
+  // An intent of an order's invoice records the order's money, then settles the invoice.
+  async authorized(q, source, pi) {
+    if (pi.status === 'succeeded' && pi.order) await recordOrderPayment(q, source, { order: pi.order, amount: pi.amount_received });
+    if (pi.invoice) await invoiceIntentOutcome(q, source, pi);
+  },
+  async captured(q, source, pi) {
+    if (pi.order) await recordOrderPayment(q, source, { order: pi.order, amount: pi.amount_received });
+  },
+  async refunded(q, source, pi, amount) {
+    if (pi.order) await recordOrderRefund(q, source, { order: pi.order, amount });
+  },
+};
+
+export const customerBilling: CustomerBilling = {
+  async attachToClock(q, accountId, id) {
+    // Locked, so that a deletion of the clock running meanwhile either sees this customer or is
+    // seen by it (src/billing/test_clocks.ts).
+    const clock = await testClocks.find(q, accountId, id, { forUpdate: true });
+    if (!clock || clock.deleted) throw resourceMissing('test_clock', id, 'test_clock');
+    return clock;
+  },
+  async deleting(q, source, customer) {
+    await cancelSubscriptionsOf(q, source, [customer.id], await billingNow(q, source.accountId, customer.test_clock));
+  },
+};
