@@ -3,17 +3,15 @@
  * Stripe's error shape `{"error":{"type","code"?,"message","param"?}}` naming the parameter,
  * carries a Request-Id, and leaves nothing half-written.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, assertRequestId, pct, type Reply, type SendOptions } from '../helpers/stripe_errors.ts';
 
 const MiB = 1024 * 1024;
 const JSON_TYPE = 'application/json';
 
-let server: TestServer;
-before(async () => { server = await startTestServer(); });
-after(async () => { await server?.close(); });
+const { server } = useTestServer();
 
 const post = (path: string, body: string, opts: SendOptions = {}) => send(server, 'POST', path, { body, ...opts });
 const postJson = (path: string, value: unknown, opts: SendOptions = {}) =>

@@ -6,11 +6,11 @@
  *
  * fast-check prints the seed and path of a failure; replay one with FC_SEED=<seed> FC_PATH=<path>.
  */
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import qs from 'qs';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { send, assertOk, pct, REQUEST_ID, type Reply, type SendOptions } from '../helpers/stripe_errors.ts';
 
 const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 150);
@@ -27,12 +27,11 @@ const fcOptions = {
   includeErrorInReport: true,
 };
 
-let server: TestServer;
+const { server } = useTestServer();
 /** Real objects, so that random requests also reach the code behind "no such object". */
 const real = { customer: '', intent: '', paidIntent: '', charge: '' };
 
 before(async () => {
-  server = await startTestServer();
   real.customer = assertOk(await send(server, 'POST', '/v1/customers', { body: 'email=prop@example.com' })).id;
   real.intent = assertOk(await send(server, 'POST', '/v1/payment_intents', { body: 'amount=5000&currency=usd' })).id;
   const paid = assertOk(await send(server, 'POST', '/v1/payment_intents', { body: 'amount=99999999&currency=usd&confirm=true&payment_method=pm_card_visa' }));
@@ -40,7 +39,6 @@ before(async () => {
   real.paidIntent = paid.id;
   real.charge = paid.latest_charge;
 });
-after(async () => { await server?.close(); });
 
 // ---------------------------------------------------------------------------------------------
 // The property: what every answer must look like.

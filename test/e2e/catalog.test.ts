@@ -3,20 +3,13 @@
  * them: create, retrieve, update, list (filters, pagination), delete; default prices; lookup
  * keys; events; idempotent replays; and a Stripe-shaped 400 naming the parameter for bad input.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
 
-let s: TestServer;
-let stripe: Stripe;
-
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-});
-after(() => s.close());
+const { server: s, stripe } = useTestServer();
 
 const post = (path: string, body: string, opts: SendOptions = {}) => send(s, 'POST', path, { body, ...opts });
 const get = (path: string) => send(s, 'GET', path);

@@ -16,14 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import {
   createPrivateSchema, dropPrivateSchemas, freePort, killAllServers, mapLimit, pollUntil, spawnServer, usingPostgres, type Store,
 } from '../helpers/processes.ts';
 import { killAllClis, runCli, show, startCli, type CliResult } from '../helpers/cli.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
 
-let s: TestServer;
 after(async () => {
   await killAllClis();
   await killAllServers();
@@ -31,12 +30,6 @@ after(async () => {
 
 let n = 0;
 const uniq = (label: string) => `${label}-${process.pid}-${Date.now().toString(36)}-${n++}`;
-
-/** A fresh account on the test server: its events and logs hold only what the test did. */
-async function fresh(): Promise<{ key: string; stripe: Stripe; env: Record<string, string> }> {
-  const { key } = await s.newAccount();
-  return { key, stripe: s.stripe({ key }), env: { ONCEPAY_API_KEY: key, ONCEPAY_API_BASE: s.url } };
-}
 
 function assertExit(r: CliResult, code: number, stderr?: RegExp): void {
   assert.equal(r.code, code, show(r));
@@ -46,15 +39,20 @@ function assertExit(r: CliResult, code: number, stderr?: RegExp): void {
   }
 }
 
-const flushLogs = async () => {
-  await new Promise((r) => setImmediate(r));
-  await s.oncepay.requestLogs.flush();
-};
-
 describe('oncepay CLI', { concurrency: 2 }, () => {
   describe('help, usage errors and API commands', { concurrency: false }, () => {
-    before(async () => { s = await startTestServer({ config: { webhookIntervalMs: 0 } }); });
-    after(() => s?.close());
+    const { server: s } = useTestServer({ config: { webhookIntervalMs: 0 } });
+
+    /** A fresh account on the test server: its events and logs hold only what the test did. */
+    async function fresh(): Promise<{ key: string; stripe: Stripe; env: Record<string, string> }> {
+      const { key } = await s.newAccount();
+      return { key, stripe: s.stripe({ key }), env: { ONCEPAY_API_KEY: key, ONCEPAY_API_BASE: s.url } };
+    }
+
+    const flushLogs = async () => {
+      await new Promise((r) => setImmediate(r));
+      await s.oncepay.requestLogs.flush();
+    };
 
     test('--help for every command and subcommand', async () => {
       const commands = [[], ['serve'], ['migrate'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'],

@@ -2,17 +2,12 @@
  * Events: every state change emits its events in the same transaction, with Stripe's event
  * shape; replayed requests emit nothing; the events API lists and filters them.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 
-let s: TestServer;
-
-before(async () => {
-  s = await startTestServer({ config: { webhookIntervalMs: 0 } });
-});
-after(() => s.close());
+const { server: s } = useTestServer({ config: { webhookIntervalMs: 0 } });
 
 /** A fresh account per test, so its event stream holds exactly what the test did. */
 async function fresh(): Promise<Stripe> {

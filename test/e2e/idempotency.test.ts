@@ -3,10 +3,10 @@
  * replays, mismatches, in-flight conflicts, crash recovery at every step, the completer, the
  * reaper, external_id, and account isolation. The acquirer's ledger is the ground truth.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
-import { startTestServer, rawRequest, type TestServer } from '../helpers/server.ts';
+import { useTestServer, rawRequest } from '../helpers/server.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
 const faults = new FaultSwitch();
@@ -15,8 +15,7 @@ const faults = new FaultSwitch();
  * fresh on a loaded CI machine (300 ms was not), short enough to keep the matrix quick.
  */
 const LOCK_TIMEOUT_MS = 1000;
-let s: TestServer;
-let stripe: Stripe;
+const { server: s, stripe } = useTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS } });
 /**
  * A client that does not retry at all: stripe-node retries a reset connection once even with
  * maxNetworkRetries 0 (its node http client); its fetch client does not, so crash tests see the drop.
@@ -26,12 +25,9 @@ let n = 0;
 const key = (label: string) => `${label}-${process.pid}-${Date.now()}-${n++}`;
 const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
-before(async () => {
-  s = await startTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS } });
-  stripe = s.stripe();
+before(() => {
   once = new Stripe(s.key, { host: '127.0.0.1', port: s.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
 });
-after(() => s.close());
 
 const sales = async (pi: string) => (await s.ledger(pi)).filter((e) => e.kind === 'sale' && e.outcome === 'approved');
 

@@ -15,25 +15,17 @@
  *
  * The acquirer's ledger (server.ledger) is the ground truth of money moved.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer } from '../helpers/server.ts';
 import { assertOk, assertStripeError, send } from '../helpers/stripe_errors.ts';
 import { INVOICE_ACTIONS, INVOICE_TRANSITIONS, type InvoiceAction } from '../../src/billing/invoice_core.ts';
 import { INVOICE_STATUSES, type Invoice, type InvoiceItem, type InvoiceMessage, type InvoiceStatus, type Order } from '../../src/billing/billing_objects.ts';
 
-let s: TestServer;
-let stripe: Stripe;
-
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-  A = api(stripe);
-});
-after(() => s.close());
+const { server: s, stripe } = useTestServer();
 
 const DAY = 86_400;
 const now = () => Math.floor(Date.now() / 1000);
@@ -72,7 +64,8 @@ function api(client: Stripe) {
   };
 }
 
-let A: ReturnType<typeof api>;
+/** The invoice API with the test server's key. */
+const A = api(stripe);
 
 interface Refusal { status: number; type: string; code?: string; param?: string; message: string; raw: any }
 

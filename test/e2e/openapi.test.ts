@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type Stripe from 'stripe';
-import { startTestServer, rawRequest, type TestServer } from '../helpers/server.ts';
+import { useTestServer, rawRequest } from '../helpers/server.ts';
 import {
   conformanceChecker, formatViolations, pointer, recordResponses, serverRoutesDocument, type RecordedResponse,
 } from '../helpers/conformance.ts';
@@ -41,17 +41,15 @@ function resolve<T = any>(node: any): T {
   return (node.$ref as string).slice(2).split('/').reduce((o: any, k) => o[k], doc) as T;
 }
 
-let s: TestServer;
+const { server: s } = useTestServer({ config: { webhookIntervalMs: 25 } });
 let receiver: Server;
 
 before(async () => {
-  s = await startTestServer({ config: { webhookIntervalMs: 25 } });
   receiver = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
 });
 after(async () => {
   await new Promise((r) => receiver.close(r));
-  await s.close();
 });
 
 describe('the document', () => {

@@ -4,11 +4,11 @@
  * rate limit, and graceful shutdown (in-flight requests finish; past the deadline their locks
  * are released so a retry resumes at once).
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import Stripe from 'stripe';
-import { startTestServer, usingPostgres, type TestServer } from '../helpers/server.ts';
+import { startTestServer, useTestServer, usingPostgres, type TestServer } from '../helpers/server.ts';
 import { send, assertOk, assertStripeError, type Reply } from '../helpers/stripe_errors.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
@@ -71,13 +71,7 @@ function labelsOf(text: string, name: string): Record<string, string>[] {
 // ---------------------------------------------------------------------------------------------
 
 describe('health, readiness, metrics', () => {
-  let s: TestServer;
-  let stripe: Stripe;
-  before(async () => {
-    s = await startTestServer();
-    stripe = s.stripe();
-  });
-  after(() => s.close());
+  const { server: s, stripe } = useTestServer();
 
   test('GET /healthz: 200 {status: ok} without a key', async () => {
     const r = await send(s, 'GET', '/healthz', { key: null });
@@ -264,11 +258,7 @@ describe('health, readiness, metrics', () => {
 
 describe('metrics of abandoned keys', () => {
   const faults = new FaultSwitch();
-  let f: TestServer;
-  before(async () => {
-    f = await startTestServer({ faults, config: { lockTimeoutMs: 300 } });
-  });
-  after(() => f.close());
+  const { server: f } = useTestServer({ faults, config: { lockTimeoutMs: 300 } });
 
   async function crash(k: string): Promise<void> {
     faults.arm('payment_intents.create', 'authorize');
@@ -308,11 +298,7 @@ describe('metrics of abandoned keys', () => {
 
 describe('rate limit', () => {
   const LIMIT = 5;
-  let r: TestServer;
-  before(async () => {
-    r = await startTestServer({ config: { rateLimitPerSecond: LIMIT } });
-  });
-  after(() => r.close());
+  const { server: r } = useTestServer({ config: { rateLimitPerSecond: LIMIT } });
 
   /** A GET that waits out 429s (honouring Retry-After), for reading results after a burst. */
   async function getPatiently(path: string, apiKey: string): Promise<Reply> {

@@ -8,21 +8,16 @@
  * The official client has no orders resource: orders go through stripe.rawRequest. Every test
  * runs on an account of its own, so the events and the acquirer's ledger hold exactly what it did.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import fc from 'fast-check';
 import qs from 'qs';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { assertOk, assertStripeError, send } from '../helpers/stripe_errors.ts';
 import type { Order } from '../../src/billing/billing_objects.ts';
 
-let s: TestServer;
-
-before(async () => {
-  s = await startTestServer({ config: { webhookIntervalMs: 0 } });
-});
-after(() => s.close());
+const { server: s } = useTestServer({ config: { webhookIntervalMs: 0 } });
 
 interface Account {
   stripe: Stripe;

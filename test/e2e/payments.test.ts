@@ -2,19 +2,12 @@
  * Payment flows through the official stripe client: statuses and transitions as Stripe
  * documents them, charges, refunds, balance, lists with auto-pagination, and expand.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, rawRequest, type TestServer } from '../helpers/server.ts';
+import { useTestServer, rawRequest } from '../helpers/server.ts';
 
-let s: TestServer;
-let stripe: Stripe;
-
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-});
-after(() => s.close());
+const { server: s, stripe } = useTestServer();
 
 describe('customers', () => {
   test('create, retrieve, update (metadata merge and unset), list, delete', async () => {

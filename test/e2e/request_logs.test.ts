@@ -6,25 +6,19 @@
  *
  * Logs are written after the response in batches: tests call flushLogs() before reading them.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertOk, assertStripeError, type Reply } from '../helpers/stripe_errors.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
-let s: TestServer;
-let stripe: Stripe;
+const { server: s, stripe } = useTestServer();
 let n = 0;
 // No long digit runs in keys: a 13-19 digit run passing the Luhn check is masked like a card number.
 const key = (label: string) => `${label}-p${process.pid}t${Date.now().toString(36)}n${n++}`;
 const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-});
-after(() => s.close());
 
 /** Writes every buffered request log (after letting the last response's hooks run). */
 async function flushLogs(server: TestServer = s): Promise<void> {
@@ -593,7 +587,7 @@ describe('idempotency key inspection', () => {
 describe('an abandoned key', () => {
   const faults = new FaultSwitch();
   const LOCK_TIMEOUT = 1000;
-  let c: TestServer;
+  const { server: c } = useTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT } });
   /** Until the request under key k has committed its first phase (and is at the processor). */
   const waitForPhase = async (k: string) => {
     const deadline = Date.now() + 10_000;
@@ -604,10 +598,6 @@ describe('an abandoned key', () => {
       await new Promise((res) => setTimeout(res, 25));
     }
   };
-  before(async () => {
-    c = await startTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT } });
-  });
-  after(() => c.close());
 
   test('in_progress while its lock is fresh, abandoned after the lock timeout, finished by the completer', async () => {
     const k = key('abandoned');

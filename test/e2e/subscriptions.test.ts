@@ -11,22 +11,15 @@
  * Some tests began as bug reports (first invoices charged by the billing run, expiry during a
  * payment, deleted customers still billed, late expand errors): they now guard the fixes.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from '../../src/billing/subscription_status.ts';
 import type { SubscriptionStatus } from '../../src/billing/billing_objects.ts';
 
-let s: TestServer;
-let stripe: Stripe;
-
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-});
-after(() => s.close());
+const { server: s, stripe } = useTestServer();
 
 const post = (path: string, body: string, opts: SendOptions = {}) => send(s, 'POST', path, { body, timeoutMs: 30_000, ...opts });
 const get = (path: string) => send(s, 'GET', path, { timeoutMs: 30_000 });

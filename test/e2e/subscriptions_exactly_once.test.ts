@@ -22,7 +22,7 @@
  * Servers here sweep every account of their database (completer, billing loop): on PostgreSQL each
  * scenario gets a schema of its own (dropped at the end), on PGlite a data directory of its own.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import StripeClient from 'stripe';
 import type Stripe from 'stripe';
@@ -30,7 +30,7 @@ import {
   cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, explain, mapLimit, newSecretKey, newStore, pollUntil, spawnServer,
   usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { invoices as invoiceTable, subscriptions as subscriptionTable } from '../../src/billing/billing_objects.ts';
@@ -479,11 +479,7 @@ async function assertDueWorkDoneOnce(api: Api, subs: Sub[], anchors: Map<string,
 
 describe(`in process [${STORE}]`, () => {
   const faults = new FaultSwitch();
-  let s: TestServer;
-  before(async () => {
-    s = await startTestServer({ faults, config: { lockTimeoutMs: 300 } });
-  });
-  after(() => s?.close());
+  const { server: s } = useTestServer({ faults, config: { lockTimeoutMs: 300 } });
 
   /** A fresh account on the shared in-process server. */
   async function account() {

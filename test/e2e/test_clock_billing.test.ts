@@ -9,18 +9,13 @@
  * runs in an account of its own, so invoice numbers and the acquirer's ledger (the ground truth
  * of money moved) hold that test's objects only.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type Reply } from '../helpers/stripe_errors.ts';
 
-let s: TestServer;
-
-before(async () => {
-  s = await startTestServer();
-});
-after(() => s.close());
+const { server: s } = useTestServer();
 
 const DAY = 86_400;
 type Interval = 'day' | 'week' | 'month' | 'year';

@@ -3,21 +3,14 @@
  * retrieve, list, delete; customers created on a clock; deleting a clock deletes its customers
  * and cancels their subscriptions at the clock's frozen time; idempotent replays; bad input.
  */
-import { test, describe, before, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { useTestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
 import { subscriptions, type Subscription } from '../../src/billing/billing_objects.ts';
 
-let s: TestServer;
-let stripe: Stripe;
-
-before(async () => {
-  s = await startTestServer();
-  stripe = s.stripe();
-});
-after(() => s.close());
+const { server: s, stripe } = useTestServer();
 
 const post = (path: string, body: string, opts: SendOptions = {}) => send(s, 'POST', path, { body, ...opts });
 const get = (path: string) => send(s, 'GET', path);

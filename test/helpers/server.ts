@@ -6,6 +6,7 @@
 import Stripe from 'stripe';
 import pino from 'pino';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createOncepay, type Oncepay } from '../../src/server.ts';
 import { createAccount } from '../../src/accounts/keys.ts';
@@ -70,6 +71,47 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
     ledger: (reference) => oncepay.processor.ledger(accountId, reference),
     close: () => (closed ??= close()),
   };
+}
+
+type TestServerOptions = Parameters<typeof startTestServer>[0];
+
+/**
+ * A test server for the enclosing file or describe block: registers a node:test `before` hook
+ * that starts it and an `after` hook that closes it (which checks every response it sent against
+ * the OpenAPI document, see close()). Call it at the top of the file or of a describe callback.
+ *
+ * Returns stand-ins usable once the `before` hook ran (in tests, later hooks, functions they
+ * call): `server` forwards every property to the started TestServer, `stripe` to a client with
+ * the server's key (`server.stripe()`). Using either earlier throws.
+ */
+export function useTestServer(opts: TestServerOptions = {}): { server: TestServer; stripe: Stripe } {
+  let started: TestServer | undefined;
+  let client: Stripe | undefined;
+  before(async () => {
+    started = await startTestServer(opts);
+    client = started.stripe();
+  });
+  after(async () => { await started?.close(); });
+  return {
+    server: forwardTo('the test server', () => started),
+    stripe: forwardTo('the test server\'s stripe client', () => client),
+  };
+}
+
+/** An object that forwards property reads to `current()` (functions bound to it). */
+function forwardTo<T extends object>(what: string, current: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, prop) {
+      const target = current();
+      if (!target) {
+        if (prop === 'then') return undefined; // not a thenable (an async function may return it)
+        throw new Error(`${what} is used before useTestServer's before hook started it (property ${String(prop)})`);
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+    has: (_, prop) => prop in (current() ?? {}),
+  });
 }
 
 /** A raw HTTP call (for what the official client cannot send: bad bodies, odd headers). */
