@@ -3,16 +3,13 @@
  * code described here: src/billing/billing_objects.ts, invoice_core.ts, invoices.ts, invoice_items.ts,
  * subscriptions.ts.
  */
+import { BILLING_SCHEMA_NAMES } from './schema_names.ts';
 import {
   type JsonSchema, alwaysNull, bool, constant, currencyCode, expandable, id, int, livemode, metadata, nullable, nullableExpandable,
   objectName, oneOfValues, ref, shape, text, timestamp,
 } from './blocks.ts';
 import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES } from '../../billing/billing_objects.ts';
 
-export const BILLING_SCHEMA_NAMES = [
-  'invoice', 'deleted_invoice', 'invoice_line_item', 'invoiceitem', 'deleted_invoiceitem', 'invoice_message', 'subscription',
-  'subscription_item',
-] as const;
 
 /** Stripe's list embedded in an object (all of it: has_more is always false). */
 const embedded = (item: JsonSchema, url: string): JsonSchema => shape({

@@ -2,7 +2,7 @@
  * Building blocks of the component schemas (schemas.ts and its per-resource companions): fixed
  * shapes, nullable values, ids, timestamps, references, Stripe's list envelope.
  */
-import type { SchemaName } from './schemas.ts';
+import type { SchemaName } from './schema_names.ts';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -56,7 +56,7 @@ export const metadata = (): JsonSchema => ({
 export const livemode = (): JsonSchema => constant(false, 'Always false: Oncepay has test mode only.');
 export const objectName = (name: string): JsonSchema => constant(name, 'String representing the object\'s type.');
 
-/** A reference that `expand[]` may replace by the object it names (src/payments/expand.ts). */
+/** A reference that `expand[]` may replace by the object it names (src/api/expansion.ts). */
 export const expandable = (description: string, ...targets: SchemaName[]): JsonSchema => ({
   description: `${description} Expandable: the id, or the object with expand[].`,
   anyOf: [{ type: 'string', maxLength: 5000 }, ...targets.map(ref)],

@@ -1,11 +1,11 @@
 /** Component schemas of the catalog (products, prices: src/billing/catalog.ts) and test clocks (src/billing/test_clocks.ts). */
+import { CATALOG_SCHEMA_NAMES } from './schema_names.ts';
 import { PRICE_INTERVALS } from '../../billing/billing_objects.ts';
 import {
   type JsonSchema, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
   livemode, objectName, expandable, nullableExpandable,
 } from './blocks.ts';
 
-export const CATALOG_SCHEMA_NAMES = ['product', 'deleted_product', 'price', 'test_helpers.test_clock', 'deleted_test_clock'] as const;
 
 const productId = (): JsonSchema => ({
   type: 'string', pattern: '^[A-Za-z0-9_-]+$', maxLength: 255, description: 'prod_... or the id chosen at creation.',

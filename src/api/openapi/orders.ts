@@ -2,13 +2,13 @@
  * Component schemas of orders (rendered by src/billing/orders.ts and order_payments.ts; the
  * line items list by src/api/order_routes.ts).
  */
+import { ORDER_SCHEMA_NAMES } from './schema_names.ts';
 import { ORDER_STATUSES } from '../../billing/billing_objects.ts';
 import {
   type JsonSchema, ref, shape, nullable, id, text, int, oneOfValues, constant, timestamp, currencyCode, metadata, livemode, objectName,
   nullableExpandable,
 } from './blocks.ts';
 
-export const ORDER_SCHEMA_NAMES = ['order', 'order_line_item'] as const;
 
 const lineItem = shape({
   id: id('li'),

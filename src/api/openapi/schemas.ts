@@ -7,7 +7,7 @@
  * object and its description here fails a test.
  *
  * Rendering code described here: src/payments/payment_objects.ts (and payment_intents.ts, refunds.ts,
- * customers.ts, balance.ts, expand.ts), src/events/ (event_objects.ts, endpoints.ts, outbox.ts,
+ * customers.ts, balance.ts, src/api/expansion.ts), src/events/ (event_objects.ts, endpoints.ts, outbox.ts,
  * dispatcher.ts), src/processor/test_acquirer.ts, src/logs/request_log.ts,
  * src/idempotency/inspect.ts, src/errors.ts and src/http/ (errors, operations endpoints).
  */
@@ -19,30 +19,15 @@ import {
   livemode, objectName, expandable, nullableExpandable, listOf,
 } from './blocks.ts';
 
-import { ORDER_SCHEMAS, ORDER_SCHEMA_NAMES } from './orders.ts';
-import { CATALOG_SCHEMAS, CATALOG_SCHEMA_NAMES } from './catalog.ts';
-import { BILLING_SCHEMAS, BILLING_SCHEMA_NAMES } from './billing.ts';
+import { ORDER_SCHEMAS } from './orders.ts';
+import { CATALOG_SCHEMAS } from './catalog.ts';
+import { BILLING_SCHEMAS } from './billing.ts';
+import { type SchemaName } from './schema_names.ts';
 
 export type { JsonSchema };
 export { ref, listOf };
+export { SCHEMA_NAMES, isSchemaName, schemaName, type SchemaName } from './schema_names.ts';
 
-/** The component schemas, by name. Routes name these as their response (see ResponseSpec in routes.ts). */
-export const SCHEMA_NAMES = [
-  'customer', 'deleted_customer', 'payment_intent', 'payment_intent_last_payment_error', 'payment_method_card',
-  'card_details', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
-  'webhook_endpoint_with_secret', 'webhook_endpoint_rotated', 'deleted_webhook_endpoint', 'webhook_delivery_attempt',
-  'acquirer_operation', 'request_log', 'idempotency_key', 'error', 'health', 'readiness',
-  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES,
-] as const;
-export type SchemaName = (typeof SCHEMA_NAMES)[number];
-
-export const isSchemaName = (name: string): name is SchemaName => (SCHEMA_NAMES as readonly string[]).includes(name);
-
-/** A schema name known only at run time (a table's object name): refused at once when unknown. */
-export function schemaName(name: string): SchemaName {
-  if (!isSchemaName(name)) throw new Error(`No component schema named '${name}' in src/api/openapi/schemas.ts`);
-  return name;
-}
 
 // ---- payments ---------------------------------------------------------------------------------
 
