@@ -3,7 +3,6 @@
  * run, which a test clock advance drives between its phases. The run is a port rather than the
  * class itself because the run executes commands through the engine that executes the advance.
  */
-import type { CommandContext } from '../idempotency/engine.ts';
 import type { PaymentDeps } from '../payments/ports.ts';
 import type { BillingScope } from './billing_run.ts';
 
@@ -15,5 +14,3 @@ export interface BillingRunner {
 export interface BillingDeps extends PaymentDeps {
   billingRun: BillingRunner;
 }
-
-export type BillingContext = CommandContext<BillingDeps>;

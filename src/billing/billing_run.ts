@@ -59,7 +59,7 @@ async function sumLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<n
 }
 
 export class BillingRun {
-  constructor(private readonly db: Db, private readonly engine: Pick<IdempotencyEngine<any>, 'execute'>, private readonly opts: BillingOptions) {}
+  constructor(private readonly db: Db, private readonly engine: Pick<IdempotencyEngine, 'execute'>, private readonly opts: BillingOptions) {}
 
   /** One pass; returns how many things it did. `now` defaults to the scope's time. */
   async run(scope: BillingScope): Promise<number> {

@@ -47,7 +47,7 @@ export interface CommandContext<D = unknown> {
  * A write operation of the API. `name` is what the key's journal stores, so a resume (by a retry
  * or by the completer in another process) finds the same command again: it never changes.
  */
-export interface Command<P = any, D = any> {
+export interface Command<P = unknown, D = unknown> {
   readonly name: string;
   run(ctx: CommandContext<D>, params: P): Promise<CommandResponse>;
 }
@@ -120,7 +120,7 @@ export class LockLost extends Error {}
 export const MAX_KEY_LENGTH = 255;
 
 export class IdempotencyEngine<D = unknown> {
-  private readonly commands = new Map<string, Command<any, D>>();
+  private readonly commands = new Map<string, Command<unknown, D>>();
   private readonly faults: FaultHook;
   /** Runs in flight in this process, so shutdown can release their locks. */
   private readonly active = new Set<Run<D>>();
@@ -133,7 +133,7 @@ export class IdempotencyEngine<D = unknown> {
    * Every command this process may run or resume: the completer finds an abandoned key's command
    * by the name its journal stored, so each must be registered before the first request.
    */
-  register(...commands: Command<any, D>[]): void {
+  register(...commands: Command<unknown, D>[]): void {
     for (const c of commands) {
       const known = this.commands.get(c.name);
       if (known && known !== c) throw new Error(`two commands are named ${c.name}`);
@@ -293,7 +293,7 @@ export class IdempotencyEngine<D = unknown> {
     return r.rowCount;
   }
 
-  private run(command: Command<any, D>, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined, onFirstPhase?: (q: Tx) => void): Run<D> {
+  private run(command: Command<unknown, D>, identity: RunIdentity, journal: Record<string, unknown>, token: string | undefined, onFirstPhase?: (q: Tx) => void): Run<D> {
     return new Run(this.db, this.faults, this.opts.onCommit, this.opts.deps, command, identity, journal, token, onFirstPhase);
   }
 
@@ -355,7 +355,7 @@ class Run<D> implements CommandContext<D> {
     private readonly faults: FaultHook,
     private readonly onCommit: (() => void) | undefined,
     readonly deps: D,
-    private readonly command: Command<any, D>,
+    private readonly command: Command<unknown, D>,
     private readonly id: RunIdentity,
     private readonly journal: Record<string, unknown>,
     /** Our lock token; undefined while the key row is not yet inserted (fresh key). */
