@@ -16,6 +16,8 @@ export interface Config {
   webhookAllowedHosts: string[];
   webhookScheduleMs?: number[];
   webhookTimeoutMs: number;
+  /** How long a claimed delivery belongs to its sender before another process may send it again (> the timeout). */
+  webhookLeaseMs: number;
   webhookIntervalMs: number;
   webhookDisableAfterMs: number;
   requestLogRetentionMs: number;
@@ -71,6 +73,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new Error('ONCEPAY_SECRET_KEY: each key must look like sk_test_ followed by at least 8 letters, digits or underscores');
     }
   }
+  const webhookTimeoutMs = parseDuration(env.ONCEPAY_WEBHOOK_TIMEOUT || '10s', 'ONCEPAY_WEBHOOK_TIMEOUT');
+  const webhookLeaseMs = env.ONCEPAY_WEBHOOK_LEASE
+    ? parseDuration(env.ONCEPAY_WEBHOOK_LEASE, 'ONCEPAY_WEBHOOK_LEASE') : Math.max(webhookTimeoutMs * 3, 30_000);
+  if (webhookLeaseMs <= webhookTimeoutMs) {
+    throw new Error(`ONCEPAY_WEBHOOK_LEASE: expected a duration longer than ONCEPAY_WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms), got ${webhookLeaseMs} ms`);
+  }
   return {
     port: intFrom(env.PORT, 'PORT', 4242),
     host: env.HOST || '127.0.0.1',
@@ -89,7 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookScheduleMs: env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE
       ? env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d, 'ONCEPAY_WEBHOOK_RETRY_SCHEDULE'))
       : undefined,
-    webhookTimeoutMs: parseDuration(env.ONCEPAY_WEBHOOK_TIMEOUT || '10s', 'ONCEPAY_WEBHOOK_TIMEOUT'),
+    webhookTimeoutMs,
+    webhookLeaseMs,
     webhookIntervalMs: parseDuration(env.ONCEPAY_WEBHOOK_INTERVAL || '250ms', 'ONCEPAY_WEBHOOK_INTERVAL'),
     requestLogRetentionMs: parseDuration(env.ONCEPAY_REQUEST_LOG_RETENTION || '30d', 'ONCEPAY_REQUEST_LOG_RETENTION'),
     rateLimitPerSecond: intFrom(env.ONCEPAY_RATE_LIMIT, 'ONCEPAY_RATE_LIMIT', 1000),

@@ -67,7 +67,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const metrics = new Metrics(db, { lockTimeoutMs: config.lockTimeoutMs });
   const dispatcher = new WebhookDispatcher(db, {
     scheduleMs: config.webhookScheduleMs ?? DEFAULT_SCHEDULE_MS, timeoutMs: config.webhookTimeoutMs,
-    leaseMs: Math.max(config.webhookTimeoutMs * 3, 30_000), disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
+    leaseMs: config.webhookLeaseMs, disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
     onAttempt: (a) => metrics.webhookAttempts.inc({ outcome: a.outcome }),
   });
   const faults = opts.faults ?? parseFaults(config.faults);

@@ -1,18 +1,24 @@
 /**
  * The webhook dispatcher: turns pending delivery rows into signed POSTs, at least once.
  *
- * Claim: one statement takes due rows with FOR UPDATE SKIP LOCKED (so several processes share
- * the work without sending one attempt twice) and pushes their next_attempt_at out by a lease;
- * a process that dies mid-send leaves the row to be retried when the lease runs out.
- * Send: POST the event (its stored JSON) signed with every active secret of the endpoint.
- * Record: the attempt (history), then delivered, or the next retry by the schedule with
- * jitter, or failed once the schedule is spent. An endpoint failing continuously for longer
- * than `disableAfterMs` is disabled, and that is itself an event.
- * Nothing is held only in memory: all scheduling lives in the delivery rows.
+ * Claim (one transaction): take due rows with FOR UPDATE SKIP LOCKED (so several processes share
+ * the work without sending one attempt twice), fence each with this claim's lease token and push
+ * its next_attempt_at out by the lease; mark any attempt of those deliveries still `pending` as
+ * `unknown` (its sender stopped before recording an answer: the lease it held ran out), and write
+ * the new attempts as `pending`. So the history shows every attempt that may have reached a
+ * receiver, even one a crash cut off.
+ * Send, then record at once, one attempt at a time: the attempt's outcome always; the delivery's
+ * new state (delivered, the next retry by the schedule with jitter, or failed once the schedule
+ * is spent) only while this claim's lease token is still the delivery's. A process that lost its
+ * lease (paused past it, presumed dead) cannot overwrite what the new holder recorded, and an
+ * attempt counts against the schedule only once its outcome is recorded: a crash costs at most
+ * the attempts in flight, retried when their lease runs out and not counted.
+ * An endpoint failing continuously for longer than `disableAfterMs` is disabled, and that is
+ * itself an event. Nothing is held only in memory: all scheduling lives in the delivery rows.
  */
 import type { Logger } from 'pino';
 import type { Db } from '../store/db.ts';
-import { newId, nowSeconds } from '../ids.ts';
+import { newId, nowSeconds, randomId } from '../ids.ts';
 import { deliveryAttempts, webhookEndpoints, type DeliveryAttempt, type EndpointSecret, type StripeEvent, type WebhookEndpoint } from './event_objects.ts';
 import { activeSecrets } from './endpoints.ts';
 import { signedHeaders } from './signing.ts';
@@ -23,6 +29,7 @@ export interface DispatcherOptions {
   /** Delays before each retry, in order; the delivery fails after the last. */
   scheduleMs: number[];
   timeoutMs: number;
+  /** How long a claim owns its deliveries; longer than timeoutMs, so a live sender never loses it. */
   leaseMs: number;
   disableAfterMs: number;
   batch: number;
@@ -39,7 +46,14 @@ interface Claimed {
   account_id: string;
   event_id: string;
   endpoint_id: string;
+  /** Outcomes recorded so far: what the retry schedule has spent. */
   attempts: number;
+  /** Attempts made so far, this one included (its number). */
+  sent: number;
+  /** This claim's fence on the delivery row. */
+  lease: string;
+  /** The attempt this claim makes, as written at the claim (pending). */
+  attempt: DeliveryAttempt;
   event: StripeEvent;
   endpoint: WebhookEndpoint & { deleted?: boolean };
   secrets: EndpointSecret[];
@@ -99,56 +113,68 @@ export class WebhookDispatcher {
     this.loops = [];
   }
 
-  /** Claims due deliveries and sends them; returns how many attempts were made. */
+  /** Claims due deliveries and sends them, recording each outcome as soon as it is known; returns how many were claimed. */
   async runOnce(): Promise<number> {
     const claimed = await this.claim();
-    const sent = await Promise.all(claimed.map(async (c) => ({ c, attempt: await this.send(c) })));
-    // Successes are recorded together in one statement; failures one by one (they may disable an endpoint).
-    const delivered = sent.filter((s) => s.attempt?.outcome === 'delivered');
-    if (delivered.length > 0) await this.recordDelivered(delivered.map((s) => ({ c: s.c, attempt: s.attempt! })));
-    for (const { c, attempt } of sent) {
-      if (attempt && attempt.outcome !== 'delivered') await this.recordFailure(c, attempt);
-    }
-    for (const { attempt } of sent) if (attempt) this.opts.onAttempt?.(attempt);
+    await Promise.all(claimed.map(async (c) => {
+      const attempt = await this.send(c);
+      if (!attempt) return;
+      if (attempt.outcome === 'delivered') await this.recordDelivered(c, attempt);
+      else await this.recordFailure(c, attempt);
+      this.opts.onAttempt?.(attempt);
+    }));
     return claimed.length;
   }
 
   private async claim(): Promise<Claimed[]> {
-    const { rows } = await this.db.query<Claimed>(
-      `WITH due AS (
-         SELECT account_id, event_id, endpoint_id FROM webhook_deliveries
-          WHERE status = 'pending' AND next_attempt_at <= now()
-          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
-       ), taken AS (
-         UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2), attempts = d.attempts + 1
-           FROM due WHERE d.account_id = due.account_id AND d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
-         RETURNING d.account_id, d.event_id, d.endpoint_id, d.attempts
-       )
-       SELECT t.*, e.data AS event, w.data AS endpoint, w.secrets,
-              (SELECT count(*)::int FROM webhook_deliveries p
-                WHERE p.account_id = t.account_id AND p.event_id = t.event_id AND p.status = 'pending') AS pending
-         FROM taken t
-         JOIN events e ON e.account_id = t.account_id AND e.id = t.event_id
-         JOIN webhook_endpoints w ON w.account_id = t.account_id AND w.id = t.endpoint_id`,
-      [this.opts.batch, this.opts.leaseMs / 1000],
-    );
-    return rows;
+    const lease = randomId(16);
+    return this.db.tx(async (q) => {
+      const { rows } = await q.query<Claimed>(
+        `WITH due AS (
+           SELECT account_id, event_id, endpoint_id FROM webhook_deliveries
+            WHERE status = 'pending' AND next_attempt_at <= now()
+            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+         ), taken AS (
+           UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2), sent = d.sent + 1, lease_token = $3
+             FROM due WHERE d.account_id = due.account_id AND d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
+           RETURNING d.account_id, d.event_id, d.endpoint_id, d.attempts, d.sent, d.lease_token AS lease
+         )
+         SELECT t.*, e.data AS event, w.data AS endpoint, w.secrets,
+                (SELECT count(*)::int FROM webhook_deliveries p
+                  WHERE p.account_id = t.account_id AND p.event_id = t.event_id AND p.status = 'pending') AS pending
+           FROM taken t
+           JOIN events e ON e.account_id = t.account_id AND e.id = t.event_id
+           JOIN webhook_endpoints w ON w.account_id = t.account_id AND w.id = t.endpoint_id`,
+        [this.opts.batch, this.opts.leaseMs / 1000, lease],
+      );
+      if (rows.length === 0) return rows;
+      const col = <T>(f: (c: Claimed) => T) => rows.map(f);
+      // Whoever held these deliveries before let its lease run out without an answer: its attempts
+      // in flight may have reached the receiver, and stay in the history as unknown.
+      q.write(
+        `UPDATE webhook_attempts SET outcome = 'unknown',
+                data = (data::jsonb || jsonb_build_object('outcome', 'unknown',
+                  'error', 'the process sending it stopped before the answer was recorded; sent again, not counted'))::json
+          WHERE outcome = 'pending' AND (account_id, event_id, endpoint_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+        [col((c) => c.account_id), col((c) => c.event_id), col((c) => c.endpoint_id)]);
+      for (const c of rows) {
+        c.attempt = newAttempt(c);
+        if (!c.endpoint.deleted && c.endpoint.status === 'enabled') deliveryAttempts.insert(q, c.account_id, c.attempt);
+      }
+      return rows;
+    });
   }
 
   /** Sends one delivery; undefined when there is nothing to send (the endpoint went away). */
   private async send(c: Claimed): Promise<DeliveryAttempt | undefined> {
     if (c.endpoint.deleted || c.endpoint.status !== 'enabled') {
       await this.db.query(
-        `UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`,
-        [c.account_id, c.event_id, c.endpoint_id]);
+        `UPDATE webhook_deliveries SET status = 'canceled', lease_token = NULL WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3 AND lease_token = $4`,
+        [c.account_id, c.event_id, c.endpoint_id, c.lease]);
       return undefined;
     }
     const started = performance.now();
-    const attempt: DeliveryAttempt = {
-      id: newId('wha'), object: 'webhook_delivery_attempt', created: nowSeconds(), event: c.event_id,
-      event_type: c.event.type, webhook_endpoint: c.endpoint_id, url: c.endpoint.url, attempt: c.attempts,
-      outcome: 'failed', status_code: null, latency_ms: 0, response_body_excerpt: null, error: null, next_retry_at: null,
-    };
+    const attempt: DeliveryAttempt = { ...c.attempt, outcome: 'failed' };
     const refusal = await resolvedRefusal(c.endpoint.url, this.opts.policy);
     if (refusal) {
       attempt.outcome = 'refused';
@@ -174,28 +200,25 @@ export class WebhookDispatcher {
     return attempt;
   }
 
-  private async recordDelivered(done: { c: Claimed; attempt: DeliveryAttempt }[]): Promise<void> {
-    const col = <T>(f: (d: { c: Claimed; attempt: DeliveryAttempt }) => T) => done.map(f);
+  /**
+   * The attempt's outcome, and, while this claim still holds the lease, the delivery delivered.
+   * The endpoint row first (when it was failing), then the delivery: the lock order of failures,
+   * disabling and deletion.
+   */
+  private async recordDelivered(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
     await this.db.tx(async (q) => {
+      q.write('UPDATE webhook_endpoints SET failing_since = NULL WHERE account_id = $1 AND id = $2 AND failing_since IS NOT NULL', [c.account_id, c.endpoint_id]);
+      deliveryAttempts.update(q, c.account_id, attempt);
       q.write(
-        `INSERT INTO webhook_attempts (account_id, id, event_id, endpoint_id, created, data)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::json[])`,
-        [col((d) => d.c.account_id), col((d) => d.attempt.id), col((d) => d.c.event_id), col((d) => d.c.endpoint_id),
-          col((d) => d.attempt.created), col((d) => JSON.stringify(d.attempt))]);
-      q.write(
-        `UPDATE webhook_deliveries SET status = 'delivered'
-          WHERE (account_id, event_id, endpoint_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-        [col((d) => d.c.account_id), col((d) => d.c.event_id), col((d) => d.c.endpoint_id)]);
-      q.write(
-        `UPDATE webhook_endpoints SET failing_since = NULL
-          WHERE failing_since IS NOT NULL AND (account_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-        [col((d) => d.c.account_id), col((d) => d.c.endpoint_id)]);
+        `UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, lease_token = NULL
+          WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3 AND lease_token = $4`,
+        [c.account_id, c.event_id, c.endpoint_id, c.lease]);
     });
   }
 
   private async recordFailure(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
-    const retryIndex = c.attempts - 1;
-    const delay = retryIndex >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[retryIndex]);
+    // This outcome is the (attempts + 1)-th counted one; the schedule's delay after it is at index attempts.
+    const delay = c.attempts >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[c.attempts]);
     if (delay !== undefined) attempt.next_retry_at = nowSeconds() + Math.ceil(delay / 1000);
     await this.db.tx(async (q) => {
       // Lock order: the endpoint row first, then delivery rows (as delete and disabling do), so
@@ -205,10 +228,16 @@ export class WebhookDispatcher {
           WHERE account_id = $1 AND id = $2
         RETURNING data, (extract(epoch FROM now() - failing_since) * 1000)::float8 AS failing_for_ms`,
         [c.account_id, c.endpoint_id]);
-      deliveryAttempts.insert(q, c.account_id, attempt);
-      const key = [c.account_id, c.event_id, c.endpoint_id];
-      if (delay === undefined) q.write(`UPDATE webhook_deliveries SET status = 'failed' WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, key);
-      else q.write(`UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $4) WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3`, [...key, delay / 1000]);
+      const fenced = await q.query(
+        `UPDATE webhook_deliveries SET attempts = attempts + 1, lease_token = NULL,
+                status = CASE WHEN $5::float8 IS NULL THEN 'failed' ELSE status END,
+                next_attempt_at = CASE WHEN $5::float8 IS NULL THEN next_attempt_at ELSE now() + make_interval(secs => $5::float8) END
+          WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3 AND lease_token = $4`,
+        [c.account_id, c.event_id, c.endpoint_id, c.lease, delay === undefined ? null : delay / 1000]);
+      // Lost the lease: another process owns the delivery now and decides what happens next.
+      if (fenced.rowCount === 0) attempt.next_retry_at = null;
+      deliveryAttempts.update(q, c.account_id, attempt);
+      if (fenced.rowCount === 0) return;
       const endpoint = rows[0]?.data;
       if (endpoint && endpoint.status === 'enabled' && (rows[0].failing_for_ms ?? 0) >= this.opts.disableAfterMs) {
         const disabled = { ...endpoint, status: 'disabled' as const };
@@ -219,6 +248,15 @@ export class WebhookDispatcher {
       }
     });
   }
+}
+
+/** The attempt a claim is about to make, as written when it is sent (pending). */
+function newAttempt(c: Omit<Claimed, 'attempt'>): DeliveryAttempt {
+  return {
+    id: newId('wha'), object: 'webhook_delivery_attempt', created: nowSeconds(), event: c.event_id,
+    event_type: c.event.type, webhook_endpoint: c.endpoint_id, url: c.endpoint.url, attempt: c.sent,
+    outcome: 'pending', status_code: null, latency_ms: 0, response_body_excerpt: null, error: null, next_retry_at: null,
+  };
 }
 
 async function readExcerpt(res: Response): Promise<string | null> {

@@ -46,9 +46,14 @@ export interface DeliveryAttempt {
   event_type: string;
   webhook_endpoint: string;
   url: string;
+  /** Its number among the attempts made for this delivery (1, 2, ...), including one cut off by a crash. */
   attempt: number;
-  /** delivered (2xx), failed (another status, a timeout or a connection error), or refused (unsafe URL). */
-  outcome: 'delivered' | 'failed' | 'refused';
+  /**
+   * delivered (2xx), failed (another status, a timeout or a connection error), refused (unsafe
+   * URL); pending while it is being sent; unknown when the process sending it stopped before the
+   * answer was recorded (it may have reached the receiver; it is retried and not counted).
+   */
+  outcome: 'pending' | 'delivered' | 'failed' | 'refused' | 'unknown';
   status_code: number | null;
   latency_ms: number;
   response_body_excerpt: string | null;
@@ -66,4 +71,5 @@ export const webhookEndpoints = new ObjectTable<WebhookEndpoint & { deleted?: bo
 export const deliveryAttempts = new ObjectTable<DeliveryAttempt>('webhook_attempts', 'webhook_delivery_attempt', {
   event_id: (a) => a.event,
   endpoint_id: (a) => a.webhook_endpoint,
+  outcome: (a) => a.outcome,
 });

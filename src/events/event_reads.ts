@@ -30,9 +30,13 @@ export async function withPendingWebhooks(q: Queryable, accountId: string, list:
   return list.map((e) => ({ ...e, pending_webhooks: pending.get(e.id) ?? 0 }));
 }
 
-/** The delivery attempts of one event or to one endpoint; resource_missing if it does not exist. */
+/**
+ * The delivery attempts of one event or to one endpoint; resource_missing if it does not exist.
+ * An attempt still being sent is not listed until its outcome is known (or, if its sender
+ * stopped, until it is found unknown by the next claim).
+ */
 export async function attemptsFilter(q: Queryable, accountId: string, owner: 'event' | 'webhook_endpoint', id: string): Promise<ListFilter> {
   const table = owner === 'event' ? events : webhookEndpoints;
   if (!(await table.find(q, accountId, id))) throw resourceMissing(owner, id);
-  return { where: { [owner === 'event' ? 'event_id' : 'endpoint_id']: id } };
+  return { where: { [owner === 'event' ? 'event_id' : 'endpoint_id']: id }, whereSql: { sql: 'outcome <> $', value: 'pending' } };
 }

@@ -274,6 +274,34 @@ CREATE INDEX subscriptions_customer ON subscriptions (account_id, customer, seq 
 CREATE INDEX subscriptions_due ON subscriptions (current_period_end) WHERE status NOT IN ('canceled', 'incomplete_expired');
 `,
   },
+  {
+    version: 5,
+    name: 'webhook_delivery_leases',
+    sql: `
+-- A claim fences its delivery with a lease token: only the holder records an outcome, so a
+-- process that lost its lease (paused, presumed dead) cannot overwrite what another recorded.
+-- attempts counts the outcomes recorded (what the retry schedule spends); sent numbers the
+-- attempts made, including those cut off by a crash.
+ALTER TABLE webhook_deliveries ADD COLUMN lease_token text;
+ALTER TABLE webhook_deliveries ADD COLUMN sent integer NOT NULL DEFAULT 0;
+UPDATE webhook_deliveries SET sent = attempts;
+-- An attempt is written when it is sent (pending) and completed with its outcome; one still
+-- pending when its delivery is claimed again was cut off by a crash and becomes unknown.
+ALTER TABLE webhook_attempts ADD COLUMN outcome text;
+UPDATE webhook_attempts SET outcome = data->>'outcome';
+CREATE INDEX webhook_attempts_pending ON webhook_attempts (account_id, event_id, endpoint_id) WHERE outcome = 'pending';
+`,
+  },
+  {
+    version: 6,
+    name: 'external_id_claims',
+    sql: `
+-- The idempotency key of the request that claimed each external_id: while that key is
+-- unfinished, a duplicate under another key is a transient 409 instead of a mid-flight snapshot.
+-- Rows claimed earlier have none and count as settled.
+ALTER TABLE external_ids ADD COLUMN idempotency_key text;
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;
