@@ -282,7 +282,7 @@ export const createProduct: Command<CreateProduct, PaymentDeps> = {
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = p.id ?? newId('prod');
     if (p.external_id) {
-      const existing = await claimExternalId(q, ctx.accountId, 'product', p.external_id, id, payloadFingerprint(p));
+      const existing = await claimExternalId(q, ctx.accountId, 'product', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
       if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, products, existing, p.external_id), p.expand) };
     }
     const product = await newProduct(q, ctx.accountId, p, 'id', id);
@@ -358,7 +358,7 @@ export const createPrice: Command<CreatePrice, PaymentDeps> = {
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('price');
     if (p.external_id) {
-      const existing = await claimExternalId(q, ctx.accountId, 'price', p.external_id, id, payloadFingerprint(p));
+      const existing = await claimExternalId(q, ctx.accountId, 'price', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
       if (existing) return { status: 200, body: await render(q, ctx, await prices.get(q, ctx.accountId, existing), p.expand) };
     }
     let product: Product;

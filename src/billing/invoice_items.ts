@@ -146,7 +146,7 @@ export const createInvoiceItem: Command<CreateParams, PaymentDeps> = {
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('ii');
     if (p.external_id) {
-      const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p));
+      const existing = await claimExternalId(q, ctx.accountId, 'invoiceitem', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
       if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, invoiceItems, existing, p.external_id), p.expand) };
     }
     const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });

@@ -127,7 +127,7 @@ export const createOrder: Command<CreateParams, PaymentDeps> = {
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('order');
     if (p.external_id) {
-      const existing = await claimExternalId(q, ctx.accountId, 'order', p.external_id, id, payloadFingerprint(p));
+      const existing = await claimExternalId(q, ctx.accountId, 'order', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
       if (existing) return { status: 200, body: await render(q, ctx, await orders.get(q, ctx.accountId, existing), p.expand) };
     }
     if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });

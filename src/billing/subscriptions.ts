@@ -219,7 +219,7 @@ export const createSubscription: SubscriptionCommand<CreateParams> = {
     const begun = await ctx.atomic('create', async (q) => {
       const id = newId('sub');
       if (p.external_id) {
-        const existing = await claimExternalId(q, ctx.accountId, 'subscription', p.external_id, id, payloadFingerprint(p));
+        const existing = await claimExternalId(q, ctx.accountId, 'subscription', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
         if (existing) return { subscription: existing, invoice: null as string | null };
       }
       const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });

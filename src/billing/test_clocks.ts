@@ -46,7 +46,7 @@ export const createTestClock: Command<ParsedObject<typeof createTestClockParams.
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const id = newId('clock');
     if (p.external_id) {
-      const existing = await claimExternalId(q, ctx.accountId, 'test_clock', p.external_id, id, payloadFingerprint(p));
+      const existing = await claimExternalId(q, ctx.accountId, 'test_clock', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
       if (existing) return { status: 200, body: await existingObject(q, ctx.accountId, testClocks, existing, p.external_id) };
     }
     const now = nowSeconds();

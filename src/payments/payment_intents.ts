@@ -303,7 +303,7 @@ export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
     const build = async (q: Tx): Promise<{ pi: PaymentIntent; existing: boolean }> => {
       const id = newId('pi');
       if (p.external_id) {
-        const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p));
+        const existing = await claimExternalId(q, ctx.accountId, 'payment_intent', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
         if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
       }
       if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });

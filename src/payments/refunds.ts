@@ -45,7 +45,7 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
     const plan = await ctx.atomic('begin', async (q) => {
       const id = newId('re');
       if (p.external_id) {
-        const existing = await claimExternalId(q, ctx.accountId, 'refund', p.external_id, id, payloadFingerprint(p));
+        const existing = await claimExternalId(q, ctx.accountId, 'refund', p.external_id, id, payloadFingerprint(p), ctx.idempotencyKey);
         if (existing) return { existing, refund: id, charge: '', amount: 0, currency: '' };
       }
       let chargeId = p.charge;
