@@ -6,7 +6,7 @@
  *
  * fast-check prints the seed and path of a failure; replay one with FC_SEED=<seed> FC_PATH=<path>.
  */
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import qs from 'qs';
@@ -27,17 +27,18 @@ const fcOptions = {
   includeErrorInReport: true,
 };
 
-const { server } = useTestServer();
 /** Real objects, so that random requests also reach the code behind "no such object". */
 const real = { customer: '', intent: '', paidIntent: '', charge: '' };
 
-before(async () => {
-  real.customer = assertOk(await send(server, 'POST', '/v1/customers', { body: 'email=prop@example.com' })).id;
-  real.intent = assertOk(await send(server, 'POST', '/v1/payment_intents', { body: 'amount=5000&currency=usd' })).id;
-  const paid = assertOk(await send(server, 'POST', '/v1/payment_intents', { body: 'amount=99999999&currency=usd&confirm=true&payment_method=pm_card_visa' }));
-  assert.equal(paid.status, 'succeeded');
-  real.paidIntent = paid.id;
-  real.charge = paid.latest_charge;
+const { server } = useTestServer({
+  setup: async (srv) => {
+    real.customer = assertOk(await send(srv, 'POST', '/v1/customers', { body: 'email=prop@example.com' })).id;
+    real.intent = assertOk(await send(srv, 'POST', '/v1/payment_intents', { body: 'amount=5000&currency=usd' })).id;
+    const paid = assertOk(await send(srv, 'POST', '/v1/payment_intents', { body: 'amount=99999999&currency=usd&confirm=true&payment_method=pm_card_visa' }));
+    assert.equal(paid.status, 'succeeded');
+    real.paidIntent = paid.id;
+    real.charge = paid.latest_charge;
+  },
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
  * replays, mismatches, in-flight conflicts, crash recovery at every step, the completer, the
  * reaper, external_id, and account isolation. The acquirer's ledger is the ground truth.
  */
-import { test, describe, before } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { useTestServer, rawRequest } from '../helpers/server.ts';
@@ -15,19 +15,20 @@ const faults = new FaultSwitch();
  * fresh on a loaded CI machine (300 ms was not), short enough to keep the matrix quick.
  */
 const LOCK_TIMEOUT_MS = 1000;
-const { server: s, stripe } = useTestServer({ faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS } });
 /**
  * A client that does not retry at all: stripe-node retries a reset connection once even with
  * maxNetworkRetries 0 (its node http client); its fetch client does not, so crash tests see the drop.
  */
 let once: Stripe;
+const { server: s, stripe } = useTestServer({
+  faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS },
+  setup: (srv) => {
+    once = new Stripe(srv.key, { host: '127.0.0.1', port: srv.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
+  },
+});
 let n = 0;
 const key = (label: string) => `${label}-${process.pid}-${Date.now()}-${n++}`;
 const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
-
-before(() => {
-  once = new Stripe(s.key, { host: '127.0.0.1', port: s.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
-});
 
 const sales = async (pi: string) => (await s.ledger(pi)).filter((e) => e.kind === 'sale' && e.outcome === 'approved');
 

@@ -73,7 +73,7 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
   };
 }
 
-type TestServerOptions = Parameters<typeof startTestServer>[0];
+type TestServerOptions = NonNullable<Parameters<typeof startTestServer>[0]>;
 
 /**
  * A test server for the enclosing file or describe block: registers a node:test `before` hook
@@ -83,13 +83,19 @@ type TestServerOptions = Parameters<typeof startTestServer>[0];
  * Returns stand-ins usable once the `before` hook ran (in tests, later hooks, functions they
  * call): `server` forwards every property to the started TestServer, `stripe` to a client with
  * the server's key (`server.stripe()`). Using either earlier throws.
+ *
+ * `setup` runs in the same hook once the server is up, for fixtures the tests share. (A second
+ * top-level `before` could not rely on the server: Node 20 runs a file's top-level `before` hooks
+ * concurrently. Hooks inside a describe block run in order.)
  */
-export function useTestServer(opts: TestServerOptions = {}): { server: TestServer; stripe: Stripe } {
+export function useTestServer(opts: TestServerOptions & { setup?: (server: TestServer) => unknown } = {}): { server: TestServer; stripe: Stripe } {
+  const { setup, ...startOpts } = opts;
   let started: TestServer | undefined;
   let client: Stripe | undefined;
   before(async () => {
-    started = await startTestServer(opts);
+    started = await startTestServer(startOpts);
     client = started.stripe();
+    await setup?.(started);
   });
   after(async () => { await started?.close(); });
   return {
