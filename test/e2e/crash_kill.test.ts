@@ -12,12 +12,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import {
-  cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
+  cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, STORE, usingPostgres,
   type LedgerEntry, type ServerProcess, type Store,
   explain, withTimeout,
 } from '../helpers/processes.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const ROW_TIMEOUT = 120_000;
 /** Matrix rows run a few at a time: each spawns two servers on a 2-core machine. */
 const PARALLEL = Number(process.env.CRASH_PARALLEL ?? 3);

@@ -23,12 +23,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
+  cleanupServersAndStores, mapLimit, newSecretKey, newStore, pollUntil, spawnServer, STORE, usingPostgres,
   type RawResponse, type ServerProcess,
   explain,
 } from '../helpers/processes.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 120_000;
 
 after(cleanupServersAndStores);

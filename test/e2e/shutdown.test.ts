@@ -20,12 +20,11 @@ import { connect } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import {
-  cleanupServersAndStores, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres,
+  cleanupServersAndStores, newSecretKey, newStore, pollUntil, spawnServer, STORE, usingPostgres,
   type Exit, type RawResponse, type ServerProcess, type SpawnOptions, type Store,
   explain, withTimeout,
 } from '../helpers/processes.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 90_000;
 /** The exit timer the serve command used to hard-code (these tests caught it; now ONCEPAY_SHUTDOWN_TIMEOUT + 5 s). */
 const CLI_HARD_EXIT_MS = 10_000;

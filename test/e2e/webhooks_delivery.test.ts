@@ -36,14 +36,12 @@ import pino from 'pino';
 import qs from 'qs';
 import { startTestServer, usingPostgres, type TestServer } from '../helpers/server.ts';
 import { assertOk, assertStripeError, send, type Reply } from '../helpers/stripe_errors.ts';
-import { cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, freePort, mapLimit, newSecretKey, spawnServer, type ServerProcess, type Store } from '../helpers/processes.ts';
+import { cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, freePort, mapLimit, newSecretKey, spawnServer, STORE, type ServerProcess, type Store } from '../helpers/processes.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createOncepay, type Oncepay } from '../../src/server.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { createAccount } from '../../src/accounts/keys.ts';
 import { DEFAULT_SCHEDULE_MS, withJitter } from '../../src/events/dispatcher.ts';
-
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 
 /** The main (test-mode) server: fast retries, a timeout short enough for the slow receiver. */
 const SCHEDULE = [100, 200, 400, 800];

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import pg from 'pg';
+import { usingPostgres } from './store.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
 
-export const usingPostgres = () => Boolean(process.env.DATABASE_URL);
+export { STORE, usingPostgres } from './store.ts';
 
 /** A fresh secret key (so every process start can own its own account on a shared database). */
 export function newSecretKey(): string {
@@ -290,17 +291,6 @@ export async function killAllServers(): Promise<void> {
 
 // Last resort if the test runner exits without running `after` hooks.
 process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
-
-/** Resolves with the rejection of `p` (fails if `p` resolves). */
-export async function rejectionOf(p: Promise<unknown>): Promise<any> {
-  let value: unknown;
-  try {
-    value = await p;
-  } catch (err) {
-    return err;
-  }
-  throw Object.assign(new Error('expected the request to fail, but it succeeded'), { value });
-}
 
 /** Polls `fn` until `done(value)` or the deadline; returns the last value. */
 export async function pollUntil<T>(fn: () => Promise<T>, done: (v: T) => boolean, opts: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {

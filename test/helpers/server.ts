@@ -37,7 +37,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export const usingPostgres = () => Boolean(process.env.DATABASE_URL);
+export { usingPostgres } from './store.ts';
 
 export async function startTestServer(opts: { faults?: FaultHook; config?: Partial<Config> } = {}): Promise<TestServer> {
   const config: Config = {

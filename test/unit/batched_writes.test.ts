@@ -9,11 +9,10 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { combineWrites, openDatabase, RowExpected, type Db, type Row } from '../../src/store/db.ts';
-import { createPrivateSchema, dropPrivateSchemas, usingPostgres } from '../helpers/processes.ts';
+import { createPrivateSchema, dropPrivateSchemas, STORE, usingPostgres } from '../helpers/processes.ts';
 
 type Write = Parameters<typeof combineWrites>[0][number];
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const DIVISION_BY_ZERO = '22012';
 
 const TABLES = `
