@@ -1,7 +1,7 @@
 /**
  * The OpenAPI document at GET /openapi.json and interactive documentation (Swagger UI) at
- * GET /docs. Like /healthz they sit outside /v1 and need no key: the per-route authentication of
- * the API (src/http/app.ts) never applies to them.
+ * GET /docs. Like /healthz they sit outside /v1 and need no key: the API's key check
+ * (src/http/auth.ts) is a hook of the API's own scope (src/http/app.ts) and never applies to them.
  */
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
