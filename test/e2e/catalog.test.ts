@@ -7,23 +7,13 @@ import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
-import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
+import { send, assertStripeError, assertOk, stripeError, type SendOptions } from '../helpers/stripe_errors.ts';
+import { eventsAbout } from '../helpers/events.ts';
 
 const { server: s, stripe } = useTestServer();
 
 const post = (path: string, body: string, opts: SendOptions = {}) => send(s, 'POST', path, { body, ...opts });
 const get = (path: string) => send(s, 'GET', path);
-
-/** The events of a type about one object, oldest first. */
-async function eventsAbout(type: string, id: string): Promise<Stripe.Event[]> {
-  const all = await stripe.events.list({ type, limit: 100 }).autoPagingToArray({ limit: 1000 });
-  return all.filter((e) => (e.data.object as { id: string }).id === id).reverse();
-}
-
-const stripeError = async (p: Promise<unknown>) => {
-  const err = await p.then(() => assert.fail('expected an error'), (e) => e);
-  return err as Stripe.errors.StripeError;
-};
 
 describe('products', () => {
   test('create, retrieve, update (metadata merge, clear), list, delete, then 404', async () => {
@@ -56,7 +46,7 @@ describe('products', () => {
     assert.deepEqual(cleared.images, []);
     assert.equal(cleared.unit_label, null);
 
-    const [updated] = await eventsAbout('product.updated', p.id);
+    const [updated] = await eventsAbout(stripe, 'product.updated', p.id);
     assert.equal((updated.data.previous_attributes as Record<string, unknown>).name, 'T-shirt');
     assert.deepEqual((updated.data.previous_attributes as Record<string, unknown>).metadata, { sku: 'ts-1', color: 'red' });
 
@@ -70,8 +60,8 @@ describe('products', () => {
     const all = await stripe.products.list({ limit: 100 }).autoPagingToArray({ limit: 1000 });
     assert.ok(!all.some((x) => x.id === p.id), 'a deleted product is not listed');
 
-    assert.equal((await eventsAbout('product.created', p.id)).length, 1);
-    const [deleted] = await eventsAbout('product.deleted', p.id);
+    assert.equal((await eventsAbout(stripe, 'product.created', p.id)).length, 1);
+    const [deleted] = await eventsAbout(stripe, 'product.deleted', p.id);
     assert.equal((deleted.data.object as Stripe.Product).name, 'Tee');
   });
 
@@ -135,14 +125,14 @@ describe('products', () => {
     assert.equal(dp.type, 'recurring');
     assert.deepEqual(dp.recurring, { interval: 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' });
     assert.equal((await stripe.products.retrieve(p.id)).default_price, dp.id);
-    assert.equal((await eventsAbout('price.created', dp.id)).length, 1);
-    const [created] = await eventsAbout('product.created', p.id);
+    assert.equal((await eventsAbout(stripe, 'price.created', dp.id)).length, 1);
+    const [created] = await eventsAbout(stripe, 'product.created', p.id);
     assert.equal((created.data.object as Stripe.Product).default_price, dp.id);
 
     const yearly = await stripe.prices.create({ product: p.id, currency: 'usd', unit_amount: 15000, recurring: { interval: 'year' } });
     const moved = await stripe.products.update(p.id, { default_price: yearly.id });
     assert.equal(moved.default_price, yearly.id);
-    const [ev] = await eventsAbout('product.updated', p.id);
+    const [ev] = await eventsAbout(stripe, 'product.updated', p.id);
     assert.equal((ev.data.previous_attributes as Record<string, unknown>).default_price, dp.id);
 
     const other = await stripe.prices.create({ product_data: { name: 'Other' }, currency: 'usd', unit_amount: 1 });
@@ -171,7 +161,7 @@ describe('products', () => {
     assert.equal(refused.type, 'StripeInvalidRequestError');
     assert.equal(refused.message, 'This product cannot be deleted because it has one or more user-created prices.');
     assert.equal((await stripe.products.retrieve(p.id)).id, p.id);
-    assert.equal((await eventsAbout('product.deleted', p.id)).length, 0);
+    assert.equal((await eventsAbout(stripe, 'product.deleted', p.id)).length, 0);
   });
 
   test('default_price_data with unit_amount_decimal; its bad input names default_price_data[...]', async () => {
@@ -233,13 +223,13 @@ describe('products', () => {
     const p = assertOk(first);
     assert.equal(second.text, first.text);
     assert.equal(second.headers.get('idempotent-replayed'), 'true');
-    assert.equal((await eventsAbout('product.created', p.id)).length, 1);
-    assert.equal((await eventsAbout('price.created', p.default_price)).length, 1);
+    assert.equal((await eventsAbout(stripe, 'product.created', p.id)).length, 1);
+    assert.equal((await eventsAbout(stripe, 'price.created', p.default_price)).length, 1);
     assert.equal((await stripe.prices.list({ product: p.id })).data.length, 1);
     const viaClient = await stripe.products.create({ name: 'Client' }, { idempotencyKey: `${key}-c` });
     const again = await stripe.products.create({ name: 'Client' }, { idempotencyKey: `${key}-c` });
     assert.equal(again.id, viaClient.id);
-    assert.equal((await eventsAbout('product.created', viaClient.id)).length, 1);
+    assert.equal((await eventsAbout(stripe, 'product.created', viaClient.id)).length, 1);
     // The same key with other parameters is refused.
     const mismatch = await stripeError(stripe.products.create({ name: 'Different' }, { idempotencyKey: `${key}-c` }));
     assert.equal(mismatch.type, 'StripeIdempotencyError');
@@ -271,7 +261,7 @@ describe('prices', () => {
     const got = await stripe.prices.retrieve(weekly.id, { expand: ['product'] });
     assert.equal((got.product as Stripe.Product).name, 'Prices host');
     assert.deepEqual(await stripe.prices.retrieve(weekly.id), weekly);
-    const [ev] = await eventsAbout('price.created', weekly.id);
+    const [ev] = await eventsAbout(stripe, 'price.created', weekly.id);
     assert.equal((ev.data.object as Stripe.Price).unit_amount, 700);
   });
 
@@ -281,7 +271,7 @@ describe('prices', () => {
     assert.equal(price.product, id);
     const p = await stripe.products.retrieve(id);
     assert.deepEqual({ name: p.name, metadata: p.metadata, unit_label: p.unit_label, default_price: p.default_price }, { name: 'Made inline', metadata: { k: 'v' }, unit_label: 'seat', default_price: null });
-    assert.equal((await eventsAbout('product.created', id)).length, 1);
+    assert.equal((await eventsAbout(stripe, 'product.created', id)).length, 1);
     const taken = await stripeError(stripe.prices.create({ currency: 'usd', unit_amount: 1, product_data: { name: 'again', id } }));
     assert.equal(taken.code, 'resource_already_exists');
     assert.equal(taken.param, 'product_data[id]');
@@ -291,7 +281,7 @@ describe('prices', () => {
     const price = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 500, nickname: 'n1' });
     const up = await stripe.prices.update(price.id, { nickname: 'n2', metadata: { x: 'y' }, active: false });
     assert.deepEqual({ nickname: up.nickname, metadata: up.metadata, active: up.active }, { nickname: 'n2', metadata: { x: 'y' }, active: false });
-    const [ev] = await eventsAbout('price.updated', price.id);
+    const [ev] = await eventsAbout(stripe, 'price.updated', price.id);
     assert.deepEqual(ev.data.previous_attributes, { active: true, metadata: {}, nickname: 'n1' });
     assert.equal((await stripe.prices.update(price.id, { nickname: '' } as never)).nickname, null);
     for (const field of ['unit_amount=600', 'currency=eur', `product=${product.id}`, 'recurring[interval]=month', 'type=recurring']) {
@@ -299,7 +289,7 @@ describe('prices', () => {
     }
     const none = await stripe.prices.update(price.id, {});
     assert.equal(none.unit_amount, 500);
-    assert.equal((await eventsAbout('price.updated', price.id)).length, 2, 'an update that changes nothing emits nothing');
+    assert.equal((await eventsAbout(stripe, 'price.updated', price.id)).length, 2, 'an update that changes nothing emits nothing');
     assertStripeError(await post('/v1/prices/price_missing', 'nickname=x'), { status: 404, code: 'resource_missing' });
     assertStripeError(await get('/v1/prices/price_missing'), { status: 404, code: 'resource_missing' });
   });
@@ -316,7 +306,7 @@ describe('prices', () => {
     const b = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 200, lookup_key: key, transfer_lookup_key: true });
     assert.equal(b.lookup_key, key);
     assert.equal((await stripe.prices.retrieve(a.id)).lookup_key, null);
-    const [lost] = await eventsAbout('price.updated', a.id);
+    const [lost] = await eventsAbout(stripe, 'price.updated', a.id);
     assert.deepEqual(lost.data.previous_attributes, { lookup_key: key });
     assert.deepEqual((await stripe.prices.list({ lookup_keys: [key] })).data.map((p) => p.id), [b.id]);
 
@@ -436,7 +426,7 @@ describe('prices', () => {
     const b = await stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 42 }, { idempotencyKey: key });
     assert.equal(b.id, a.id);
     assert.equal(b.lastResponse.headers['idempotent-replayed'], 'true');
-    assert.equal((await eventsAbout('price.created', a.id)).length, 1);
+    assert.equal((await eventsAbout(stripe, 'price.created', a.id)).length, 1);
     const del = await send(s, 'DELETE', `/v1/products/${product.id}`, { headers: { 'Idempotency-Key': `${key}-del` } });
     const again = await send(s, 'DELETE', `/v1/products/${product.id}`, { headers: { 'Idempotency-Key': `${key}-del` } });
     assertStripeError(del, { status: 400 });

@@ -21,15 +21,13 @@ import {
   createPrivateSchema, dropPrivateSchemas, freePort, killAllServers, mapLimit, pollUntil, spawnServer, usingPostgres, type Store,
 } from '../helpers/processes.ts';
 import { killAllClis, runCli, show, startCli, type CliResult } from '../helpers/cli.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
 
 after(async () => {
   await killAllClis();
   await killAllServers();
 });
-
-let n = 0;
-const uniq = (label: string) => `${label}-${process.pid}-${Date.now().toString(36)}-${n++}`;
 
 function assertExit(r: CliResult, code: number, stderr?: RegExp): void {
   assert.equal(r.code, code, show(r));
@@ -110,7 +108,7 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
 
     test('events list: lines, --type, --json', async () => {
       const { stripe, env } = await fresh();
-      const customer = await stripe.customers.create({ email: 'ada@example.com' }, { idempotencyKey: uniq('ev') });
+      const customer = await stripe.customers.create({ email: 'ada@example.com' }, { idempotencyKey: uniqueKey('ev') });
       await stripe.customers.update(customer.id, { name: 'Ada' });
       const [plain, typed, json, none] = await Promise.all([
         runCli(['events', 'list'], env),
@@ -231,9 +229,9 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
 
     test('logs tail --no-follow shows the request made with a given idempotency key; --json too', async () => {
       const { stripe, env } = await fresh();
-      const key = uniq('tail');
+      const key = uniqueKey('tail');
       const customer = await stripe.customers.create({ email: 'tail@example.com' }, { idempotencyKey: key });
-      await stripe.customers.create({ email: 'other@example.com' }, { idempotencyKey: uniq('other') });
+      await stripe.customers.create({ email: 'other@example.com' }, { idempotencyKey: uniqueKey('other') });
       await flushLogs();
       const [plain, json] = await Promise.all([
         runCli(['logs', 'tail', '--no-follow', '--idempotency-key', key], env),
@@ -254,7 +252,7 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
 
     test('logs tail follows: a new matching request shows up, ^C exits 0', async () => {
       const { stripe, env } = await fresh();
-      const key = uniq('follow');
+      const key = uniqueKey('follow');
       const tail = startCli(['logs', 'tail', '--limit', '0', '--idempotency-key', key], env);
       await tail.waitFor(/^Tailing request logs of .* \(idempotency_key=.*\); \^C to quit$/m, { from: 'stderr' });
       const customer = await stripe.customers.create({ email: 'follow@example.com' }, { idempotencyKey: key });

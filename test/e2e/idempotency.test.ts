@@ -7,6 +7,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { useTestServer, rawRequest } from '../helpers/server.ts';
+import { sales } from '../helpers/ledger.ts';
+import { uniqueKey } from '../helpers/unique.ts';
+import { form } from '../helpers/stripe_errors.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
 const faults = new FaultSwitch();
@@ -26,15 +29,10 @@ const { server: s, stripe } = useTestServer({
     once = new Stripe(srv.key, { host: '127.0.0.1', port: srv.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
   },
 });
-let n = 0;
-const key = (label: string) => `${label}-${process.pid}-${Date.now()}-${n++}`;
-const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
-
-const sales = async (pi: string) => (await s.ledger(pi)).filter((e) => e.kind === 'sale' && e.outcome === 'approved');
 
 describe('replays', () => {
   test('same key and parameters replays the stored response byte for byte, and nothing runs again', async () => {
-    const k = key('replay');
+    const k = uniqueKey('replay');
     const body = form({ amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true' });
     const first = await rawRequest(s, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } });
     const second = await rawRequest(s, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } });
@@ -45,11 +43,11 @@ describe('replays', () => {
     assert.equal(second.headers.get('idempotent-replayed'), 'true');
     assert.equal(second.headers.get('original-request'), first.headers.get('request-id'));
     assert.notEqual(second.headers.get('request-id'), first.headers.get('request-id'));
-    assert.equal((await sales(first.json.id)).length, 1);
+    assert.equal(sales(await s.ledger(first.json.id)).length, 1);
   });
 
   test('a decline (402) is a saved outcome: replayed as 402, the card is not tried again', async () => {
-    const k = key('decline');
+    const k = uniqueKey('decline');
     const params = { amount: 700, currency: 'usd', payment_method: 'pm_card_visa_chargeDeclined', confirm: true } as const;
     const e1 = await stripe.paymentIntents.create(params, { idempotencyKey: k }).catch((e) => e);
     const e2 = await stripe.paymentIntents.create(params, { idempotencyKey: k }).catch((e) => e);
@@ -66,7 +64,7 @@ describe('replays', () => {
   });
 
   test('same key with different parameters is refused with idempotency_error and runs nothing', async () => {
-    const k = key('mismatch');
+    const k = uniqueKey('mismatch');
     const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' }, { idempotencyKey: k });
     const err = await stripe.paymentIntents.create({ amount: 1001, currency: 'usd' }, { idempotencyKey: k }).catch((e) => e);
     assert.equal(err.statusCode, 400);
@@ -78,7 +76,7 @@ describe('replays', () => {
   });
 
   test('same key on a different endpoint is refused with idempotency_error', async () => {
-    const k = key('endpoint');
+    const k = uniqueKey('endpoint');
     await stripe.customers.create({ email: 'x@example.com' }, { idempotencyKey: k });
     const err = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' }, { idempotencyKey: k }).catch((e) => e);
     assert.equal(err.statusCode, 400);
@@ -89,7 +87,7 @@ describe('replays', () => {
   test('keys are scoped per account: another account reusing a key runs its own request', async () => {
     const other = await s.newAccount();
     const stripe2 = s.stripe({ key: other.key });
-    const k = key('scoped');
+    const k = uniqueKey('scoped');
     const a = await stripe.customers.create({ name: 'A' }, { idempotencyKey: k });
     const b = await stripe2.customers.create({ name: 'B' }, { idempotencyKey: k });
     assert.notEqual(a.id, b.id);
@@ -109,7 +107,7 @@ describe('replays', () => {
 
 describe('concurrency', () => {
   test('50 simultaneous identical requests with one key: one payment intent, one acquirer charge', async () => {
-    const k = key('burst');
+    const k = uniqueKey('burst');
     const body = form({ amount: 4200, currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true', description: k });
     const results = await Promise.all(Array.from({ length: 50 }, () =>
       rawRequest(s, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } })));
@@ -124,13 +122,13 @@ describe('concurrency', () => {
     assert.equal(ids.size, 1);
     const list = await stripe.paymentIntents.list({ limit: 100 });
     assert.equal(list.data.filter((p) => p.description === k).length, 1);
-    assert.equal((await sales([...ids][0])).length, 1);
+    assert.equal(sales(await s.ledger([...ids][0])).length, 1);
   });
 
   test('concurrent refunds of one charge with different keys never exceed the captured amount', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      stripe.refunds.create({ payment_intent: pi.id, amount: 300 }, { idempotencyKey: key(`refund-${i}`) }).then((r) => r, (e) => e)));
+      stripe.refunds.create({ payment_intent: pi.id, amount: 300 }, { idempotencyKey: uniqueKey(`refund-${i}`) }).then((r) => r, (e) => e)));
     const succeeded = results.filter((r) => r.object === 'refund');
     assert.equal(succeeded.length, 3);
     for (const r of results.filter((r) => r.object !== 'refund')) {
@@ -154,7 +152,7 @@ describe('crash at every step, then the client retries with the same key', () =>
       run: (c, k) => c.paymentIntents.create({ amount: 2500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true }, { idempotencyKey: k }),
       check: async (pi) => {
         assert.equal(pi.status, 'succeeded');
-        assert.equal((await sales(pi.id)).length, 1);
+        assert.equal(sales(await s.ledger(pi.id)).length, 1);
       },
     },
     {
@@ -166,7 +164,7 @@ describe('crash at every step, then the client retries with the same key', () =>
       },
       check: async (pi) => {
         assert.equal(pi.status, 'succeeded');
-        assert.equal((await sales(pi.id)).length, 1);
+        assert.equal(sales(await s.ledger(pi.id)).length, 1);
       },
     },
     {
@@ -217,7 +215,7 @@ describe('crash at every step, then the client retries with the same key', () =>
   for (const row of matrix) {
     for (const step of row.steps) {
       test(`${row.command} crashed after ${step} -> same-key retry resumes, moves money once`, async () => {
-        const k = key(`${row.command}-${step}`);
+        const k = uniqueKey(`${row.command}-${step}`);
         faults.arm(row.command, step);
         const lost = await row.run(once, k).catch((e) => e);
         assert.equal(lost.type, 'StripeConnectionError', `expected the connection to drop, got ${lost?.type ?? lost?.object}`);
@@ -238,7 +236,7 @@ describe('crash at every step, then the client retries with the same key', () =>
       });
 
       test(`${row.command} crashed after ${step} -> the completer finishes it without any client`, async () => {
-        const k = key(`${row.command}-${step}-bg`);
+        const k = uniqueKey(`${row.command}-${step}-bg`);
         faults.arm(row.command, step);
         const lost = await row.run(once, k).catch((e) => e);
         assert.equal(lost.type, 'StripeConnectionError');
@@ -254,7 +252,7 @@ describe('crash at every step, then the client retries with the same key', () =>
 
 describe('fault cards', () => {
   test('timeoutAfterCharge: the answer is lost, a retry with the same key ends succeeded, charged once', async () => {
-    const k = key('timeout');
+    const k = uniqueKey('timeout');
     const params = { amount: 3100, currency: 'usd', payment_method: 'pm_card_oncepay_timeoutAfterCharge', confirm: true } as const;
     const first = await stripe.paymentIntents.create(params, { idempotencyKey: k }).catch((e) => e);
     assert.equal(first.statusCode, 500);
@@ -272,11 +270,11 @@ describe('fault cards', () => {
     const retrying = s.stripe({ maxNetworkRetries: 2 });
     const pi = await retrying.paymentIntents.create({ amount: 3200, currency: 'usd', payment_method: 'pm_card_oncepay_timeoutAfterCharge', confirm: true });
     assert.equal(pi.status, 'succeeded');
-    assert.equal((await sales(pi.id)).length, 1);
+    assert.equal(sales(await s.ledger(pi.id)).length, 1);
   });
 
   test('errorBeforeCharge: 500 with nothing charged, then the retry charges once', async () => {
-    const k = key('err');
+    const k = uniqueKey('err');
     const params = { amount: 3300, currency: 'usd', payment_method: 'pm_card_oncepay_errorBeforeCharge', confirm: true } as const;
     const first = await stripe.paymentIntents.create(params, { idempotencyKey: k }).catch((e) => e);
     assert.equal(first.statusCode, 500);
@@ -286,7 +284,7 @@ describe('fault cards', () => {
     const pi = await stripe.paymentIntents.create(params, { idempotencyKey: k });
     assert.equal(pi.id, stuck.id);
     assert.equal(pi.status, 'succeeded');
-    assert.equal((await sales(pi.id)).length, 1);
+    assert.equal(sales(await s.ledger(pi.id)).length, 1);
   });
 
   test('errorBeforeCharge without a client retry: the completer converges it', async () => {
@@ -298,13 +296,13 @@ describe('fault cards', () => {
     assert.equal(await s.complete(), 1);
     const done = await stripe.paymentIntents.retrieve(stuck.id);
     assert.equal(done.status, 'succeeded');
-    assert.equal((await sales(done.id)).length, 1);
+    assert.equal(sales(await s.ledger(done.id)).length, 1);
   });
 });
 
 describe('external_id', () => {
   test('the same payload returns the existing payment intent; a different one is 409 already_exists', async () => {
-    const ext = key('order');
+    const ext = uniqueKey('order');
     const a = await stripe.paymentIntents.create({ amount: 500, currency: 'eur', external_id: ext } as any);
     const b = await stripe.paymentIntents.create({ amount: 500, currency: 'eur', external_id: ext } as any);
     assert.equal(b.id, a.id);
@@ -317,18 +315,18 @@ describe('external_id', () => {
   });
 
   test('confirm=true with the same external_id twice charges once', async () => {
-    const ext = key('pay');
+    const ext = uniqueKey('pay');
     const params = { amount: 800, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, external_id: ext } as any;
     const a = await stripe.paymentIntents.create(params);
     const b = await stripe.paymentIntents.create(params);
     assert.equal(a.id, b.id);
     assert.equal(b.status, 'succeeded');
-    assert.equal((await sales(a.id)).length, 1);
+    assert.equal(sales(await s.ledger(a.id)).length, 1);
   });
 
   test('refund external_id: a repeated refund request refunds once', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
-    const ext = key('rf');
+    const ext = uniqueKey('rf');
     const r1 = await stripe.refunds.create({ payment_intent: pi.id, amount: 200, external_id: ext } as any);
     const r2 = await stripe.refunds.create({ payment_intent: pi.id, amount: 200, external_id: ext } as any);
     assert.equal(r1.id, r2.id);
@@ -340,7 +338,7 @@ describe('external_id', () => {
 
 describe('retention', () => {
   test('the reaper expires finished keys; the same key then runs as new', async () => {
-    const k = key('reap');
+    const k = uniqueKey('reap');
     const a = await stripe.customers.create({ name: 'first' }, { idempotencyKey: k });
     await s.oncepay.db.query(`UPDATE idempotency_keys SET finished_at = now() - interval '2 days' WHERE account_id = $1 AND key = $2`, [s.accountId, k]);
     const reaped = await s.oncepay.engine.reapExpired(24 * 3600 * 1000);
@@ -352,7 +350,7 @@ describe('retention', () => {
   });
 
   test('unfinished keys are never reaped', async () => {
-    const k = key('keep');
+    const k = uniqueKey('keep');
     faults.arm('payment_intents.create', 'authorize');
     const lost = await once.paymentIntents.create({ amount: 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true }, { idempotencyKey: k }).catch((e) => e);
     assert.equal(lost.type, 'StripeConnectionError');

@@ -21,7 +21,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Stripe from 'stripe';
 import { startTestServer, useTestServer } from '../helpers/server.ts';
-import { assertOk, assertStripeError, send } from '../helpers/stripe_errors.ts';
+import { assertOk, assertStripeError, send, stripeError } from '../helpers/stripe_errors.ts';
+import { sales } from '../helpers/ledger.ts';
+import { eventsAbout } from '../helpers/events.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import { INVOICE_ACTIONS, INVOICE_TRANSITIONS, type InvoiceAction } from '../../src/billing/invoice_core.ts';
 import { INVOICE_STATUSES, type Invoice, type InvoiceItem, type InvoiceMessage, type InvoiceStatus, type Order } from '../../src/billing/billing_objects.ts';
 
@@ -29,8 +32,6 @@ const { server: s, stripe } = useTestServer();
 
 const DAY = 86_400;
 const now = () => Math.floor(Date.now() / 1000);
-let seq = 0;
-const unique = (tag: string) => `${tag}_${process.pid}_${Date.now()}_${++seq}`;
 
 // ---------------------------------------------------------------------------------------------
 // Typed access to the invoice API (the stripe package's types follow a newer API than Oncepay's
@@ -71,7 +72,7 @@ interface Refusal { status: number; type: string; code?: string; param?: string;
 
 /** The API error a call must end with (fails the test if the call succeeds). */
 async function refusal(p: Promise<unknown>): Promise<Refusal> {
-  const err: any = await p.then((v) => assert.fail(`expected a refusal, got ${JSON.stringify(v).slice(0, 400)}`), (e) => e);
+  const err: any = await stripeError(p);
   assert.ok(err?.raw && typeof err.statusCode === 'number', `not an API error: ${err?.stack ?? err}`);
   return { status: err.statusCode, type: err.raw.type, code: err.raw.code, param: err.raw.param, message: err.raw.message, raw: err.raw };
 }
@@ -96,17 +97,8 @@ async function openInvoice(x: ReturnType<typeof api>, cus: string, amounts: numb
   return x.finalize((await draft(x, cus, amounts, extra)).id);
 }
 
-/** Events of the account whose type matches `type` (wildcards allowed) about object `id`, oldest first. */
-async function eventsAbout(client: Stripe, id: string, type = '*'): Promise<Stripe.Event[]> {
-  const out: Stripe.Event[] = [];
-  for await (const e of client.events.list({ limit: 100, ...(type === '*' ? {} : { type }) } as Stripe.EventListParams)) {
-    if ((e.data.object as { id?: string }).id === id) out.push(e);
-  }
-  return out.reverse();
-}
-const typesAbout = async (client: Stripe, id: string, type = '*') => (await eventsAbout(client, id, type)).map((e) => e.type);
-
-const sales = <E extends { kind: string; outcome: string }>(entries: E[]): E[] => entries.filter((e) => e.kind === 'sale' && e.outcome === 'approved');
+/** The types of the events about object `id` (of `type`, wildcards allowed), oldest first. */
+const typesAbout = async (client: Stripe, id: string, type = '*') => (await eventsAbout(client, type, id)).map((e) => e.type);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -308,7 +300,7 @@ describe('invoices', () => {
 
   test('external_id: the same payload returns the same invoice (nothing created twice); a different payload is 409 already_exists naming it', async () => {
     const cus = await customer(stripe);
-    const external = unique('inv-ext');
+    const external = uniqueKey('inv-ext');
     const p = { customer: cus.id, external_id: external, description: 'once' };
     const a = await A.create(p);
     assert.equal(a.external_id, external);
@@ -325,7 +317,7 @@ describe('invoices', () => {
     assert.deepEqual(await typesAbout(stripe, a.id, 'invoice.created'), ['invoice.created']);
 
     // Invoice items have the same business key.
-    const ip = { customer: cus.id, amount: 77, currency: 'usd', external_id: unique('ii-ext') };
+    const ip = { customer: cus.id, amount: 77, currency: 'usd', external_id: uniqueKey('ii-ext') };
     const i1 = await A.item.create(ip);
     const i2 = await A.item.create(ip);
     assert.equal(i2.id, i1.id);
@@ -341,11 +333,11 @@ describe('invoices', () => {
     try {
       const B = api(own.stripe());
       const cus = await customer(own.stripe());
-      const body = `customer=${cus.id}&external_id=${unique('deleted-ext')}&description=x`;
+      const body = `customer=${cus.id}&external_id=${uniqueKey('deleted-ext')}&description=x`;
       const first = assertOk(await send(own, 'POST', '/v1/invoices', { body }));
       await B.del(first.id);
       const replay = await send(own, 'POST', '/v1/invoices', { body });
-      const ibody = `customer=${cus.id}&external_id=${unique('deleted-ii-ext')}&amount=5&currency=usd`;
+      const ibody = `customer=${cus.id}&external_id=${uniqueKey('deleted-ii-ext')}&amount=5&currency=usd`;
       const item = assertOk(await send(own, 'POST', '/v1/invoiceitems', { body: ibody }));
       await B.item.del(item.id);
       const ireplay = await send(own, 'POST', '/v1/invoiceitems', { body: ibody });
@@ -380,7 +372,7 @@ describe('invoices', () => {
     const u3 = await A.update(d.id, { collection_method: 'send_invoice', due_date: due, default_payment_method: '' });
     assert.deepEqual([u3.due_date, u3.days_until_due, u3.default_payment_method], [due, null, null]);
     assert.deepEqual(await A.retrieve(d.id), u3);
-    const updates = await eventsAbout(stripe, d.id, 'invoice.updated');
+    const updates = await eventsAbout(stripe, 'invoice.updated', d.id);
     assert.equal(updates.length, 3, 'one invoice.updated per update');
     assert.deepEqual(updates[0].data.previous_attributes, {
       auto_advance: false, automatically_finalizes_at: null, collection_method: 'charge_automatically', days_until_due: null,
@@ -388,7 +380,7 @@ describe('invoices', () => {
     });
     // An update that changes nothing emits nothing.
     await A.update(d.id, { description: u3.description ?? '' });
-    assert.equal((await eventsAbout(stripe, d.id, 'invoice.updated')).length, 3);
+    assert.equal((await eventsAbout(stripe, 'invoice.updated', d.id)).length, 3);
 
     const open = await A.finalize(d.id);
     const draftOnly: Array<[string, Params]> = [
@@ -495,7 +487,7 @@ describe('invoices', () => {
     const even = await B.finalize((await draft(B, c2.id, [400, -400])).id);
     assert.deepEqual([even.number, even.status], [`${c2.invoice_prefix}-0004`, 'paid']);
     assert.deepEqual(await s.oncepay.processor.ledger(accountId), [], 'finalizing moves no money');
-    const finalizedEvent = (await eventsAbout(client, f1.id, 'invoice.finalized'))[0];
+    const finalizedEvent = (await eventsAbout(client, 'invoice.finalized', f1.id))[0];
     assert.deepEqual(finalizedEvent.data.previous_attributes, { status: 'draft', number: null });
   });
 
@@ -516,7 +508,7 @@ describe('invoices', () => {
     const event = await stripe.events.retrieve(m.event);
     assert.equal(event.type, 'invoice.sent');
     assert.equal((event.data.object as { id: string }).id, open.id);
-    assert.deepEqual((await eventsAbout(stripe, open.id, 'invoice.sent')).map((e) => e.id), [m.event]);
+    assert.deepEqual((await eventsAbout(stripe, 'invoice.sent', open.id)).map((e) => e.id), [m.event]);
 
     const silent = await customer(stripe, { email: null });
     const o2 = await openInvoice(A, silent.id);
@@ -624,7 +616,7 @@ describe('invoices', () => {
     assert.deepEqual([v.amount_remaining, v.amount_paid], [100, 0]);
     assert.deepEqual((await refusal(A.pay(v.id))).code, 'invoice_unexpected_state');
     assert.deepEqual(await typesAbout(stripe, v.id, 'invoice.voided'), ['invoice.voided']);
-    assert.deepEqual((await eventsAbout(stripe, v.id, 'invoice.voided'))[0].data.previous_attributes, { status: 'open' });
+    assert.deepEqual((await eventsAbout(stripe, 'invoice.voided', v.id))[0].data.previous_attributes, { status: 'open' });
 
     const u = await A.uncollectible((await openInvoice(A, cus.id, [2100])).id);
     assert.equal(u.status, 'uncollectible');
@@ -672,12 +664,12 @@ describe('events: each action emits its events exactly once', () => {
     await step(item.id, [], async () => {}); // attaching a pending item emits nothing about the item
     await step(inv.id, ['invoice.updated'], () => B.update(inv.id, { description: 'Events' }));
     // A replay (same Idempotency-Key) runs nothing and emits nothing.
-    const fk = unique('finalize');
+    const fk = uniqueKey('finalize');
     await step(inv.id, ['invoice.finalized'], () => B.finalize(inv.id, {}, { idempotencyKey: fk }));
     await step(inv.id, [], () => B.finalize(inv.id, {}, { idempotencyKey: fk }));
     await step(inv.id, ['invoice.sent'], () => B.send(inv.id));
     await step(inv.id, ['invoice.payment_failed'], () => refusal(B.pay(inv.id, { payment_method: 'pm_card_visa_chargeDeclined' })));
-    const pk = unique('pay');
+    const pk = uniqueKey('pay');
     await step(inv.id, ['invoice.updated', 'invoice.payment_succeeded', 'invoice.paid'], () => B.pay(inv.id, {}, { idempotencyKey: pk }));
     await step(inv.id, [], () => B.pay(inv.id, {}, { idempotencyKey: pk }));
     await step(inv.id, [], () => refusal(B.pay(inv.id))); // refused: nothing

@@ -27,13 +27,15 @@ import type Stripe from 'stripe';
 import pg from 'pg';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { send, type Reply } from '../helpers/stripe_errors.ts';
+import { sales } from '../helpers/ledger.ts';
+import { eventsAbout } from '../helpers/events.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import {
   cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, explain, mapLimit, newSecretKey, newStore, pollUntil, spawnServer,
-  usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
+  STORE, usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
 import type { Invoice, InvoiceMessage } from '../../src/billing/billing_objects.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 180_000;
 const PG_ONLY = usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory';
 /** Crash rows run a few at a time: each spawns two servers. */
@@ -53,8 +55,6 @@ after(async () => {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-let seq = 0;
-const unique = (tag: string) => `${tag}_${process.pid}_${Date.now()}_${++seq}`;
 
 // ---------------------------------------------------------------------------------------------
 // One way to talk to an in-process server and to a child process alike
@@ -99,17 +99,6 @@ function suffix(number: string | null): number {
   return Number(m[2]);
 }
 
-/** Every event of `type` about object `id`. */
-async function eventsOf(stripe: Stripe, type: string, id: string): Promise<Stripe.Event[]> {
-  const out: Stripe.Event[] = [];
-  for await (const e of stripe.events.list({ type, limit: 100 } as Stripe.EventListParams)) {
-    if ((e.data.object as { id?: string }).id === id) out.push(e);
-  }
-  return out;
-}
-
-const approvedSales = (ledger: LedgerEntry[]) => ledger.filter((e) => e.kind === 'sale' && e.outcome === 'approved');
-
 /**
  * The invoice is paid by card exactly once: paid, its intent succeeded, and the account's whole
  * ledger holds one approved sale, of the invoice's amount, for that intent (every test of this
@@ -125,11 +114,11 @@ async function assertPaidOnce(t: Target, invoiceId: string, amount: number, opts
   assert.deepEqual([pi.status, pi.amount_received], ['succeeded', amount]);
   const intents = (await stripe.paymentIntents.list({ customer: paid.customer, limit: 100 })).data.map((p) => p.id);
   const ledger = opts.wholeAccount ? await t.ledger() : (await Promise.all(intents.map((id) => t.ledger(id)))).flat();
-  const sales = approvedSales(ledger);
-  assert.deepEqual(sales.map((e) => [e.reference, e.amount]), [[pi.id, amount]], `exactly one sale for the invoice: ${JSON.stringify(ledger)}`);
+  const sold = sales(ledger);
+  assert.deepEqual(sold.map((e) => [e.reference, e.amount]), [[pi.id, amount]], `exactly one sale for the invoice: ${JSON.stringify(ledger)}`);
   if (opts.wholeAccount) assert.deepEqual(ledger.filter((e) => e.kind !== 'authorization').length, 1, `nothing else moved money: ${JSON.stringify(ledger)}`);
-  assert.equal((await eventsOf(stripe, 'invoice.paid', invoiceId)).length, 1, 'invoice.paid once');
-  assert.equal((await eventsOf(stripe, 'invoice.payment_succeeded', invoiceId)).length, 1, 'invoice.payment_succeeded once');
+  assert.equal((await eventsAbout(stripe, 'invoice.paid', invoiceId)).length, 1, 'invoice.paid once');
+  assert.equal((await eventsAbout(stripe, 'invoice.payment_succeeded', invoiceId)).length, 1, 'invoice.payment_succeeded once');
   return paid;
 }
 
@@ -181,11 +170,11 @@ async function batchOf(stripe: Stripe, customers: Stripe.Customer[], good: numbe
   const badExpands = await mapLimit(range(extra.badExpand), 6, (i) => draftFor(stripe, customers[i % customers.length].id, [250]));
   const requests: FinalizeRequest[] = [];
   goods.forEach((d, i) => {
-    requests.push({ invoice: d.id, key: unique(`fin-${i}`), body: '', kind: 'good' });
-    if (i % 2 === 0) requests.push({ invoice: d.id, key: unique(`fin-dup-${i}`), body: '', kind: 'duplicate' });
+    requests.push({ invoice: d.id, key: uniqueKey(`fin-${i}`), body: '', kind: 'good' });
+    if (i % 2 === 0) requests.push({ invoice: d.id, key: uniqueKey(`fin-dup-${i}`), body: '', kind: 'duplicate' });
   });
-  negatives.forEach((d, i) => requests.splice(3 * i + 1, 0, { invoice: d.id, key: unique('fin-neg'), body: '', kind: 'negative' }));
-  badExpands.forEach((d, i) => requests.splice(4 * i + 2, 0, { invoice: d.id, key: unique('fin-exp'), body: 'expand[]=no_such_field', kind: 'bad_expand' }));
+  negatives.forEach((d, i) => requests.splice(3 * i + 1, 0, { invoice: d.id, key: uniqueKey('fin-neg'), body: '', kind: 'negative' }));
+  badExpands.forEach((d, i) => requests.splice(4 * i + 2, 0, { invoice: d.id, key: uniqueKey('fin-exp'), body: 'expand[]=no_such_field', kind: 'bad_expand' }));
   return { goods, negatives, badExpands, requests };
 }
 
@@ -293,27 +282,27 @@ async function paymentRaces(targets: Target[], amount: number): Promise<void> {
 
   // One key, 20 times at once.
   const a = await openFor(stripe, (await payingCustomer(stripe)).id, amount);
-  const key = unique('pay-once');
+  const key = uniqueKey('pay-once');
   assertOneKeyBurst(await payBurst(targets, a.id, 20, () => key), a.id);
   await assertPaidOnce(targets[0], a.id, amount);
 
   // Twenty keys at once.
   const b = await openFor(stripe, (await payingCustomer(stripe)).id, amount + 1);
-  const won = assertManyKeysBurst(await payBurst(targets, b.id, 20, (i) => unique(`pay-${i}`)));
+  const won = assertManyKeysBurst(await payBurst(targets, b.id, 20, (i) => uniqueKey(`pay-${i}`)));
   assert.equal(won.json.id, b.id);
   await assertPaidOnce(targets[0], b.id, amount + 1);
 
   // Card and out of band mixed, twenty keys: one of them pays it; money moves at most once.
   const cus = await payingCustomer(stripe);
   const c = await openFor(stripe, cus.id, amount + 2);
-  const mixed = assertManyKeysBurst(await payBurst(targets, c.id, 20, (i) => unique(`mix-${i}`), (i) => (i % 2 ? 'paid_out_of_band=true' : '')));
+  const mixed = assertManyKeysBurst(await payBurst(targets, c.id, 20, (i) => uniqueKey(`mix-${i}`), (i) => (i % 2 ? 'paid_out_of_band=true' : '')));
   const paid = await inv(stripe.invoices.retrieve(c.id));
   assert.equal(paid.status, 'paid');
   assert.equal(mixed.json.paid_out_of_band, paid.paid_out_of_band);
   const intents = (await stripe.paymentIntents.list({ customer: cus.id, limit: 100 })).data.map((p) => p.id);
-  const sales = approvedSales((await Promise.all(intents.map((id) => targets[0].ledger(id)))).flat());
-  assert.deepEqual(sales.map((e) => e.reference), paid.paid_out_of_band ? [] : [paid.payment_intent], 'one sale if a card paid it, none if out of band');
-  assert.equal((await eventsOf(stripe, 'invoice.paid', c.id)).length, 1);
+  const sold = sales((await Promise.all(intents.map((id) => targets[0].ledger(id)))).flat());
+  assert.deepEqual(sold.map((e) => e.reference), paid.paid_out_of_band ? [] : [paid.payment_intent], 'one sale if a card paid it, none if out of band');
+  assert.equal((await eventsAbout(stripe, 'invoice.paid', c.id)).length, 1);
 }
 
 describe(`paying an invoice concurrently [${STORE}]`, () => {
@@ -343,11 +332,11 @@ describe(`paying an invoice concurrently [${STORE}]`, () => {
     const stripe = t.stripe();
     const cus = await payingCustomer(stripe, 'pm_card_oncepay_slow'); // approves after 3 s
     const open = await openFor(stripe, cus.id, 2700);
-    const paying = t.raw('POST', `/v1/invoices/${open.id}/pay`, { body: '', headers: { 'Idempotency-Key': unique('slow') } });
+    const paying = t.raw('POST', `/v1/invoices/${open.id}/pay`, { body: '', headers: { 'Idempotency-Key': uniqueKey('slow') } });
     const inFlight = await pollUntil(() => inv(stripe.invoices.retrieve(open.id)), (x) => x.payment_intent !== null, { timeoutMs: 10_000, intervalMs: 20 });
     assert.equal((await stripe.paymentIntents.retrieve(inFlight.payment_intent!)).status, 'processing');
     for (const [path, body] of [['/pay', ''], ['/pay', 'paid_out_of_band=true'], ['/pay', 'payment_method=pm_card_visa'], ['/void', ''], ['/mark_uncollectible', '']]) {
-      const r = await t.raw('POST', `/v1/invoices/${open.id}${path}`, { body, headers: { 'Idempotency-Key': unique('busy') } });
+      const r = await t.raw('POST', `/v1/invoices/${open.id}${path}`, { body, headers: { 'Idempotency-Key': uniqueKey('busy') } });
       assert.deepEqual([r.status, r.json?.error?.code, r.headers.get('retry-after')], [409, 'lock_timeout', '1'], `${path} ${body} during the payment: ${show(r)}`);
     }
     const described = await t.raw('POST', `/v1/invoices/${open.id}`, { body: 'description=changed%20meanwhile' });
@@ -382,10 +371,10 @@ describe(`paying an invoice concurrently [${STORE}]`, () => {
         assert.equal(done.status, 'succeeded', 'the customer paid');
         const afterConfirm = await inv(stripe.invoices.retrieve(open.id));
         const retry = await stripe.invoices.pay(open.id, { payment_method: 'pm_card_visa' }).then((v) => v as unknown as Invoice, (e) => e as Error);
-        const sales = approvedSales((await Promise.all(
+        const sold = sales((await Promise.all(
           (await stripe.paymentIntents.list({ customer: cus.id, limit: 100 })).data.map((p) => t.ledger(p.id)))).flat());
-        assert.deepEqual(sales.map((e) => e.reference), [pi.id],
-          `one sale for the invoice; got ${sales.length} (${sales.map((e) => e.reference)}): the invoice was still ${afterConfirm.status} after its intent succeeded, and paying it again ${retry instanceof Error ? `was refused (${retry.message})` : `charged it again through ${retry.payment_intent}`}`);
+        assert.deepEqual(sold.map((e) => e.reference), [pi.id],
+          `one sale for the invoice; got ${sold.length} (${sold.map((e) => e.reference)}): the invoice was still ${afterConfirm.status} after its intent succeeded, and paying it again ${retry instanceof Error ? `was refused (${retry.message})` : `charged it again through ${retry.payment_intent}`}`);
         assert.equal(afterConfirm.status, 'paid', 'an invoice whose payment intent succeeded is paid');
       });
     }
@@ -423,9 +412,9 @@ describe(`the billing run finalizes and collects once [${STORE}]`, () => {
     const badIntents = (await stripe.paymentIntents.list({ customer: bad.id, limit: 100 })).data.map((p) => p.id);
     const attempts = (await Promise.all(badIntents.map((id) => t.ledger(id)))).flat();
     assert.equal(attempts.length, 1, `one (declined) attempt at the acquirer: ${JSON.stringify(attempts)}`);
-    assert.deepEqual(approvedSales(attempts), []);
+    assert.deepEqual(sales(attempts), []);
     for (const [type, id, n] of [['invoice.finalized', d1.id, 1], ['invoice.finalized', d2.id, 1], ['invoice.payment_failed', d2.id, 1], ['invoice.paid', d2.id, 0]] as const) {
-      assert.equal((await eventsOf(stripe, type, id)).length, n, `${type} about ${id}`);
+      assert.equal((await eventsAbout(stripe, type, id)).length, n, `${type} about ${id}`);
     }
     assertGapless([paid.number!, failed.number!], 2);
   });
@@ -466,7 +455,7 @@ async function crashPaying(step: string, store: Store, key: string): Promise<{ s
 /** After a kill after the processor answered: the resume asked again with the same downstream key. */
 async function assertProcessorAskedAgain(srv: ServerProcess, step: string, intent: string): Promise<void> {
   if (step !== 'authorize') return;
-  const sale = (await srv.ledger(intent)).filter((e) => e.kind === 'sale');
+  const sale = sales(await srv.ledger(intent), { outcome: 'any' });
   assert.equal(sale.length, 1);
   assert.ok(sale[0].attempts >= 2, `the sale recorded before the kill was asked again with the same downstream key: ${JSON.stringify(sale[0])}`);
 }
@@ -476,14 +465,14 @@ describe(`kill -9 while paying an invoice, then a retry with the same Idempotenc
     const last = step === 'record';
     test(`invoices.pay killed after ${step} -> the retry ${last ? 'replays' : 'resumes'}: paid once, one sale, invoice.paid once`, { timeout: TIMEOUT }, async () => {
       const store = await newStore();
-      const key = unique(`inv-crash-${step}`);
+      const key = uniqueKey(`inv-crash-${step}`);
       let restarted: ServerProcess | undefined;
       try {
         const { secret, invoice } = await crashPaying(step, store, key);
         restarted = await spawnServer({ store, key: secret }); // completer out of the way
         const stripe = restarted.stripe({ maxNetworkRetries: 5 });
         // Meanwhile, a payment under another key never charges again: the invoice is busy or paid.
-        const other = await restarted.raw('POST', `/v1/invoices/${invoice.id}/pay`, { body: '', headers: { 'Idempotency-Key': unique('other') } });
+        const other = await restarted.raw('POST', `/v1/invoices/${invoice.id}/pay`, { body: '', headers: { 'Idempotency-Key': uniqueKey('other') } });
         assert.ok((other.status === 409 && other.json.error.code === 'lock_timeout') || (other.status === 400 && other.json.error.code === 'invoice_unexpected_state'),
           `a pay under another key: ${show(other)}`);
         if (!last) assert.equal(other.status, 409, 'the dead request\'s intent is still processing: busy');
@@ -508,7 +497,7 @@ describe(`kill -9 while paying an invoice, then a retry with the same Idempotenc
   test('invoices.finalize killed after its phase -> the retry replays the same number; the next invoice takes the next one', { timeout: TIMEOUT }, async () => {
     const store = await newStore();
     const secret = newSecretKey();
-    const key = unique('fin-crash');
+    const key = uniqueKey('fin-crash');
     let restarted: ServerProcess | undefined;
     try {
       const fault = 'kill:invoices.finalize:finalize';
@@ -532,7 +521,7 @@ describe(`kill -9 while paying an invoice, then a retry with the same Idempotenc
       assert.deepEqual([retry.status, retry.number], ['open', `${cus.invoice_prefix}-0001`]);
       const next = await openFor(stripe, cus.id, 300);
       assert.equal(next.number, `${cus.invoice_prefix}-0002`, 'no gap, no duplicate');
-      assert.equal((await eventsOf(stripe, 'invoice.finalized', draft.id)).length, 1);
+      assert.equal((await eventsAbout(stripe, 'invoice.finalized', draft.id)).length, 1);
     } catch (err) {
       explain(err, [restarted]);
     } finally {
@@ -547,7 +536,7 @@ describe(`kill -9 while paying an invoice, nobody retries: the completer finishe
     const last = step === 'record';
     test(`invoices.pay killed after ${step} -> ${last ? 'already final' : 'the completer finishes it'}: paid once, one sale, invoice.paid once`, { timeout: TIMEOUT }, async () => {
       const store = await newStore();
-      const key = unique(`inv-converge-${step}`);
+      const key = uniqueKey(`inv-converge-${step}`);
       let restarted: ServerProcess | undefined;
       try {
         const { secret, invoice } = await crashPaying(step, store, key);
@@ -603,7 +592,7 @@ async function assertRemindedOnce(stripe: Stripe, invoice: Invoice, offsets: num
     assert.equal(m.created, invoice.due_date! + m.reminder_offset!);
     assert.match(m.subject, new RegExp(invoice.number!));
   }
-  const events = await eventsOf(stripe, 'invoice.reminder', invoice.id);
+  const events = await eventsAbout(stripe, 'invoice.reminder', invoice.id);
   assert.equal(events.length, offsets.length, `one invoice.reminder event per reminder: ${events.map((e) => e.id)}`);
   assert.deepEqual(events.map((e) => e.id).sort(), msgs.map((m) => m.event).sort(), 'each message names its event');
 }
@@ -693,7 +682,7 @@ describe(`invoice reminders exactly once [${STORE}]`, () => {
     const drafted = await draftFor(stripe, cus.id, [100], { collection_method: 'send_invoice', days_until_due: 1 });
 
     const advance = (to: number, key: string) => stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: to }, { idempotencyKey: key });
-    const k1 = unique('advance');
+    const k1 = uniqueKey('advance');
     const a1 = await advance(FROZEN + 2 * DAY + 60, k1); // past due + 1d
     assert.equal(a1.status, 'ready');
     await assertRemindedOnce(stripe, invoice, [DAY]);
@@ -703,11 +692,11 @@ describe(`invoice reminders exactly once [${STORE}]`, () => {
     await s.oncepay.billing.run({ accountId: account.accountId, clock: clock.id });
     await assertRemindedOnce(stripe, invoice, [DAY]);
 
-    await advance(FROZEN + 3 * DAY, unique('advance'));
+    await advance(FROZEN + 3 * DAY, uniqueKey('advance'));
     await assertRemindedOnce(stripe, invoice, [DAY]);
-    await advance(FROZEN + 8 * DAY + 60, unique('advance')); // past due + 7d
+    await advance(FROZEN + 8 * DAY + 60, uniqueKey('advance')); // past due + 7d
     await assertRemindedOnce(stripe, invoice, [DAY, 7 * DAY]);
-    await advance(FROZEN + 30 * DAY, unique('advance'));
+    await advance(FROZEN + 30 * DAY, uniqueKey('advance'));
     await s.oncepay.billing.run({ accountId: account.accountId, clock: clock.id });
     await assertRemindedOnce(stripe, invoice, [DAY, 7 * DAY]);
 
@@ -718,7 +707,7 @@ describe(`invoice reminders exactly once [${STORE}]`, () => {
     // Paid and draft invoices are not reminded.
     assert.deepEqual(await messagesOf(stripe, settled.id), []);
     assert.deepEqual(await messagesOf(stripe, drafted.id), []);
-    assert.deepEqual((await eventsOf(stripe, 'invoice.reminder', settled.id)).length, 0);
+    assert.deepEqual((await eventsAbout(stripe, 'invoice.reminder', settled.id)).length, 0);
   });
 
   test('on a test clock with more than 500 open invoices still waiting for a later reminder: a newer invoice\'s due reminder is sent all the same', { timeout: TIMEOUT }, async () => {

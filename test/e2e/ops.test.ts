@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import Stripe from 'stripe';
 import { startTestServer, useTestServer, usingPostgres, type TestServer } from '../helpers/server.ts';
-import { send, assertOk, assertStripeError, type Reply } from '../helpers/stripe_errors.ts';
+import { send, assertOk, assertStripeError, form, type Reply } from '../helpers/stripe_errors.ts';
+import { sales } from '../helpers/ledger.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
-let n = 0;
-const key = (label: string) => `${label}-p${process.pid}t${Date.now().toString(36)}n${n++}`;
-const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value other than undefined (or fails after `ms`). */
@@ -121,12 +120,12 @@ describe('health, readiness, metrics', () => {
 
   test('request counters and latency histogram move by exactly the traffic sent, labelled by route pattern', async () => {
     const before = await scrape(s);
-    const slowKey = key('slow');
+    const slowKey = uniqueKey('slow');
     const slowBody = form({ amount: 1100, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
     // Two identical slow requests at once: one runs (~3 s), the other meets its lock (409 conflict).
     const slowPair = Promise.all([0, 1].map(() => send(s, 'POST', '/v1/payment_intents', { body: slowBody, headers: { 'Idempotency-Key': slowKey }, timeoutMs: 20_000 })));
 
-    const k = key('metrics');
+    const k = uniqueKey('metrics');
     const body = form({ amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true' });
     const created = await send(s, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } });
     assertOk(created);
@@ -184,7 +183,7 @@ describe('health, readiness, metrics', () => {
   });
 
   test('open locks: a request in flight holds one (held)', async () => {
-    const k = key('held');
+    const k = uniqueKey('held');
     const inflight = send(s, 'POST', '/v1/payment_intents', {
       body: form({ amount: 1400, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' }),
       headers: { 'Idempotency-Key': k }, timeoutMs: 20_000,
@@ -274,7 +273,7 @@ describe('metrics of abandoned keys', () => {
 
   test('an abandoned key counts as abandoned; a same-key retry counts as resumed; the completer as completed_in_background', async () => {
     const before = await scrape(f);
-    const k1 = key('abandon-retry');
+    const k1 = uniqueKey('abandon-retry');
     await crash(k1);
     const m = await scrape(f);
     assert.ok(m.get('oncepay_idempotency_open_locks', { state: 'abandoned' }) >= 1);
@@ -284,7 +283,7 @@ describe('metrics of abandoned keys', () => {
       body: form({ amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true' }), headers: { 'Idempotency-Key': k1 },
     });
     assert.equal(assertOk(retry).status, 'succeeded');
-    const k2 = key('abandon-bg');
+    const k2 = uniqueKey('abandon-bg');
     await crash(k2);
     assert.equal(await f.complete(), 1);
 
@@ -366,7 +365,7 @@ describe('rate limit', () => {
   test('the official client with retries gets through every call in the end', async () => {
     const a = await r.newAccount();
     const client = r.stripe({ key: a.key, maxNetworkRetries: 6 });
-    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => client.customers.create({ name: `c${i}` }, { idempotencyKey: key(`rl-${i}`) })));
+    const made = await Promise.all(Array.from({ length: 12 }, (_, i) => client.customers.create({ name: `c${i}` }, { idempotencyKey: uniqueKey(`rl-${i}`) })));
     assert.equal(new Set(made.map((c) => c.id)).size, 12);
     await r.oncepay.requestLogs.flush();
     const logs = assertOk(await getPatiently('/v1/request_logs?method=POST&limit=100', a.key));
@@ -404,7 +403,7 @@ describe('graceful close', () => {
     // No webhook dispatcher: its stop() could wait on another test's slow receiver (shared database).
     const g = await startTestServer({ config: { webhookIntervalMs: 0 } });
     try {
-      const k = key('drain');
+      const k = uniqueKey('drain');
       const { pi, reply } = await startSlowConfirm(g, k);
       let answered = false;
       let answeredAt = 0;
@@ -441,7 +440,7 @@ describe('graceful close', () => {
       const g = await startTestServer({ config: { webhookIntervalMs: 0 } });
       const other = await startTestServer({ config: { webhookIntervalMs: 0 } });
       try {
-        const k = key('cut');
+        const k = uniqueKey('cut');
         const { pi, reply } = await startSlowConfirm(g, k);
         const startedClose = Date.now();
         await g.oncepay.close({ timeoutMs: 200 });
@@ -464,7 +463,7 @@ describe('graceful close', () => {
         const confirmed = await client.paymentIntents.confirm(pi.id, {}, { idempotencyKey: k });
         assert.equal(confirmed.status, 'succeeded');
         const ledger = await other.oncepay.processor.ledger(g.accountId, pi.id);
-        assert.equal(ledger.filter((e) => e.kind === 'sale').length, 1, `ledger ${JSON.stringify(ledger)}`);
+        assert.equal(sales(ledger, { outcome: 'any' }).length, 1, `ledger ${JSON.stringify(ledger)}`);
         const done = assertOk(await send(other, 'GET', `/v1/idempotency_keys/${encodeURIComponent(k)}`, { key: g.key }));
         assert.equal(done.state, 'finished');
         assert.equal(done.attempts, 2);

@@ -14,13 +14,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { startTestServer } from '../helpers/server.ts';
+import { sales } from '../helpers/ledger.ts';
 import {
-  cleanupServersAndStores, explain, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres, withTimeout,
+  cleanupServersAndStores, explain, newSecretKey, newStore, pollUntil, spawnServer, STORE, usingPostgres, withTimeout,
   type LedgerEntry, type ServerProcess,
 } from '../helpers/processes.ts';
 import type { Order } from '../../src/billing/billing_objects.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const TIMEOUT = 120_000;
 
 after(cleanupServersAndStores);
@@ -77,11 +77,8 @@ async function race(clients: Stripe[], order: Order): Promise<Outcome[]> {
 /** What the acquirer captured for the order's intents (sales approved, plus captures). */
 function capturedFor(ledger: LedgerEntry[], intents: Set<string>): { total: number; byIntent: Map<string, number> } {
   const byIntent = new Map<string, number>();
-  for (const e of ledger) {
-    if (!intents.has(e.reference)) continue;
-    if ((e.kind === 'sale' && e.outcome === 'approved') || (e.kind === 'capture' && e.outcome === 'captured')) {
-      byIntent.set(e.reference, (byIntent.get(e.reference) ?? 0) + e.amount);
-    }
+  for (const e of sales(ledger, { captures: true })) {
+    if (intents.has(e.reference)) byIntent.set(e.reference, (byIntent.get(e.reference) ?? 0) + e.amount);
   }
   return { total: [...byIntent.values()].reduce((a, b) => a + b, 0), byIntent };
 }
@@ -190,9 +187,9 @@ async function assertConverged(srv: ServerProcess, order: Order, pi: Stripe.Paym
   const stripe = srv.stripe();
   const final = await getOrder(stripe, order.id);
   assert.deepEqual([final.status, final.amount_paid, final.amount_remaining], ['paid', 2500, 0]);
-  const sales = (await srv.ledger()).filter((e) => e.kind === 'sale' || e.kind === 'capture');
-  assert.deepEqual(sales.map((e) => [e.reference, e.amount, e.outcome]), [[pi.id, 2500, 'approved']], 'one sale, for the crashed payment only');
-  assert.ok(sales[0].attempts >= 2, 'the resume asked the acquirer again with the same downstream key');
+  const sold = sales(await srv.ledger(), { captures: true, outcome: 'any' });
+  assert.deepEqual(sold.map((e) => [e.reference, e.amount, e.outcome]), [[pi.id, 2500, 'approved']], 'one sale, for the crashed payment only');
+  assert.ok(sold[0].attempts >= 2, 'the resume asked the acquirer again with the same downstream key');
   for (const id of others) assert.deepEqual(await srv.ledger(id), [], `${id} never reached the acquirer`);
   const events = await orderEvents(stripe);
   assert.deepEqual(events.filter((t) => t !== 'order.created').sort(), ['order.paid', 'order.updated']);

@@ -10,15 +10,12 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
 import { useTestServer, type TestServer } from '../helpers/server.ts';
-import { send, assertOk, assertStripeError, type Reply } from '../helpers/stripe_errors.ts';
+import { send, assertOk, assertStripeError, form, type Reply } from '../helpers/stripe_errors.ts';
+import { sales } from '../helpers/ledger.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 
 const { server: s, stripe } = useTestServer();
-let n = 0;
-// No long digit runs in keys: a 13-19 digit run passing the Luhn check is masked like a card number.
-const key = (label: string) => `${label}-p${process.pid}t${Date.now().toString(36)}n${n++}`;
-const form = (o: Record<string, string | number>) => new URLSearchParams(Object.entries(o).map(([k, v]): [string, string] => [k, String(v)])).toString();
-
 
 /** Writes every buffered request log (after letting the last response's hooks run). */
 async function flushLogs(server: TestServer = s): Promise<void> {
@@ -59,7 +56,7 @@ const requestId = (r: Reply) => {
 
 describe('request log fields', () => {
   test('a POST through the official client: every field, id = Request-Id', async () => {
-    const k = key('fields');
+    const k = uniqueKey('fields');
     const customer = await stripe.customers.create(
       { email: 'ada@example.com', description: 'first customer', metadata: { order: '1234' } },
       { idempotencyKey: k },
@@ -119,7 +116,7 @@ describe('request log fields', () => {
 
 describe('outcomes', () => {
   test('executed, replayed (with original_request), mismatch, rejected (bad and unknown parameters)', async () => {
-    const k = key('outcomes');
+    const k = uniqueKey('outcomes');
     const body = form({ amount: 1500, currency: 'usd', payment_method: 'pm_card_visa', confirm: 'true' });
     const first = await send(s, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } });
     assertOk(first);
@@ -128,7 +125,7 @@ describe('outcomes', () => {
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
     const mismatch = await send(s, 'POST', '/v1/payment_intents', { body: form({ amount: 1501, currency: 'usd' }), headers: { 'Idempotency-Key': k } });
     assertStripeError(mismatch, { status: 400, type: 'idempotency_error' });
-    const bad = await send(s, 'POST', '/v1/payment_intents', { body: form({ amount: -5, currency: 'usd' }), headers: { 'Idempotency-Key': key('bad') } });
+    const bad = await send(s, 'POST', '/v1/payment_intents', { body: form({ amount: -5, currency: 'usd' }), headers: { 'Idempotency-Key': uniqueKey('bad') } });
     assertStripeError(bad, { status: 400, param: 'amount' });
     const unknown = await send(s, 'POST', '/v1/customers', { body: form({ favourite_colour: 'blue' }) });
     assertStripeError(unknown, { status: 400, code: 'parameter_unknown', param: 'favourite_colour' });
@@ -182,7 +179,7 @@ describe('outcomes', () => {
   });
 
   test('conflict: a request with the key of one still running (slow card) gets 409 and is logged as conflict', async () => {
-    const k = key('conflict');
+    const k = uniqueKey('conflict');
     const body = form({ amount: 1600, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
     // Two identical requests at once: the slow card keeps the first running for ~3 s, so the other one meets its lock.
     const [a, b] = await Promise.all([
@@ -209,7 +206,7 @@ describe('outcomes', () => {
 describe('listing', () => {
   test('filters: idempotency_key, status, path, method, outcome, created', async () => {
     const acct = await freshAccount();
-    const k = key('filters');
+    const k = uniqueKey('filters');
     const c1 = await send(s, 'POST', '/v1/customers', { key: acct.key, body: form({ name: 'one' }), headers: { 'Idempotency-Key': k } });
     const c2 = await send(s, 'POST', '/v1/customers', { key: acct.key, body: form({ name: 'two' }) });
     const replay = await send(s, 'POST', '/v1/customers', { key: acct.key, body: form({ name: 'one' }), headers: { 'Idempotency-Key': k } });
@@ -327,7 +324,7 @@ describe('account isolation', () => {
   test('another account sees none of the logs and none of the keys, even under the same key string', async () => {
     const a = await freshAccount();
     const b = await freshAccount();
-    const k = key('shared');
+    const k = uniqueKey('shared');
     const ra = await a.stripe.customers.create({ name: 'A' }, { idempotencyKey: k });
     const aLog = ra.lastResponse.requestId;
     assert.equal((await getLog(aLog, a.key)).log.id, aLog);
@@ -373,7 +370,7 @@ describe('redaction', () => {
     const send_ = (method: string, path: string, body?: string, k?: string) =>
       send(s, method, path, { key: acct.key, body, ...(k ? { headers: { 'Idempotency-Key': k } } : {}) });
 
-    const kCustomer = key('redact-customer');
+    const kCustomer = uniqueKey('redact-customer');
     const customer = await send_('POST', '/v1/customers', new URLSearchParams([
       ['description', `card 4242424242424242, key ${fakeKey}, mine ${acct.key}, live ${live}, restricted ${restricted}`],
       ['metadata[note]', 'paid with 4000 0566 5566 5556'],
@@ -393,21 +390,21 @@ describe('redaction', () => {
     assertStripeError(pathId, { status: 404, code: 'resource_missing' });
     const queried = await send_('GET', '/v1/customers?email=4242424242424242&limit=1');
     assertOk(queried);
-    const kCard = key('redact-card');
+    const kCard = uniqueKey('redact-card');
     const cardParam = await send_('POST', '/v1/customers', 'card[number]=4242424242424242&card[cvc]=123&card[exp_month]=12', kCard);
     assertStripeError(cardParam, { status: 400, code: 'parameter_unknown', param: 'card' });
 
-    const kHook = key('redact-hook');
+    const kHook = uniqueKey('redact-hook');
     const hook = await send_('POST', '/v1/webhook_endpoints', form({ url: 'http://127.0.0.1:9/hooks', 'enabled_events[]': '*' }), kHook);
     const whsec1: string = assertOk(hook).secret;
     assert.match(whsec1, /^whsec_/);
-    const kRotate = key('redact-rotate');
+    const kRotate = uniqueKey('redact-rotate');
     const rotated = await send_('POST', `/v1/webhook_endpoints/${hook.json.id}/rotate_secret`, '', kRotate);
     const whsec2: string = assertOk(rotated).secret;
     assert.match(whsec2, /^whsec_/);
     assert.notEqual(whsec2, whsec1);
 
-    const kPi = key('redact-pi');
+    const kPi = uniqueKey('redact-pi');
     const pi = await send_('POST', '/v1/payment_intents', form({ amount: 1000, currency: 'usd', description: 'pay 5555555555554444' }), kPi);
     const clientSecret: string = assertOk(pi).client_secret;
     assert.match(clientSecret, /_secret_/);
@@ -489,7 +486,7 @@ describe('redaction', () => {
 
 describe('idempotency key inspection', () => {
   test('a finished key with /, spaces, ?, #, % and +: state, replays, response, objects, the requests that carried it', async () => {
-    const k = `order/42 pay #1? 100% + tip ${key('inspect')}`;
+    const k = `order/42 pay #1? 100% + tip ${uniqueKey('inspect')}`;
     const params = { amount: 2500, currency: 'usd', payment_method: 'pm_card_visa', confirm: true } as const;
     const pi = await stripe.paymentIntents.create(params, { idempotencyKey: k });
     const firstReq = pi.lastResponse.requestId;
@@ -543,7 +540,7 @@ describe('idempotency key inspection', () => {
   });
 
   test('a unicode key sent by the official client is inspected and filtered by its URL-encoded form', async () => {
-    const k = `commande clé über ${key("unicode")}`;
+    const k = `commande clé über ${uniqueKey("unicode")}`;
     const c = await stripe.customers.create({ name: 'unicode' }, { idempotencyKey: k });
     const { log } = await getLog(c.lastResponse.requestId);
     assert.equal(log.idempotency_key, k, 'the log records the key the client sent');
@@ -554,7 +551,7 @@ describe('idempotency key inspection', () => {
   });
 
   test('a Latin-1 key sent as Latin-1 bytes (fetch) is inspected by its URL-encoded form', async () => {
-    const k = `clé über ${key('latin1')}`;
+    const k = `clé über ${uniqueKey('latin1')}`;
     const r = await send(s, 'POST', '/v1/customers', { body: form({ name: 'latin1' }), headers: { 'Idempotency-Key': k } });
     assertOk(r);
     const view = assertOk(await inspect(k));
@@ -563,7 +560,7 @@ describe('idempotency key inspection', () => {
   });
 
   test('an unknown key is 404 resource_missing', async () => {
-    const r = await inspect(key('never-used'));
+    const r = await inspect(uniqueKey('never-used'));
     assertStripeError(r, { status: 404, code: 'resource_missing' });
   });
 
@@ -600,7 +597,7 @@ describe('an abandoned key', () => {
   };
 
   test('in_progress while its lock is fresh, abandoned after the lock timeout, finished by the completer', async () => {
-    const k = key('abandoned');
+    const k = uniqueKey('abandoned');
     faults.arm('payment_intents.create', 'authorize');
     const crashedAt = Date.now();
     const lost = await send(c, 'POST', '/v1/payment_intents', {
@@ -644,12 +641,11 @@ describe('an abandoned key', () => {
     assert.equal(done.response.body.status, 'succeeded');
     assert.equal(done.original_request, view.original_request);
     assert.deepEqual([...done.objects].map((o: any) => o.object).sort(), ['charge', 'payment_intent']);
-    const sales = (await c.ledger(done.response.body.id)).filter((e) => e.kind === 'sale');
-    assert.equal(sales.length, 1);
+    assert.equal(sales(await c.ledger(done.response.body.id), { outcome: 'any' }).length, 1);
   });
 
   test('a slow request outliving the lock timeout keeps its lock (heartbeat): a retry meanwhile is 409 in use, the request answers 200', async () => {
-    const k = key('heartbeat');
+    const k = uniqueKey('heartbeat');
     const body = form({ amount: 3300, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
     const first = send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k }, timeoutMs: 20_000 });
     // The slow card keeps the request running ~3 s, three lock timeouts.
@@ -660,11 +656,11 @@ describe('an abandoned key', () => {
     assertStripeError(await send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k } }), { status: 409, type: 'idempotency_error', code: 'idempotency_key_in_use' });
     const done = assertOk(await first);
     assert.equal(done.status, 'succeeded');
-    assert.equal((await c.ledger(done.id)).filter((e) => e.kind === 'sale').length, 1);
+    assert.equal(sales(await c.ledger(done.id), { outcome: 'any' }).length, 1);
   });
 
   test('a slow request presumed dead (its lock aged past the timeout, as when its heartbeat stops) and taken over by a retry answers 409, logged as conflict', async () => {
-    const k = key('taken-over');
+    const k = uniqueKey('taken-over');
     const body = form({ amount: 3200, currency: 'usd', payment_method: 'pm_card_oncepay_slow', confirm: 'true' });
     const first = send(c, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': k }, timeoutMs: 20_000 });
     await waitForPhase(k);
@@ -677,6 +673,6 @@ describe('an abandoned key', () => {
     assert.equal(log.status, 409);
     assert.equal(log.outcome, 'conflict', 'a 409 idempotency_key_in_use is a conflict, whichever way the key was found in use');
     assert.equal((await getLog(requestId(retry), c.key, c)).log.outcome, 'executed');
-    assert.equal((await c.ledger(retry.json.id)).filter((e) => e.kind === 'sale').length, 1);
+    assert.equal(sales(await c.ledger(retry.json.id), { outcome: 'any' }).length, 1);
   });
 });

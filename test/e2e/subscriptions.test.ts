@@ -15,7 +15,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
-import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
+import { send, assertStripeError, assertOk, stripeError, type SendOptions } from '../helpers/stripe_errors.ts';
+import { storedEvents } from '../helpers/events.ts';
+import { uniqueKey } from '../helpers/unique.ts';
+import { expectedEnd } from '../helpers/periods.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from '../../src/billing/subscription_status.ts';
 import type { SubscriptionStatus } from '../../src/billing/billing_objects.ts';
 
@@ -74,12 +77,9 @@ async function invoicesOf(customer: string): Promise<Inv[]> {
   return (await stripe.invoices.list({ customer, limit: 100 })).data as unknown as Inv[];
 }
 
-let seq = 0;
-const tag = () => `${process.pid}_${Date.now()}_${seq++}`;
-
 async function recurringPrice(o: { amount?: number; currency?: string; interval?: 'day' | 'week' | 'month' | 'year'; count?: number } = {}): Promise<Stripe.Price> {
   return stripe.prices.create({
-    currency: o.currency ?? 'usd', unit_amount: o.amount ?? 1000, product_data: { name: `Plan ${tag()}` },
+    currency: o.currency ?? 'usd', unit_amount: o.amount ?? 1000, product_data: { name: uniqueKey('Plan') },
     recurring: { interval: o.interval ?? 'month', interval_count: o.count ?? 1 },
   });
 }
@@ -87,7 +87,7 @@ async function recurringPrice(o: { amount?: number; currency?: string; interval?
 async function customer(o: { pm?: string | null; clock?: string; email?: string } = {}): Promise<Stripe.Customer> {
   const pm = o.pm === undefined ? 'pm_card_visa' : o.pm;
   return stripe.customers.create({
-    name: `Customer ${tag()}`, email: o.email ?? `c${tag()}@example.com`, ...(o.clock ? { test_clock: o.clock } : {}),
+    name: uniqueKey('Customer'), email: o.email ?? `${uniqueKey('c')}@example.com`, ...(o.clock ? { test_clock: o.clock } : {}),
     ...(pm ? { invoice_settings: { default_payment_method: pm } } : {}),
   });
 }
@@ -103,14 +103,6 @@ async function advance(clock: string, frozen: number): Promise<Stripe.TestHelper
   return c;
 }
 
-/** Events of a type about one object, oldest first (read from the database: every type, any object). */
-async function eventsAbout(type: string, id: string): Promise<Array<{ type: string; data: { object: any; previous_attributes?: any } }>> {
-  const { rows } = await s.oncepay.db.query<{ data: any }>(
-    `SELECT data FROM events WHERE account_id = $1 AND type = $2 AND data->'data'->'object'->>'id' = $3 ORDER BY seq`,
-    [s.accountId, type, id]);
-  return rows.map((r) => r.data);
-}
-
 const ledgerOf = async (pi: string | null) => (pi ? s.ledger(pi) : []);
 const summary = (entries: Array<{ kind: string; amount: number; outcome: string }>) => entries.map((e) => `${e.kind}:${e.amount}:${e.outcome}`);
 
@@ -122,23 +114,6 @@ async function customerLedger(customerId: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The end of period n of an anchor, computed here independently of src/billing/time.ts. */
-function expectedEnd(anchor: number, interval: 'day' | 'week' | 'month' | 'year', count: number, n = 1): number {
-  if (interval === 'day') return anchor + n * count * DAY;
-  if (interval === 'week') return anchor + n * count * 7 * DAY;
-  const months = n * count * (interval === 'year' ? 12 : 1);
-  const a = new Date(anchor * 1000);
-  const y = a.getUTCFullYear();
-  const m = a.getUTCMonth() + months;
-  const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return Date.UTC(y, m, Math.min(a.getUTCDate(), last), a.getUTCHours(), a.getUTCMinutes(), a.getUTCSeconds()) / 1000;
-}
-
-const stripeError = async (p: Promise<unknown>) => {
-  const err = await p.then((v) => assert.fail(`expected an error, got ${JSON.stringify(v).slice(0, 300)}`), (e) => e);
-  return err as Stripe.errors.StripeError;
-};
-
 const T0 = Date.UTC(2026, 2, 10, 9, 0, 0) / 1000; // 2026-03-10T09:00:00Z
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +124,7 @@ describe('create', () => {
     test(`every ${count} ${interval}: active, first invoice paid (subscription_create), ledger sale = price × quantity, events`, async () => {
       const price = await recurringPrice({ amount: 1250, interval, count });
       const cus = await customer();
-      const key = `sub-create-${tag()}`;
+      const key = uniqueKey('sub-create');
       const sub = await createSub({ customer: cus.id, items: [{ price: price.id, quantity: 3 }], metadata: { plan: 'pro' } }, { idempotencyKey: key });
       assert.match(sub.id, /^sub_/);
       assert.equal(sub.object, 'subscription');
@@ -196,12 +171,12 @@ describe('create', () => {
       assert.deepEqual(summary(await ledgerOf(inv.payment_intent)), ['sale:3750:approved']);
       assert.deepEqual(await customerLedger(cus.id), ['sale:3750:approved'], 'one charge for the customer in all');
 
-      const created = await eventsAbout('customer.subscription.created', sub.id);
+      const created = await storedEvents(s, 'customer.subscription.created', sub.id);
       assert.equal(created.length, 1);
       for (const type of ['invoice.created', 'invoice.finalized', 'invoice.paid', 'invoice.payment_succeeded']) {
-        assert.equal((await eventsAbout(type, inv.id)).length, 1, `one ${type}`);
+        assert.equal((await storedEvents(s, type, inv.id)).length, 1, `one ${type}`);
       }
-      const updates = await eventsAbout('customer.subscription.updated', sub.id);
+      const updates = await storedEvents(s, 'customer.subscription.updated', sub.id);
       assert.deepEqual(updates.map((e) => [e.data.object.status, e.data.previous_attributes?.status]), [['active', 'incomplete']],
         'created incomplete, then active once its first invoice is paid');
 
@@ -307,7 +282,7 @@ describe('create', () => {
     assert.equal(paid.status, 'paid');
     assert.equal((await retrieveSub(sub.id)).status, 'active');
     assert.deepEqual(await customerLedger(cus.id), ['sale:1100:approved']);
-    const updates = await eventsAbout('customer.subscription.updated', sub.id);
+    const updates = await storedEvents(s, 'customer.subscription.updated', sub.id);
     assert.deepEqual(updates.map((e) => [e.data.object.status, e.data.previous_attributes?.status]), [['active', 'incomplete']]);
   });
 
@@ -348,8 +323,8 @@ describe('create', () => {
     assert.equal(pi.status, 'requires_payment_method');
     assert.equal(pi.last_payment_error?.code, 'card_declined');
     assert.deepEqual(summary(await s.ledger(pi.id)), ['authorization:1300:declined']);
-    assert.equal((await eventsAbout('invoice.payment_failed', inv.id)).length, 1);
-    assert.equal((await eventsAbout('customer.subscription.updated', sub.id)).length, 0, 'still incomplete: nothing changed');
+    assert.equal((await storedEvents(s, 'invoice.payment_failed', inv.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.updated', sub.id)).length, 0, 'still incomplete: nothing changed');
 
     await s.billing();
     assert.equal((await retrieveInv(inv.id)).attempt_count, 1, 'the billing run does not retry a first invoice');
@@ -366,7 +341,7 @@ describe('create', () => {
     assert.equal(paid.amount_paid, 1300);
     const active = await retrieveSub(sub.id);
     assert.equal(active.status, 'active');
-    const updates = await eventsAbout('customer.subscription.updated', sub.id);
+    const updates = await storedEvents(s, 'customer.subscription.updated', sub.id);
     assert.deepEqual(updates.map((e) => [e.data.object.status, e.data.previous_attributes?.status]), [['active', 'incomplete']]);
     assert.deepEqual(await customerLedger(cus.id), ['authorization:1300:declined', 'authorization:1300:declined', 'sale:1300:approved'].sort());
   });
@@ -394,8 +369,8 @@ describe('create', () => {
       const inv = await retrieveInv(sub.latest_invoice!);
       assert.equal(inv.status, 'void');
       assert.equal(inv.status_transitions.voided_at, T0 + 24 * HOUR);
-      assert.equal((await eventsAbout('invoice.voided', inv.id)).length, 1);
-      const updates = await eventsAbout('customer.subscription.updated', sub.id);
+      assert.equal((await storedEvents(s, 'invoice.voided', inv.id)).length, 1);
+      const updates = await storedEvents(s, 'customer.subscription.updated', sub.id);
       assert.deepEqual(updates.map((e) => [e.data.object.status, e.data.previous_attributes?.status]).at(-1), ['incomplete_expired', 'incomplete']);
       const payVoid = await stripeError(stripe.invoices.pay(inv.id, { payment_method: 'pm_card_visa' }));
       assert.equal(payVoid.statusCode, 400);
@@ -464,7 +439,7 @@ describe('update', () => {
     assert.equal(up.status, 'active');
     assert.equal(up.current_period_end, sub.current_period_end, 'the period does not move');
     assert.equal((await subInvoices(sub.id)).length, 1, 'no proration invoice');
-    const [updated] = await eventsAbout('customer.subscription.updated', sub.id).then((e) => e.slice(-1));
+    const [updated] = await storedEvents(s, 'customer.subscription.updated', sub.id).then((e) => e.slice(-1));
     assert.equal(updated.data.previous_attributes.items.data[0].quantity, 1);
 
     await advance(clock.id, expectedEnd(T0, 'month', 1));
@@ -494,10 +469,10 @@ describe('update', () => {
     assert.equal(up.description, 'Team plan');
     assert.deepEqual(up.metadata, { b: '2', c: '3' });
     assert.equal(up.default_payment_method, 'pm_card_amex');
-    const n = (await eventsAbout('customer.subscription.updated', sub.id)).length;
+    const n = (await storedEvents(s, 'customer.subscription.updated', sub.id)).length;
     const same = asSub(await stripe.subscriptions.update(sub.id, { description: 'Team plan' }));
     assert.equal(same.description, 'Team plan');
-    assert.equal((await eventsAbout('customer.subscription.updated', sub.id)).length, n, 'nothing changed, no event');
+    assert.equal((await storedEvents(s, 'customer.subscription.updated', sub.id)).length, n, 'nothing changed, no event');
     const cleared = asSub(await stripe.subscriptions.update(sub.id, { description: '' }));
     assert.equal(cleared.description, null);
 
@@ -535,13 +510,13 @@ describe('update', () => {
     assert.equal(ended.status, 'canceled');
     assert.equal(ended.ended_at, periodEnd, 'ended when its period ended');
     assert.equal(ended.canceled_at, T0 + 5 * DAY);
-    assert.equal((await eventsAbout('customer.subscription.deleted', ending.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', ending.id)).length, 1);
     assert.equal((await subInvoices(ending.id)).length, 1, 'no invoice for the next period');
     assert.equal((await retrieveSub(kept.id)).status, 'active');
     assert.equal((await subInvoices(kept.id)).length, 2, 'the other one renewed');
 
     await advance(clock.id, periodEnd + 70 * DAY);
-    assert.equal((await eventsAbout('customer.subscription.deleted', ending.id)).length, 1, 'deleted exactly once');
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', ending.id)).length, 1, 'deleted exactly once');
     assert.equal((await subInvoices(ending.id)).length, 1);
     assert.equal((await subInvoices(kept.id)).length, 4);
     assert.deepEqual((await customerLedger(cus.id)).filter((e) => e === 'sale:600:approved').length, 5);
@@ -555,7 +530,7 @@ describe('cancel', () => {
     const price = await recurringPrice({ amount: 500 });
     const cus = await customer();
     const sub = await createSub({ customer: cus.id, items: [{ price: price.id }] });
-    const key = `cancel-${tag()}`;
+    const key = uniqueKey('cancel');
     const a = await del(`/v1/subscriptions/${sub.id}`, undefined, { headers: { 'Idempotency-Key': key } });
     const canceled = assertOk(a);
     assert.equal(canceled.status, 'canceled');
@@ -564,14 +539,14 @@ describe('cancel', () => {
     const b = await del(`/v1/subscriptions/${sub.id}`, undefined, { headers: { 'Idempotency-Key': key } });
     assert.equal(b.text, a.text);
     assert.equal(b.headers.get('idempotent-replayed'), 'true');
-    assert.equal((await eventsAbout('customer.subscription.deleted', sub.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', sub.id)).length, 1);
 
     const again = await stripeError(stripe.subscriptions.cancel(sub.id));
     assert.equal(again.statusCode, 400);
     assert.equal(again.code, 'subscription_unexpected_state');
     const upd = await stripeError(stripe.subscriptions.update(sub.id, { metadata: { x: '1' } }));
     assert.equal(upd.code, 'subscription_unexpected_state');
-    assert.equal((await eventsAbout('customer.subscription.deleted', sub.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', sub.id)).length, 1);
     await s.billing();
     assert.equal((await subInvoices(sub.id)).length, 1);
     assert.deepEqual(await customerLedger(cus.id), ['sale:500:approved']);
@@ -597,7 +572,7 @@ describe('cancel', () => {
     assert.equal(canceled.ended_at, T0 + 3 * DAY);
     await advance(clock.id, T0 + 90 * DAY);
     assert.equal((await subInvoices(sub.id)).length, 1);
-    assert.equal((await eventsAbout('customer.subscription.deleted', sub.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', sub.id)).length, 1);
   });
 });
 
@@ -605,7 +580,7 @@ describe('external_id', () => {
   test('the same payload returns the existing subscription (one invoice, one charge); a different one is 409 already_exists', async () => {
     const price = await recurringPrice({ amount: 1500 });
     const cus = await customer();
-    const ext = `order-sub-${tag()}`;
+    const ext = uniqueKey('order-sub');
     const first = await createSub({ customer: cus.id, items: [{ price: price.id }], external_id: ext });
     assert.equal(first.external_id, ext);
     assert.equal(first.status, 'active');
@@ -620,7 +595,7 @@ describe('external_id', () => {
     assert.deepEqual((await stripe.subscriptions.list({ customer: cus.id, status: 'all' })).data.map((x) => x.id), [first.id]);
     assert.equal((await invoicesOf(cus.id)).length, 1);
     assert.deepEqual(await customerLedger(cus.id), ['sale:1500:approved']);
-    assert.equal((await eventsAbout('customer.subscription.created', first.id)).length, 1);
+    assert.equal((await storedEvents(s, 'customer.subscription.created', first.id)).length, 1);
   });
 });
 
@@ -777,7 +752,7 @@ describe('expand on create', () => {
   test('an expand the subscription cannot honour is refused before anything happens (not after the card was charged)', async () => {
     const price = await recurringPrice({ amount: 360 });
     const cus = await customer();
-    const key = `expand-${tag()}`;
+    const key = uniqueKey('expand');
     const res = await post('/v1/subscriptions', `customer=${cus.id}&items[0][price]=${price.id}&expand[]=latest_invoice`, { headers: { 'Idempotency-Key': key } });
     assertStripeError(res, { status: 400, param: 'expand' });
     // A 400 must mean nothing happened: no subscription, no invoice, no money moved.

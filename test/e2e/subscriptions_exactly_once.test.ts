@@ -28,14 +28,15 @@ import StripeClient from 'stripe';
 import type Stripe from 'stripe';
 import {
   cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, explain, mapLimit, newSecretKey, newStore, pollUntil, spawnServer,
-  usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
+  STORE, usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
 import { useTestServer, type TestServer } from '../helpers/server.ts';
+import { sales } from '../helpers/ledger.ts';
+import { at, expectedEnd, expectedPeriods, iso } from '../helpers/periods.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { invoices as invoiceTable, subscriptions as subscriptionTable } from '../../src/billing/billing_objects.ts';
 
-const STORE = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 const ROW_TIMEOUT = 240_000;
 const PARALLEL = Number(process.env.CRASH_PARALLEL ?? 3);
 const DAY = 86_400;
@@ -58,17 +59,7 @@ async function scenarioStore(tag: string): Promise<Store> {
   return { databaseUrl: url, dispose() {} };
 }
 
-const at = (iso: string) => Date.parse(iso) / 1000;
-const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000', '');
 const JAN31 = at('2026-01-31T12:00:00Z');
-
-function monthEnd(anchor: number, n: number): number {
-  const a = new Date(anchor * 1000);
-  const m = a.getUTCMonth() + n;
-  const last = new Date(Date.UTC(a.getUTCFullYear(), m + 1, 0)).getUTCDate();
-  return Date.UTC(a.getUTCFullYear(), m, Math.min(a.getUTCDate(), last), a.getUTCHours(), a.getUTCMinutes(), a.getUTCSeconds()) / 1000;
-}
-const monthlyPeriods = (anchor: number, n: number) => Array.from({ length: n }, (_, i) => `${iso(monthEnd(anchor, i))} -> ${iso(monthEnd(anchor, i + 1))}`);
 
 interface Inv {
   id: string; status: string; billing_reason: string; subscription: string | null; customer: string; number: string | null;
@@ -121,17 +112,17 @@ const subInvoices = async (api: Api, sub: string) => (await listAll<Inv>(api, `/
  */
 async function assertEachInvoicePaidOnce(api: Api, invoices: Inv[]): Promise<LedgerEntry[]> {
   const all = await api.ledger();
-  const sales = all.filter((e) => e.kind === 'sale' && e.outcome === 'approved');
+  const sold = sales(all);
   for (const inv of invoices) {
     assert.equal(inv.status, 'paid', `${inv.id} (${inv.billing_reason}, ${iso(inv.period_start)}) should be paid: ${JSON.stringify(inv).slice(0, 300)}`);
     assert.equal(inv.amount_paid, inv.total);
-    const mine = sales.filter((e) => e.reference === inv.payment_intent);
+    const mine = sold.filter((e) => e.reference === inv.payment_intent);
     assert.deepEqual(mine.map((e) => e.amount), [inv.total], `${inv.id}: exactly one sale of ${inv.total}`);
   }
   const paid = new Set(invoices.map((i) => i.payment_intent));
-  const stray = sales.filter((e) => !paid.has(e.reference));
+  const stray = sold.filter((e) => !paid.has(e.reference));
   assert.deepEqual(stray, [], 'no sale outside the invoices\' own payment intents (a second charge of an invoice would be one)');
-  assert.equal(sales.length, invoices.length, 'one sale per invoice');
+  assert.equal(sold.length, invoices.length, 'one sale per invoice');
   assert.deepEqual(all.filter((e) => e.kind !== 'sale'), [], 'no other acquirer operation');
   return all;
 }
@@ -139,13 +130,13 @@ async function assertEachInvoicePaidOnce(api: Api, invoices: Inv[]): Promise<Led
 /** A monthly subscription anchored at `anchor`: exactly one invoice per period 0..periods-1, each paid once. */
 async function assertMonthlyBilledOnce(api: Api, subId: string, anchor: number, periods: number): Promise<Inv[]> {
   const invoices = await subInvoices(api, subId);
-  assert.deepEqual(invoices.map((i) => `${iso(i.period_start)} -> ${iso(i.period_end)}`), monthlyPeriods(anchor, periods),
+  assert.deepEqual(invoices.map((i) => `${iso(i.period_start)} -> ${iso(i.period_end)}`), expectedPeriods(anchor, 'month', 1, periods),
     `one invoice per period for ${subId}: ${invoices.map((i) => `${i.id}:${iso(i.period_start)}:${i.status}`).join(', ')}`);
   assert.equal(new Set(invoices.map((i) => i.period_start)).size, invoices.length, 'unique period_start');
   assert.deepEqual(invoices.map((i) => i.billing_reason), ['subscription_create', ...Array(periods - 1).fill('subscription_cycle')]);
   const sub = await api.get(`/v1/subscriptions/${subId}`) as Sub;
   assert.equal(sub.status, 'active');
-  assert.equal(sub.current_period_end, monthEnd(anchor, periods));
+  assert.equal(sub.current_period_end, expectedEnd(anchor, 'month', 1, periods));
   return invoices;
 }
 
@@ -511,7 +502,7 @@ describe(`in process [${STORE}]`, () => {
       const customer = await a.stripe.customers.create({ test_clock: clock.id, invoice_settings: { default_payment_method: 'pm_card_visa' } });
       subs.push((await a.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] })) as unknown as Sub);
     }
-    const to = monthEnd(JAN31, 12);
+    const to = expectedEnd(JAN31, 'month', 1, 12);
     const key = `long-advance-${Date.now()}`;
     let done = false;
     const advanceOnce = () => a.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: to }, { idempotencyKey: key });
@@ -630,7 +621,7 @@ describe('two processes on one PostgreSQL schema', () => {
         const api = procApi(servers[1]);
         let periods = 1;
         for (const [round, months] of [[1, 2], [2, 4]] as const) {
-          const to = monthEnd(JAN31, months);
+          const to = expectedEnd(JAN31, 'month', 1, months);
           const results = await Promise.all(Array.from({ length: 6 }, (_, i) => servers[i % 2].raw('POST', `/v1/test_helpers/test_clocks/${clock.id}/advance`,
             { body: advanceBody(to), headers: { 'Idempotency-Key': `race-${round}-${i}-${Date.now()}` } })));
           const ok = results.filter((r) => r.status === 200);
@@ -670,7 +661,7 @@ describe('two processes on one PostgreSQL schema', () => {
           const customer = await stripe.customers.create({ test_clock: clock.id, invoice_settings: { default_payment_method: 'pm_card_visa' } });
           subs.push((await stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] })) as unknown as Sub);
         });
-        const to = monthEnd(JAN31, 12);
+        const to = expectedEnd(JAN31, 'month', 1, 12);
         const key = `takeover-${Date.now()}`;
         const started = Date.now();
         const r = await advanceUntilAnswered(a, clock.id, to, key);

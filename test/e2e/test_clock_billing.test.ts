@@ -14,27 +14,13 @@ import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type Reply } from '../helpers/stripe_errors.ts';
+import { sales } from '../helpers/ledger.ts';
+import { storedEvents } from '../helpers/events.ts';
+import { at, expectedEnd, expectedPeriods, iso, type Interval } from '../helpers/periods.ts';
 
 const { server: s } = useTestServer();
 
 const DAY = 86_400;
-type Interval = 'day' | 'week' | 'month' | 'year';
-
-const at = (iso: string) => Date.parse(iso) / 1000;
-const iso = (t: number) => new Date(t * 1000).toISOString().replace('.000', '');
-
-/** The end of period n of an anchor (computed independently of src/billing/time.ts). */
-function expectedEnd(anchor: number, interval: Interval, count: number, n: number): number {
-  if (interval === 'day') return anchor + n * count * DAY;
-  if (interval === 'week') return anchor + n * count * 7 * DAY;
-  const months = n * count * (interval === 'year' ? 12 : 1);
-  const a = new Date(anchor * 1000);
-  const y = a.getUTCFullYear();
-  const m = a.getUTCMonth() + months;
-  const last = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return Date.UTC(y, m, Math.min(a.getUTCDate(), last), a.getUTCHours(), a.getUTCMinutes(), a.getUTCSeconds()) / 1000;
-}
-
 interface Sub {
   id: string; status: string; current_period_start: number; current_period_end: number; latest_invoice: string | null;
   items: { data: Array<{ id: string; quantity: number }> };
@@ -90,18 +76,11 @@ async function world(o: { anchor: number; interval?: Interval; count?: number; a
       const all = await stripe.invoices.list({ subscription, limit: 100 }).autoPagingToArray({ limit: 1000 });
       return (all as unknown as Inv[]).reverse();
     },
-    async events(type, id) {
-      const { rows } = await s.oncepay.db.query<{ data: any }>(
-        `SELECT data FROM events WHERE account_id = $1 AND type = $2 AND ($3::text IS NULL OR data->'data'->'object'->>'id' = $3) ORDER BY seq`,
-        [acct.accountId, type, id ?? null]);
-      return rows.map((r) => r.data);
-    },
+    events: (type, id) => storedEvents(s, type, id ?? null, acct.accountId),
   };
 }
 
 const periodsOf = (invoices: Inv[]) => invoices.map((i) => `${iso(i.period_start)} -> ${iso(i.period_end)}`);
-const expectedPeriods = (anchor: number, interval: Interval, count: number, n: number) =>
-  Array.from({ length: n }, (_, i) => `${iso(expectedEnd(anchor, interval, count, i))} -> ${iso(expectedEnd(anchor, interval, count, i + 1))}`);
 
 /**
  * The subscription's invoices are exactly one per period 0..n-1 (the create invoice, then one
@@ -264,9 +243,9 @@ describe('failed renewals', () => {
     await w.advance(at('2026-04-30T12:00:00Z'));
     invoices = await w.invoices(sub.id);
     assert.deepEqual(invoices.map((i) => i.status), ['paid', 'paid', 'paid', 'paid']);
-    const sales = (await w.ledger()).filter((e) => e.kind === 'sale' && e.outcome === 'approved');
-    assert.deepEqual(sales.map((e) => e.amount), [1800, 1800, 1800, 1800], 'one sale per invoice');
-    assert.equal(new Set(sales.map((e) => e.reference)).size, 4);
+    const sold = sales(await w.ledger());
+    assert.deepEqual(sold.map((e) => e.amount), [1800, 1800, 1800, 1800], 'one sale per invoice');
+    assert.equal(new Set(sold.map((e) => e.reference)).size, 4);
   });
 });
 

@@ -7,7 +7,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
-import { send, assertStripeError, assertOk, type SendOptions } from '../helpers/stripe_errors.ts';
+import { send, assertStripeError, assertOk, stripeError, type SendOptions } from '../helpers/stripe_errors.ts';
+import { storedEvents } from '../helpers/events.ts';
 import { subscriptions, type Subscription } from '../../src/billing/billing_objects.ts';
 
 const { server: s, stripe } = useTestServer();
@@ -18,19 +19,6 @@ const del = (path: string, opts: SendOptions = {}) => send(s, 'DELETE', path, op
 
 const DAY = 24 * 3600;
 const FROZEN = 1_767_225_600; // 2026-01-01T00:00:00Z
-
-/** Events of a type about one object, oldest first, read from the database (whatever the object's schema). */
-async function storedEvents(type: string, id: string): Promise<{ type: string; data: { object: Record<string, unknown> } }[]> {
-  const { rows } = await s.oncepay.db.query<{ data: { type: string; data: { object: Record<string, unknown> } } }>(
-    `SELECT data FROM events WHERE account_id = $1 AND type = $2 AND data->'data'->'object'->>'id' = $3 ORDER BY seq`,
-    [s.accountId, type, id]);
-  return rows.map((r) => r.data);
-}
-
-const stripeError = async (p: Promise<unknown>) => {
-  const err = await p.then(() => assert.fail('expected an error'), (e) => e);
-  return err as Stripe.errors.StripeError;
-};
 
 describe('test clocks', () => {
   test('create, retrieve, list, delete: the object as Stripe renders it', async () => {
@@ -46,7 +34,7 @@ describe('test clocks', () => {
     assert.equal(unnamed.name, null);
     assert.equal(unnamed.frozen_time, 0);
 
-    const [created] = await storedEvents('test_helpers.test_clock.created', clock.id);
+    const [created] = await storedEvents(s, 'test_helpers.test_clock.created', clock.id);
     assert.deepEqual(created.data.object, { ...clock });
     const listed = await stripe.testHelpers.testClocks.list({ limit: 2 });
     assert.deepEqual(listed.data.map((c) => c.id), [unnamed.id, clock.id]);
@@ -59,7 +47,7 @@ describe('test clocks', () => {
     assert.equal(missing.code, 'resource_missing');
     assert.equal((await stripeError(stripe.testHelpers.testClocks.del(clock.id))).statusCode, 404);
     assert.deepEqual((await stripe.testHelpers.testClocks.list({ limit: 10 })).data.map((c) => c.id).filter((id) => id === clock.id), []);
-    const [deleted] = await storedEvents('test_helpers.test_clock.deleted', clock.id);
+    const [deleted] = await storedEvents(s, 'test_helpers.test_clock.deleted', clock.id);
     assert.equal(deleted.data.object.name, 'Annual renewal');
   });
 
@@ -116,7 +104,7 @@ describe('test clocks', () => {
     const clock = assertOk(a);
     assert.equal(b.text, a.text);
     assert.equal(b.headers.get('idempotent-replayed'), 'true');
-    assert.equal((await storedEvents('test_helpers.test_clock.created', clock.id)).length, 1);
+    assert.equal((await storedEvents(s, 'test_helpers.test_clock.created', clock.id)).length, 1);
     const other = await stripeError(stripe.testHelpers.testClocks.create({ frozen_time: FROZEN + 1, name: 'once' }, { idempotencyKey: key }));
     assert.equal(other.type, 'StripeIdempotencyError');
 
@@ -125,7 +113,7 @@ describe('test clocks', () => {
     assertOk(c1);
     assert.equal(c2.text, c1.text);
     assert.equal(c2.headers.get('idempotent-replayed'), 'true');
-    assert.equal((await storedEvents('test_helpers.test_clock.deleted', clock.id)).length, 1);
+    assert.equal((await storedEvents(s, 'test_helpers.test_clock.deleted', clock.id)).length, 1);
   });
 });
 
@@ -178,9 +166,9 @@ describe('customers on a test clock', () => {
 
     for (const id of [a.id, b.id]) {
       assert.equal(((await stripe.customers.retrieve(id)) as Stripe.DeletedCustomer).deleted, true);
-      assert.equal((await storedEvents('customer.deleted', id)).length, 1);
+      assert.equal((await storedEvents(s, 'customer.deleted', id)).length, 1);
     }
-    assert.equal((await storedEvents('customer.deleted', already.id)).length, 1, 'a customer deleted before is not deleted again');
+    assert.equal((await storedEvents(s, 'customer.deleted', already.id)).length, 1, 'a customer deleted before is not deleted again');
     for (const id of [elsewhere.id, plain.id]) {
       assert.equal(((await stripe.customers.retrieve(id)) as Stripe.DeletedCustomer).deleted, undefined);
     }
@@ -190,12 +178,12 @@ describe('customers on a test clock', () => {
     for (const sub of [subA, subB]) {
       const stored = await readSubscription(sub.id);
       assert.deepEqual({ status: stored.status, canceled_at: stored.canceled_at, ended_at: stored.ended_at }, { status: 'canceled', canceled_at: FROZEN, ended_at: FROZEN });
-      const events = await storedEvents('customer.subscription.deleted', sub.id);
+      const events = await storedEvents(s, 'customer.subscription.deleted', sub.id);
       assert.equal(events.length, 1);
       assert.equal(events[0].data.object.status, 'canceled');
     }
     assert.deepEqual(await readSubscription(subAOld.id), subAOld, 'an already canceled subscription is left alone');
-    assert.equal((await storedEvents('customer.subscription.deleted', subAOld.id)).length, 0);
+    assert.equal((await storedEvents(s, 'customer.subscription.deleted', subAOld.id)).length, 0);
     assert.deepEqual(await readSubscription(subC.id), subC, 'another clock\'s subscription is untouched');
 
     // Event order: subscriptions, then customers, then the clock.

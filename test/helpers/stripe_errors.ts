@@ -1,9 +1,11 @@
 /**
  * Helpers for tests that send bad input: a raw HTTP call that never hangs a test (a request
  * the server drops or never answers fails fast with a clear message), and assertions for
- * Stripe's error shape `{"error":{"type","code"?,"message","param"?}}` plus the Request-Id header.
+ * Stripe's error shape `{"error":{"type","code"?,"message","param"?}}` plus the Request-Id header;
+ * and the error an official-client call must end with.
  */
 import assert from 'node:assert/strict';
+import type Stripe from 'stripe';
 import type { TestServer } from './server.ts';
 
 export interface Reply {
@@ -101,6 +103,15 @@ export function assertOk(res: Reply): any {
   assert.equal(res.status, 200, `expected HTTP 200, got ${show(res)}`);
   assert.ok(res.json && typeof res.json === 'object', `body is not JSON: ${show(res)}`);
   return res.json;
+}
+
+/** A form body (application/x-www-form-urlencoded) of flat fields. */
+export const form = (fields: Record<string, string | number>): string =>
+  new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString();
+
+/** The error an official-client call rejects with; fails the test, showing the value, when it resolves. */
+export async function stripeError(p: Promise<unknown>): Promise<Stripe.errors.StripeError> {
+  return p.then((v) => assert.fail(`expected an error, got ${JSON.stringify(v)?.slice(0, 300)}`), (e) => e);
 }
 
 /** Percent-encodes every byte of the UTF-8 form of `s` that is not unreserved (lone surrogates become U+FFFD). */
