@@ -14,17 +14,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { useTestServer, rawRequest, type TestServer } from '../helpers/server.ts';
+import { sales } from '../helpers/ledger.ts';
+import { form } from '../helpers/stripe_errors.ts';
+import { uniqueKey } from '../helpers/unique.ts';
 import { FaultSwitch } from '../../src/faults.ts';
-
-let n = 0;
-/** Names no other run uses, without long digit runs (those are masked like card numbers in logs). */
-const uniqueKey = (label: string): string => `${label}-p${process.pid}t${Date.now().toString(36)}n${n++}`;
-/** A form-encoded body (the API's Stripe encoding). */
-const form = (params: Record<string, string | number>): string =>
-  new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
-/** The acquirer's approved sales among ledger entries: the money actually taken. */
-const sales = <E extends { kind: string; outcome: string }>(entries: E[]): E[] =>
-  entries.filter((e) => e.kind === 'sale' && e.outcome === 'approved');
 
 const faults = new FaultSwitch();
 /** Short, so the crashed refund's lock goes stale quickly; the slow card's run keeps its own lock fresh (heartbeat). */
