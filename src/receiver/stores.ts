@@ -7,7 +7,8 @@
  * - PostgresProcessedEvents does that in one transaction: it inserts the id (ON CONFLICT DO
  *   NOTHING) and runs the handler with the same transaction's client. A failure rolls both
  *   back, so the redelivery runs the handler again; a concurrent duplicate's INSERT waits on
- *   the first transaction's row and then sees the conflict.
+ *   the first transaction's row and then sees the conflict. A connection the server ends
+ *   mid-transaction (a restart) fails the call the same way, without ending the process.
  * - InMemoryProcessedEvents is for one process without a database (tests, demos, handlers whose
  *   effects are idempotent anyway): it forgets on restart.
  */
@@ -155,34 +156,86 @@ export function processedEventsDdl(table = DEFAULT_PROCESSED_EVENTS_TABLE): stri
   ];
 }
 
-/** Runs fn in a transaction of db: committed when fn returns, rolled back when it throws. */
+/**
+ * Runs fn in a transaction of db: committed when fn returns, rolled back when it throws. If the
+ * database ends the connection meanwhile (a restart, a failover, pg_terminate_backend), it
+ * rejects with "the database connection was lost" (cause: the pg error) and the pool discards
+ * the client; the process is not affected.
+ */
 export async function withTransaction<C extends SqlExecutor, T>(db: TransactionSource<C>, fn: (tx: C) => Promise<T>): Promise<T> {
+  // PGlite runs in this process: there is no connection to lose. Its transaction() rolls back
+  // when fn throws (and throws when COMMIT turns into ROLLBACK), then frees its lock either way.
   if (typeof (db as TransactionRunner<C>).transaction === 'function') return (db as TransactionRunner<C>).transaction(fn);
   const client = await (db as PoolLike<C>).connect();
-  try {
-    await client.query('BEGIN');
-  } catch (err) {
-    client.release(err as Error);
-    throw err;
-  }
+  const connection = watchConnection(client);
   let result: T;
   try {
+    await client.query('BEGIN');
     result = await fn(client);
+    // The connection may have died while fn awaited something else (no query pending): the
+    // transaction died with it. Never COMMIT, never report success.
+    const lost = connection.lost();
+    if (lost) throw lost;
     const commit = await client.query('COMMIT');
     // PostgreSQL answers COMMIT of a transaction that hit an error (one the handler caught and
     // ignored) with ROLLBACK, not an error: nothing was recorded, so this must not look like success.
     if (commit.command === 'ROLLBACK') throw new Error('the transaction was aborted by an earlier error and rolled back at COMMIT');
   } catch (err) {
-    try {
-      await client.query('ROLLBACK');
-      client.release();
-    } catch (rollbackErr) {
-      client.release(rollbackErr as Error); // a broken connection: drop it from the pool
+    let broken = connection.lost();
+    if (!broken) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        // A connection that just died fails its ROLLBACK; its 'error' event has come by then.
+        broken = connection.lost() ?? (rollbackErr as Error);
+      }
     }
+    connection.release(broken); // with an error: the pool drops the client instead of reusing it
+    const lost = connection.lost();
+    if (lost) throw connectionLostError(err, lost);
     throw err;
   }
-  client.release();
+  // Lost after COMMIT succeeded: the transaction stands; the client is still not reused.
+  connection.release(connection.lost());
   return result;
+}
+
+type PoolClientLike = SqlExecutor & { release(err?: Error | boolean): void };
+type ErrorListener = (err: Error) => void;
+type ErrorEmitter = { on(event: 'error', l: ErrorListener): unknown; removeListener(event: 'error', l: ErrorListener): unknown };
+
+/**
+ * Listens for the client's 'error' event from checkout to release. pg-pool listens only on idle
+ * clients; a checked-out pg client whose server ends the connection (FATAL 57P01 on a restart)
+ * emits 'error', and an 'error' event nobody listens to kills the process. (A PoolLike client
+ * that is not an EventEmitter has no such event: nothing to do.)
+ */
+function watchConnection(client: PoolClientLike): { lost(): Error | undefined; release(err?: Error): void } {
+  let lost: Error | undefined;
+  const onError: ErrorListener = (err) => { lost ??= err; }; // the first says why; pg may emit twice
+  const emitter = typeof (client as Partial<ErrorEmitter>).on === 'function' ? client as unknown as ErrorEmitter : undefined;
+  emitter?.on('error', onError);
+  return {
+    lost: () => lost,
+    release(err) {
+      try {
+        client.release(err);
+      } finally {
+        // After release the pool's own idle listener is attached: ours can go.
+        emitter?.removeListener('error', onError);
+      }
+    },
+  };
+}
+
+function connectionLostError(failure: unknown, lost: Error): Error {
+  // When a statement was running, its own error (57P01 admin_shutdown) says more than the
+  // 'error' event's "Connection terminated unexpectedly" that follows it.
+  const cause = failure instanceof Error && typeof (failure as { code?: unknown }).code === 'string' ? failure : lost;
+  return new Error(
+    `the database connection was lost during the transaction (${cause.message}): it was rolled back, unless the loss came during COMMIT`,
+    { cause },
+  );
 }
 
 export interface PostgresProcessedEventsOptions<D extends TransactionSource> {

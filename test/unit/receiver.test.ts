@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import Stripe from 'stripe';
@@ -14,7 +15,7 @@ import { newWebhookSecret, signedHeaders, standardWebhooksSignature, stripeSigna
 import {
   InMemoryProcessedEvents, PostgresProcessedEvents, processOnce, processOnceInTransaction, verifyWebhook,
   verifyWebhookDetailed, withTransaction, WebhookVerificationError,
-  type ProcessOutcome, type SqlExecutor, type TransactionSource, type VerificationFailure, type VerifyWebhookOptions,
+  type PoolLike, type ProcessOutcome, type SqlExecutor, type TransactionSource, type VerificationFailure, type VerifyWebhookOptions,
 } from '../../src/receiver/index.ts';
 
 const stripe = new Stripe('sk_test_receiver');
@@ -257,6 +258,100 @@ test('in memory: bounded, and ids expire after the TTL', async () => {
   assert.equal((await ttl.runOnce(e, async () => {})).processed, false);
   clock += 2_000;
   assert.equal((await ttl.runOnce(e, async () => {})).processed, true);
+});
+
+test('in memory: a handler that throws synchronously leaves nothing in flight', async () => {
+  const store = new InMemoryProcessedEvents();
+  const e = event();
+  const throwsAtOnce = (() => { throw new Error('sync'); }) as () => Promise<void>;
+  await assert.rejects(store.runOnce(e, throwsAtOnce), /sync/);
+  assert.deepEqual(await store.runOnce(e, async () => 'ok'), { processed: true, result: 'ok' });
+});
+
+// -------------------------------------------------------------------------------------------
+// A pool whose connection the server ends (a restart's FATAL 57P01), with a scripted pg-like client
+
+/** An EventEmitter with query and release, as a pg.PoolClient: `script` may fail or delay a statement. */
+class FakeClient extends EventEmitter {
+  readonly queries: string[] = [];
+  readonly released: (Error | boolean | undefined)[] = [];
+  constructor(private readonly script: (text: string, client: FakeClient) => Promise<void> | void = () => {}) {
+    super();
+  }
+  async query(text: string): Promise<{ rows: unknown[]; command: string }> {
+    this.queries.push(text);
+    await this.script(text, this);
+    return { rows: [], command: text.split(' ')[0] };
+  }
+  release(err?: Error | boolean): void {
+    this.released.push(err);
+  }
+}
+const fakePool = (client: FakeClient): PoolLike<FakeClient> => ({ connect: async () => client });
+const adminShutdown = () => Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+const terminated = () => new Error('Connection terminated unexpectedly');
+const connectionLost = (cause: Error) => (err: unknown) => {
+  assert.ok(err instanceof Error);
+  assert.match(err.message, /database connection was lost/);
+  assert.equal(err.cause, cause);
+  return true;
+};
+
+test('pool: the connection lost between queries: rejects, never COMMITs, discards the client', async () => {
+  const client = new FakeClient();
+  const fatal = adminShutdown();
+  await assert.rejects(withTransaction(fakePool(client), async (tx) => {
+    assert.equal(tx.listenerCount('error'), 1, 'listening while checked out');
+    tx.emit('error', fatal); // no query pending: pg emits the FATAL, then the socket's end
+    tx.emit('error', terminated());
+    return 'looks done';
+  }), connectionLost(fatal));
+  assert.deepEqual(client.queries, ['BEGIN']);
+  assert.deepEqual(client.released, [fatal]);
+  assert.equal(client.listenerCount('error'), 0, 'not listening after release');
+});
+
+test('pool: BEGIN failing on a lost connection rejects without running the handler', async () => {
+  const fatal = adminShutdown();
+  const client = new FakeClient((text, c) => {
+    if (text === 'BEGIN') { c.emit('error', fatal); throw fatal; }
+  });
+  let ran = false;
+  await assert.rejects(withTransaction(fakePool(client), async () => { ran = true; }), connectionLost(fatal));
+  assert.equal(ran, false);
+  assert.deepEqual(client.released, [fatal]);
+  assert.equal(client.listenerCount('error'), 0);
+});
+
+test('pool: a statement cut off by the loss: the cause is its 57P01, not the socket\'s end', async () => {
+  const fatal = adminShutdown();
+  const end = terminated();
+  const client = new FakeClient((text, c) => {
+    if (text === 'SELECT 1') throw fatal; // the running statement gets the FATAL...
+    if (text === 'ROLLBACK') { c.emit('error', end); throw end; } // ...then the socket closes
+  });
+  await assert.rejects(withTransaction(fakePool(client), (tx) => tx.query('SELECT 1')), connectionLost(fatal));
+  assert.deepEqual(client.queries, ['BEGIN', 'SELECT 1', 'ROLLBACK']);
+  assert.deepEqual(client.released, [end]);
+  assert.equal(client.listenerCount('error'), 0);
+});
+
+test('pool: a healthy connection: handler errors pass through unchanged, the client goes back to the pool', async () => {
+  const client = new FakeClient();
+  assert.equal(await withTransaction(fakePool(client), async () => 'ok'), 'ok');
+  const boom = new Error('handler failed');
+  await assert.rejects(withTransaction(fakePool(client), async () => { throw boom; }), (err) => err === boom);
+  assert.deepEqual(client.queries, ['BEGIN', 'COMMIT', 'BEGIN', 'ROLLBACK']);
+  assert.deepEqual(client.released, [undefined, undefined]);
+  assert.equal(client.listenerCount('error'), 0);
+});
+
+test('pool: the connection lost right after COMMIT: the commit stands, the client is discarded', async () => {
+  const end = terminated();
+  const client = new FakeClient((text, c) => { if (text === 'COMMIT') c.emit('error', end); });
+  assert.equal(await withTransaction(fakePool(client), async () => 'committed'), 'committed');
+  assert.deepEqual(client.released, [end]);
+  assert.equal(client.listenerCount('error'), 0);
 });
 
 // -------------------------------------------------------------------------------------------
