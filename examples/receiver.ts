@@ -44,6 +44,9 @@ let pool: pg.Pool | undefined;
 let handle: (event: WebhookEvent) => Promise<ProcessOutcome<void>>;
 if (process.env.DATABASE_URL) {
   pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+  // An idle pooled connection the database ends (a restart) is reported here; without a listener
+  // it would be an unhandled 'error' event and end the process. The pool replaces it.
+  pool.on('error', (err) => console.error(`database connection lost (${err.message}); the pool reconnects`));
   const store = new PostgresProcessedEvents({ db: pool, table: process.env.PROCESSED_EVENTS_TABLE });
   await store.ensureTable();
   handle = (event) => processOnce({ event, store, handler: handleEvent });
