@@ -122,11 +122,13 @@ export function amount(): Schema<number> {
   );
 }
 
+/** true or false; as text in any case (Python's client sends `True`), as Stripe's v1 API accepts. Not 1 or 0. */
 export function boolean(): Schema<boolean> {
   return schema(
     (v, path) => {
-      if (v === true || v === 'true') return true;
-      if (v === false || v === 'false') return false;
+      const text = typeof v === 'string' ? v.toLowerCase() : v;
+      if (text === true || text === 'true') return true;
+      if (text === false || text === 'false') return false;
       throw invalidRequest(`Invalid boolean: ${describe(v)}`, path, 'parameter_invalid_boolean');
     },
     { type: 'boolean' },

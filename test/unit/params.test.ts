@@ -108,3 +108,9 @@ test('bodies: Stripe form encoding nests with brackets; too deep nesting is refu
   assert.throws(() => parseJson(deep), (e: ApiError) => e.status === 400);
   assert.equal(Object.getPrototypeOf(parseJson('{"__proto__":{"x":1}}')).x, undefined);
 });
+
+test('booleans: true and false in any case (Python sends True/False), JSON booleans; not 1, 0 or yes', () => {
+  for (const t of [true, 'true', 'True', 'TRUE']) assert.equal(boolean().parse(t, 'b'), true, String(t));
+  for (const f of [false, 'false', 'False', 'FALSE']) assert.equal(boolean().parse(f, 'b'), false, String(f));
+  for (const bad of ['1', '0', 1, 'yes', '', ' true', ['true']]) fails(() => boolean().parse(bad, 'b'), 'b', 'parameter_invalid_boolean');
+});
