@@ -50,8 +50,10 @@ export interface FaultLoopOptions {
   intervalMs: number;
   lockTimeoutMs: number;
   pauseExtraMs: number;
-  /** Probability that a (re)started server is armed with a self-kill rule. */
+  /** Probability that a server started after a fault (or at the beginning) is armed with a self-kill rule. */
   armProbability: number;
+  /** The same after a self-kill, lower so that a chain of self-kills cannot keep a server down. */
+  rearmProbability: number;
 }
 
 export class FaultLoop {
@@ -71,8 +73,9 @@ export class FaultLoop {
   ) {}
 
   /** The rule for a server's next start (the supervisor asks). */
-  chooseRule(): string | undefined {
-    if (!this.arming || !this.opts.kinds.includes('kill') || !this.rng.chance(this.opts.armProbability)) return undefined;
+  chooseRule(after: 'fault' | 'self_kill' | 'crash' | 'start'): string | undefined {
+    const p = after === 'self_kill' ? this.opts.rearmProbability : this.opts.armProbability;
+    if (!this.arming || !this.opts.kinds.includes('kill') || !this.rng.chance(p)) return undefined;
     this.counts.armed++;
     return this.rng.pick(KILL_RULES);
   }

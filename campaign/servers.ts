@@ -44,8 +44,8 @@ export function crashSignature(output: string): string {
 }
 
 export interface ServerHooks {
-  /** The ONCEPAY_TEST_FAULTS rule for the next start (undefined: none). */
-  chooseRule(server: OncepayServer): string | undefined;
+  /** The ONCEPAY_TEST_FAULTS rule for the next start (undefined: none); `after` says why it stopped. */
+  chooseRule(server: OncepayServer, after: 'fault' | 'self_kill' | 'crash' | 'start'): string | undefined;
   onSelfKill(server: OncepayServer, rule: string): void;
   onUnexpectedExit(e: UnexpectedExit): void;
   log(msg: string): void;
@@ -166,13 +166,15 @@ export class OncepayServer {
     const expected = this.expectExit;
     const rule = this.rule;
     this.write(`\n==== ${new Date().toISOString()} exit code ${e.code} signal ${e.signal}${expected ? ' (sent by the campaign)' : ''} ====\n`);
+    const selfKill = !expected && e.signal === 'SIGKILL' && rule !== undefined;
     if (!expected) {
-      if (e.signal === 'SIGKILL' && rule) this.hooks.onSelfKill(this, rule);
+      if (selfKill) this.hooks.onSelfKill(this, rule!);
       else this.hooks.onUnexpectedExit({ server: this.name, at: Date.now(), exit: e, rule, outputTail: this.current.slice(-3000), signature: crashSignature(this.current) });
     }
     if (this.stopped) return;
     // Supervision: start it again at once (the proxy resets clients meanwhile).
-    void sleep(200).then(() => (this.stopped ? undefined : this.start(this.hooks.chooseRule(this)))).catch((err) => {
+    const after = expected ? 'fault' : selfKill ? 'self_kill' : 'crash';
+    void sleep(200).then(() => (this.stopped ? undefined : this.start(this.hooks.chooseRule(this, after)))).catch((err) => {
       this.hooks.log(`server ${this.name}: could not be restarted: ${(err as Error).message}`);
     });
   }
@@ -217,7 +219,7 @@ export class OncepayServer {
     if (this.state === 'paused') this.resume();
     while (Date.now() < deadline) {
       if (this.state === 'up') return true;
-      if (this.state === 'down' && !this.starting) void this.start(this.hooks.chooseRule(this)).catch(() => {});
+      if (this.state === 'down' && !this.starting) void this.start(this.hooks.chooseRule(this, 'crash')).catch(() => {});
       await sleep(200);
     }
     return this.state === 'up';
