@@ -52,30 +52,64 @@ export const OPS = {
 } satisfies Record<string, OpDef>;
 export type OpName = keyof typeof OPS;
 
-/** One HTTP answer as the client saw it: status and JSON body. */
+/** One HTTP answer as the client saw it: status, the body's exact text and its JSON. */
 export interface Answer {
   status: number;
   body: any;
+  text: string;
   replayed: boolean;
 }
 
-/** Sends one attempt; a network failure (no HTTP answer) rejects with `network: true`. */
+/**
+ * The response body's exact text, recorded by the campaign's HTTP client under this
+ * (non-enumerable) property of the response's headers object, which the client hands on both to
+ * results (`lastResponse.headers`) and to errors (`err.headers`).
+ */
+const BODY_TEXT = 'x-campaign-body-text';
+
+/** Sends one attempt; a network failure (no complete HTTP answer) rejects with `network: true`. */
 export async function attempt(s: Stripe, op: OpName, args: OpArgs, key: string): Promise<Answer> {
   try {
     const obj = await OPS[op].call(s, args, { idempotencyKey: key }) as { lastResponse?: { statusCode?: number; headers?: Record<string, string> } };
-    const last = obj.lastResponse;
-    return { status: last?.statusCode ?? 200, body: JSON.parse(JSON.stringify(obj)), replayed: last?.headers?.['idempotent-replayed'] === 'true' };
+    const headers = obj.lastResponse?.headers;
+    const text = headers?.[BODY_TEXT] ?? JSON.stringify(obj);
+    return { status: obj.lastResponse?.statusCode ?? 200, body: JSON.parse(text), text, replayed: headers?.['idempotent-replayed'] === 'true' };
   } catch (err) {
     const e = err as { type?: string; statusCode?: number; raw?: any; headers?: Record<string, string>; message?: string };
     if (e.type === 'StripeConnectionError' || e.statusCode === undefined) {
       throw Object.assign(new Error(`network: ${e.message}`), { network: true });
     }
-    const raw = { ...(e.raw ?? {}) };
-    delete raw.headers;
-    delete raw.statusCode;
-    delete raw.requestId;
-    return { status: e.statusCode, body: { error: raw }, replayed: e.headers?.['idempotent-replayed'] === 'true' };
+    let text = e.headers?.[BODY_TEXT];
+    if (text === undefined) {
+      const raw = { ...(e.raw ?? {}) };
+      for (const k of ['headers', 'statusCode', 'requestId']) delete raw[k];
+      text = JSON.stringify({ error: raw });
+    }
+    let body: unknown;
+    try { body = JSON.parse(text); } catch { body = text; }
+    return { status: e.statusCode, body, text, replayed: e.headers?.['idempotent-replayed'] === 'true' };
   }
+}
+
+/** The official client's Node HTTP client, keeping each response body's text (see BODY_TEXT). */
+function recordingHttpClient(agent: http.Agent): Stripe.HttpClient {
+  const inner = Stripe.createNodeHttpClient(agent);
+  const makeRequest = inner.makeRequest.bind(inner);
+  inner.makeRequest = async (...args: Parameters<typeof makeRequest>) => {
+    const res = await makeRequest(...args);
+    const toJSON = res.toJSON.bind(res);
+    res.toJSON = () => {
+      const parsed = toJSON(); // sets the encoding and starts reading: listen alongside it
+      let text = '';
+      (res.getRawResponse() as http.IncomingMessage).on('data', (chunk: string) => { text += chunk; });
+      return parsed.then((json) => {
+        Object.defineProperty(res.getHeaders(), BODY_TEXT, { value: text, enumerable: false, configurable: true });
+        return json;
+      });
+    };
+    return res;
+  };
+  return inner;
 }
 
 export function makeStripe(key: string, port: number, timeoutMs: number): Stripe {
@@ -83,7 +117,7 @@ export function makeStripe(key: string, port: number, timeoutMs: number): Stripe
     host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0, telemetry: false, timeout: timeoutMs,
     // One connection per request: each request meets the proxy's dice on its own, and a killed
     // server leaves no pooled socket behind.
-    httpAgent: new http.Agent({ keepAlive: false }),
+    httpClient: recordingHttpClient(new http.Agent({ keepAlive: false })),
   });
 }
 
@@ -99,6 +133,8 @@ export interface JournalEntry {
   /** Set once the first definitive answer came. */
   status?: number;
   body?: any;
+  /** The body's exact text (the README promises replays byte for byte). */
+  text?: string;
   answeredAt?: number;
   attempts?: number;
   /** The definitive answer had Idempotent-Replayed: true (the first run's answer had been lost). */
@@ -119,10 +155,11 @@ export class Journal {
     const e = this.entries.get(key)!;
     e.status = a.status;
     e.body = a.body;
+    e.text = a.text;
     e.answeredAt = Date.now();
     e.attempts = attempts;
     e.replayed = a.replayed;
-    appendFileSync(this.file, JSON.stringify({ t: 'answer', key, status: a.status, body: a.body, attempts, replayed: a.replayed, at: e.answeredAt }) + '\n');
+    appendFileSync(this.file, JSON.stringify({ t: 'answer', key, status: a.status, body: a.body, text: a.text, attempts, replayed: a.replayed, at: e.answeredAt }) + '\n');
   }
 }
 

@@ -269,7 +269,10 @@ export async function checkReplays(d: Direct, journal: Journal): Promise<Invaria
     }
     if (a.status !== e.status || canonical(a.body) !== canonical(e.body)) {
       v.push(`${e.key} (${e.op}): first ${e.status}, replay ${a.status}; ${firstDifference(e.body, a.body)}`);
-    } else if (!a.replayed && (e.status < 400 || e.status === 402)) notReplayed++;
+    } else {
+      if (e.text !== undefined && a.text !== e.text) v.push(`${e.key} (${e.op}): the replay is equal as JSON but not byte-identical (README: "byte-identical body")`);
+      if (!a.replayed && (e.status < 400 || e.status === 402)) notReplayed++;
+    }
     if (e.status === 400 && e.body?.error?.type === 'idempotency_error') v.push(`${e.key} (${e.op}): the campaign's own retry was refused as a different request: ${e.body.error.message}`);
   });
   return {

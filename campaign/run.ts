@@ -368,7 +368,10 @@ async function plantViolations(db: pg.Client, rdb: pg.Client, journal: Journal, 
   }
   // A first answer that the replay will not match.
   const answered = [...journal.entries.values()].find((e) => e.status === 200);
-  if (answered) answered.body = { ...answered.body, self_test: 'planted' };
+  if (answered) {
+    answered.body = { ...answered.body, self_test: 'planted' };
+    answered.text = JSON.stringify(answered.body);
+  }
   serverErrors.push({ at: Date.now() + 3_600_000, op: 'customers.create', key: 'self-test', via: 'self-test', status: 500, body: { error: { type: 'api_error', message: 'planted by --self-test' } } });
   actions.push({ kind: 'card_payment', ms: deadlineMs + 1, outcome: 'hung', error: 'planted by --self-test' });
   model.unexpected.push({ action: 'self-test', step: 'planted', expected: '200', status: 500 });
