@@ -50,6 +50,8 @@ export interface FaultLoopOptions {
   intervalMs: number;
   lockTimeoutMs: number;
   pauseExtraMs: number;
+  /** ONCEPAY_WEBHOOK_LEASE: a quarter of the pauses outlast it, so another process takes the deliveries over. */
+  webhookLeaseMs: number;
   /** Probability that a server started after a fault (or at the beginning) is armed with a self-kill rule. */
   armProbability: number;
   /** The same after a self-kill, lower so that a chain of self-kills cannot keep a server down. */
@@ -132,7 +134,9 @@ export class FaultLoop {
       case 'pause': {
         const s = this.upServer();
         if (!s || !s.pause()) return;
-        const ms = this.opts.lockTimeoutMs + 500 + Math.floor(this.rng.next() * this.opts.pauseExtraMs);
+        const ms = this.rng.chance(0.25)
+          ? this.opts.webhookLeaseMs + 1000 + Math.floor(this.rng.next() * 2000)
+          : this.opts.lockTimeoutMs + 500 + Math.floor(this.rng.next() * this.opts.pauseExtraMs);
         this.log(`fault: SIGSTOP server ${s.name} for ${ms} ms`);
         this.counts.pause++;
         await sleep(ms);

@@ -158,7 +158,7 @@ async function main(): Promise<number> {
     ONCEPAY_LOG_LEVEL: 'warn',
   };
   faultLoop = new FaultLoop(servers, pgc, rng.fork('faults'), {
-    kinds: cfg.faults, intervalMs: cfg.faultInterval * 1000, lockTimeoutMs, pauseExtraMs: cfg.pauseExtra * 1000, armProbability: 0.6, rearmProbability: 0.3,
+    kinds: cfg.faults, intervalMs: cfg.faultInterval * 1000, lockTimeoutMs, pauseExtraMs: cfg.pauseExtra * 1000, webhookLeaseMs: durationMs(env.ONCEPAY_WEBHOOK_LEASE), armProbability: 0.6, rearmProbability: 0.3,
   }, faultCounts, log);
   const fl = faultLoop;
   const hooks = {
