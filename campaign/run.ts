@@ -243,14 +243,16 @@ async function main(): Promise<number> {
   receiver.injecting = false;
   stopWorkers = true;
   if (!(await pgc.isUp())) await pgc.restart('fast').catch((err) => say(`PostgreSQL did not come back: ${err.message}`));
+  // Up, then unarmed: a server still carrying a self-kill rule (also one that was starting
+  // with it) is stopped gracefully and started again without one (arming is off now).
+  let up = await Promise.all(servers.map((s) => s.ensureUp(90_000)));
   for (const s of servers) {
-    s.resume();
     if (s.rule && s.state === 'up') {
       log(`server ${s.name} still armed with ${s.rule}: restarting it unarmed (SIGTERM)`);
       await s.term();
     }
   }
-  const up = await Promise.all(servers.map((s) => s.ensureUp(90_000)));
+  up = await Promise.all(servers.map((s) => s.ensureUp(90_000)));
   if (!up.every(Boolean)) say(`servers not up after quiescing: ${servers.map((s) => `${s.name}:${s.state}`).join(' ')}`);
   await Promise.race([Promise.all(workers), sleep(Math.max(0, qDeadline - Date.now()))]);
   const unfinishedWorkers = cfg.workers - workerDone.filter(Boolean).length;

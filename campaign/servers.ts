@@ -98,6 +98,8 @@ export class OncepayServer {
 
   /** Starts the process (retrying while it fails to start, e.g. while PostgreSQL restarts). */
   start(rule?: string): Promise<void> {
+    // Already running (the supervisor and ensureUp may both ask): never a second process on the port.
+    if (this.state === 'up' || this.state === 'paused') return Promise.resolve();
     this.starting ??= this.startLoop(rule).finally(() => { this.starting = undefined; });
     return this.starting;
   }
