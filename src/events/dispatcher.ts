@@ -24,6 +24,7 @@ import { activeSecrets } from './endpoints.ts';
 import { signedHeaders } from './signing.ts';
 import { resolvedRefusal, type UrlPolicy } from './url_safety.ts';
 import { emitEvent, systemSource } from './outbox.ts';
+import { wireJson } from '../schema/wire_json.ts';
 
 export interface DispatcherOptions {
   /** Delays before each retry, in order; the delivery fails after the last. */
@@ -181,7 +182,7 @@ export class WebhookDispatcher {
       attempt.error = `refused to deliver: ${refusal}`;
     } else {
       try {
-        const body = JSON.stringify({ ...c.event, pending_webhooks: c.pending });
+        const body = wireJson({ ...c.event, pending_webhooks: c.pending });
         const res = await fetch(c.endpoint.url, {
           method: 'POST',
           headers: signedHeaders(activeSecrets(c.secrets), c.event_id, body),

@@ -17,6 +17,7 @@ import { insertPending, pendingLog, type RequestOutcome } from '../logs/request_
 import { utf8Header } from './headers.ts';
 import { requestFacts } from './request_logging.ts';
 import type { Limiter } from './rate_limit.ts';
+import { wireJson } from '../schema/wire_json.ts';
 
 type ReadRoute = Extract<Route, { kind: 'read' }>;
 type CommandRoute = Extract<Route, { kind: 'command' }>;
@@ -47,7 +48,7 @@ function readHandler(route: ReadRoute, opts: ApiRoutesOptions): RouteHandlerMeth
     req.record.outcome = 'executed';
     // accountId: set by the key check, which runs for every route of this scope.
     const result = await route.read({ accountId: req.record.accountId!, q: opts.db, processor: opts.processor }, params);
-    return reply.type('application/json').send(JSON.stringify(result));
+    return reply.type('application/json').send(wireJson(result));
   };
 }
 

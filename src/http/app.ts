@@ -30,6 +30,7 @@ import { errorHandling, sendError } from './error_handling.ts';
 import { authentication } from './auth.ts';
 import { registerRateLimit } from './rate_limit.ts';
 import { apiRoutes } from './api_routes.ts';
+import { wireJson } from '../schema/wire_json.ts';
 
 export { BODY_LIMIT } from './body_parsing.ts';
 export { utf8Header } from './headers.ts';
@@ -78,7 +79,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     clientErrorHandler: (err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify({ error: { type: 'invalid_request_error', message: status === 431 ? 'Request headers too large.' : `Malformed HTTP request (${err.code ?? 'parse error'}).` } });
+      const body = wireJson({ error: { type: 'invalid_request_error', message: status === 431 ? 'Request headers too large.' : `Malformed HTTP request (${err.code ?? 'parse error'}).` } });
       socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nRequest-Id: req_${randomId(14)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });

@@ -13,6 +13,7 @@ import type { KeyResolver } from '../accounts/keys.ts';
 import { accountOfValidKey } from './auth.ts';
 import { BODY_LIMIT } from './body_parsing.ts';
 import { REQUEST_RECORD_PLUGIN } from './request_record.ts';
+import { wireJson } from '../schema/wire_json.ts';
 
 export interface ErrorHandlingOptions {
   /** To log a 404 for the account whose valid key made the call. */
@@ -20,7 +21,7 @@ export interface ErrorHandlingOptions {
 }
 
 export function sendError(reply: FastifyReply, err: ApiError): void {
-  reply.code(err.status).headers(err.headers).type('application/json').send(JSON.stringify({ error: err.body }));
+  reply.code(err.status).headers(err.headers).type('application/json').send(wireJson({ error: err.body }));
 }
 
 /**

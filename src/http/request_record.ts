@@ -8,6 +8,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nowMicros, type RequestLog, type RequestOutcome } from '../logs/request_log.ts';
+import { API_VERSION } from '../events/event_objects.ts';
 
 export interface RequestRecord {
   /** Arrival time in wall-clock microseconds (orders request logs). */
@@ -54,6 +55,8 @@ export const requestRecord = fp(async (app: FastifyInstance): Promise<void> => {
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     req.record = { startedUs: nowMicros(), lockLost: false };
     reply.header('Request-Id', req.id);
+    // The one API version whose shapes every answer has, whatever version a request pins.
+    reply.header('Stripe-Version', API_VERSION);
   });
   // The serialized body, for the request log (only an account sees request logs).
   app.addHook('onSend', async (req: FastifyRequest, _reply: FastifyReply, payload: unknown) => {

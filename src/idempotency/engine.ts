@@ -15,6 +15,7 @@ import { isUniqueViolation, RowExpected, type Db, type Tx } from '../store/db.ts
 import { ApiError, apiError } from '../errors.ts';
 import { SimulatedCrash, type FaultHook, noFaults } from '../faults.ts';
 import { fingerprint } from './fingerprint.ts';
+import { wireJson } from '../schema/wire_json.ts';
 
 export interface CommandResponse {
   status: number;
@@ -399,7 +400,7 @@ class Run<D> implements CommandContext<D> {
 
   private responseText?: string;
   private stored(res: CommandResponse): string {
-    return this.responseText ?? JSON.stringify(res.body);
+    return this.responseText ?? wireJson(res.body);
   }
 
   async atomic<T>(step: string, fn: (q: Tx) => Promise<T>): Promise<T> {
@@ -441,7 +442,7 @@ class Run<D> implements CommandContext<D> {
    */
   private store(q: Tx, step: string, results: Record<string, unknown>, response?: CommandResponse): void {
     const journal = JSON.stringify({ ...this.pending, ...results });
-    const body = response ? JSON.stringify(response.body) : null;
+    const body = response ? wireJson(response.body) : null;
     if (body !== null) this.responseText = body;
     if (this.token === undefined) {
       // No ON CONFLICT: a concurrent twin makes the whole phase fail with a unique violation on

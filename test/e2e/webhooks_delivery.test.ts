@@ -496,7 +496,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
         assert.equal((body.data.object as any).id, ev.type.startsWith('charge.') ? pi.latest_charge : pi.id);
         // Wrong secret, tampered body: both libraries refuse.
         refusedByBoth(hit, `whsec_${randomBytes(32).toString('base64')}`, 'another secret');
-        refusedByBoth({ ...hit, body: hit.body.replace('"livemode":false', '"livemode":true') }, we.secret, 'a tampered body');
+        refusedByBoth({ ...hit, body: hit.body.replace(/"livemode": *false/, '"livemode": true') }, we.secret, 'a tampered body');
       }
       const h = await history(api, events[3].id);
       assert.equal(h.length, 1);
