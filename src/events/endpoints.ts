@@ -10,7 +10,7 @@ import { newId, nowSeconds } from '../ids.ts';
 import { array, boolean, clearable, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject, type Schema } from '../schema/params.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { API_VERSION, events, webhookEndpoints, type EndpointSecret, type WebhookEndpoint } from './event_objects.ts';
-import { isEventType, EVENT_TYPES } from './types.ts';
+import { ENDPOINT_EVENT_TYPES, isEndpointEventType } from './types.ts';
 import { newWebhookSecret } from './signing.ts';
 import { urlRefusal, type UrlPolicy } from './url_safety.ts';
 
@@ -22,11 +22,13 @@ const eventTypeList = (): Schema<string[]> => {
       const types = list.parse(v, path);
       if (types.length === 0) throw invalidRequest('enabled_events must name at least one event type, or \'*\' for all.', path);
       types.forEach((t, i) => {
-        if (t !== '*' && !isEventType(t)) throw invalidRequest(`Invalid ${path}[${i}]: '${t}' is not an event type Oncepay emits. Use '*' or one of: ${EVENT_TYPES.join(', ')}.`, `${path}[${i}]`);
+        if (t !== '*' && !isEndpointEventType(t)) {
+          throw invalidRequest(`Invalid ${path}[${i}]: '${t}' is not a Stripe event type. Use '*' or an event type such as payment_intent.succeeded (see Stripe's list of event types).`, `${path}[${i}]`);
+        }
       });
       return [...new Set(types)];
     },
-    jsonSchema: () => ({ type: 'array', items: { type: 'string', enum: ['*', ...EVENT_TYPES] }, minItems: 1 }),
+    jsonSchema: () => ({ type: 'array', items: { type: 'string', enum: ['*', ...ENDPOINT_EVENT_TYPES] }, minItems: 1 }),
   };
 };
 

@@ -1,4 +1,6 @@
-/** Every event type Oncepay emits; `enabled_events` may name these or '*'. */
+import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
+
+/** Every event type Oncepay emits. */
 export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refunded', 'charge.succeeded',
   'customer.created', 'customer.deleted', 'customer.updated',
@@ -19,3 +21,14 @@ export const EVENT_TYPES = [
 ] as const;
 
 export const isEventType = (t: string) => (EVENT_TYPES as readonly string[]).includes(t);
+
+/**
+ * What a webhook endpoint's enabled_events may name besides '*': every type Stripe documents
+ * (an integration registers the types it handles, whether or not Oncepay emits them) and the
+ * ones only Oncepay emits (orders, invoice reminders, ...).
+ */
+export const ENDPOINT_EVENT_TYPES: readonly string[] = [...new Set<string>([...STRIPE_EVENT_TYPES, ...EVENT_TYPES])].sort();
+
+const ENDPOINT_TYPES: ReadonlySet<string> = new Set(ENDPOINT_EVENT_TYPES);
+
+export const isEndpointEventType = (t: string) => ENDPOINT_TYPES.has(t);

@@ -52,3 +52,21 @@ describe('wire format', () => {
     assert.deepEqual([bad.json.error.param, bad.json.error.code], ['confirm', 'parameter_invalid_boolean']);
   });
 });
+
+describe('webhook endpoints and Stripe\'s event types', () => {
+  it('accepts types Oncepay does not emit (as Stripe does) and delivers those it emits', async () => {
+    const { stripe } = { stripe: server.stripe() };
+    const we = await stripe.webhookEndpoints.create({
+      url: 'http://127.0.0.1:9/hook', enabled_events: ['checkout.session.completed', 'customer.subscription.trial_will_end', 'customer.created'],
+    });
+    assert.deepEqual(we.enabled_events, ['checkout.session.completed', 'customer.subscription.trial_will_end', 'customer.created']);
+    const updated = await stripe.webhookEndpoints.update(we.id, { enabled_events: ['setup_intent.succeeded', 'customer.created'] });
+    assert.deepEqual(updated.enabled_events, ['setup_intent.succeeded', 'customer.created']);
+    await stripe.customers.create({ email: 'types@example.com' });
+    const [ev] = (await stripe.events.list({ type: 'customer.created', limit: 1 })).data;
+    assert.equal(ev.pending_webhooks >= 1, true, 'the emitted type is queued for the endpoint');
+    const bad = await rawRequest(server, 'POST', '/v1/webhook_endpoints', { body: 'url=http://127.0.0.1:9/hook&enabled_events[]=charge.exploded' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.error.param, 'enabled_events[0]');
+  });
+});

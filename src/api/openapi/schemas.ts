@@ -11,7 +11,7 @@
  * dispatcher.ts), src/processor/test_acquirer.ts, src/logs/request_log.ts,
  * src/idempotency/inspect.ts, src/errors.ts and src/http/ (errors, operations endpoints).
  */
-import { EVENT_TYPES } from '../../events/types.ts';
+import { ENDPOINT_EVENT_TYPES, EVENT_TYPES } from '../../events/types.ts';
 import { PAYMENT_INTENT_STATUSES } from '../../payments/state.ts';
 
 import {
@@ -257,7 +257,7 @@ const endpointFields = {
   application: alwaysNull(),
   created: timestamp(),
   description: nullable(text()),
-  enabled_events: { type: 'array', items: oneOfValues(['*', ...EVENT_TYPES]), minItems: 1 },
+  enabled_events: { type: 'array', items: oneOfValues(['*', ...ENDPOINT_EVENT_TYPES]), minItems: 1 },
   livemode: livemode(),
   metadata: metadata(),
   status: oneOfValues(['enabled', 'disabled']),
