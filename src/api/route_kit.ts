@@ -7,7 +7,7 @@
 import type { Queryable } from '../store/db.ts';
 import type { Processor } from '../processor/types.ts';
 import type { Command } from '../idempotency/engine.ts';
-import { expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type ParsedObject, type Schema, type Shape } from '../schema/params.ts';
+import { array, enumOf, expandParam, integer, nonEmptyString, object, optional, type ObjectSchema, type ParsedObject, type Schema, type Shape } from '../schema/params.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { expandList, expandObject } from './expansion.ts';
 import type { ListFilter, ListQuery, ObjectTable, StoredObject } from '../store/object_table.ts';
@@ -118,6 +118,8 @@ const listShape = {
   ending_before: optional(nonEmptyString(255)),
   created: createdFilter(),
   expand: expandParam(),
+  /** `include[]=total_count`: the list also says how many objects its filters match. */
+  include: optional(array(enumOf(['total_count'] as const), { max: 1 })),
 };
 
 /** Stripe's list parameters (limit, cursors, created, expand) and a route's own filters. */
@@ -132,6 +134,8 @@ export interface ListEnvelope<T> {
   object: 'list';
   data: T[];
   has_more: boolean;
+  /** Only when asked for with include[]=total_count. */
+  total_count?: number;
   url: string;
 }
 
@@ -145,12 +149,13 @@ export async function listPage<T extends StoredObject>(
   opts: ListFilter & { render?: (items: T[]) => Promise<T[]> } = {},
 ): Promise<ListEnvelope<T>> {
   if (p.starting_after && p.ending_before) throw invalidRequest('You may only specify one of these parameters: starting_after, ending_before.', 'ending_before');
+  const filter = { created: p.created, where: opts.where, whereSql: opts.whereSql };
   const page = await table.list(ctx.q, ctx.accountId, {
-    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, created: p.created,
-    where: opts.where, whereSql: opts.whereSql,
+    limit: p.limit ?? 10, startingAfter: p.starting_after, endingBefore: p.ending_before, ...filter,
   });
   const data = opts.render ? await opts.render(page.data) : await expandList(ctx.q, ctx.accountId, page.data, p.expand);
-  return { object: 'list', data, has_more: page.hasMore, url };
+  const total = p.include?.includes('total_count') ? { total_count: await table.count(ctx.q, ctx.accountId, filter) } : {};
+  return { object: 'list', data, has_more: page.hasMore, ...total, url };
 }
 
 /**

@@ -97,7 +97,8 @@ export class ObjectTable<T extends StoredObject> {
     return rows[0]?.data;
   }
 
-  async list(q: Queryable, accountId: string, query: ListQuery): Promise<ListPage<T>> {
+  /** The conditions of a list's filters (not its cursor), with their parameters from $1 (the account). */
+  private filters(accountId: string, query: Omit<ListQuery, 'limit' | 'startingAfter' | 'endingBefore'>) {
     const params: unknown[] = [accountId];
     const conds = ['account_id = $1'];
     const add = (sql: (p: string) => string, value: unknown) => {
@@ -111,6 +112,11 @@ export class ObjectTable<T extends StoredObject> {
     if (c.gte !== undefined) add((p) => `created >= ${p}`, c.gte);
     if (c.lt !== undefined) add((p) => `created < ${p}`, c.lt);
     if (c.lte !== undefined) add((p) => `created <= ${p}`, c.lte);
+    return { params, conds, add };
+  }
+
+  async list(q: Queryable, accountId: string, query: ListQuery): Promise<ListPage<T>> {
+    const { params, conds, add } = this.filters(accountId, query);
     const cursorId = query.startingAfter ?? query.endingBefore;
     const backwards = query.startingAfter === undefined && query.endingBefore !== undefined;
     const bySeq = this.order === 'seq';
@@ -135,5 +141,12 @@ export class ObjectTable<T extends StoredObject> {
     const page = rows.slice(0, query.limit).map((r) => r.data);
     if (backwards) page.reverse();
     return { data: page, hasMore };
+  }
+
+  /** How many objects a list's filters match, whatever page is asked for (`include[]=total_count`). */
+  async count(q: Queryable, accountId: string, query: Omit<ListQuery, 'limit' | 'startingAfter' | 'endingBefore'>): Promise<number> {
+    const { params, conds } = this.filters(accountId, query);
+    const { rows } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.table} WHERE ${conds.join(' AND ')}`, params);
+    return rows[0].n;
   }
 }

@@ -52,3 +52,22 @@ describe('both cursors at once', () => {
     }
   });
 });
+
+describe('include[]=total_count', () => {
+  it('adds how many objects the filters match, whatever the page; absent unless asked for', async () => {
+    const email = `count-${Date.now()}@example.com`;
+    for (let i = 0; i < 3; i++) await stripe.customers.create({ email });
+    await stripe.customers.create({ email: `other-${email}` }); // matches no filter below
+    const page = await rawRequest(server, 'GET', `/v1/customers?email=${encodeURIComponent(email)}&limit=2&include[]=total_count`);
+    assert.equal(page.status, 200, page.text);
+    assert.deepEqual([page.json.data.length, page.json.has_more, page.json.total_count], [2, true, 3]);
+    const next = await rawRequest(server, 'GET', `/v1/customers?email=${encodeURIComponent(email)}&limit=2&include[]=total_count&starting_after=${page.json.data[1].id}`);
+    assert.deepEqual([next.json.data.length, next.json.has_more, next.json.total_count], [1, false, 3]);
+    const plain = await rawRequest(server, 'GET', `/v1/customers?email=${encodeURIComponent(email)}`);
+    assert.equal('total_count' in plain.json, false);
+    const events = await rawRequest(server, 'GET', `/v1/events?type=customer.created&include[]=total_count&limit=1`);
+    assert.ok(events.json.total_count >= 4, events.text);
+    const bad = await rawRequest(server, 'GET', '/v1/customers?include[]=everything');
+    assert.deepEqual([bad.status, bad.json.error.param], [400, 'include[0]']);
+  });
+});

@@ -74,8 +74,9 @@ export function listOf(item: JsonSchema, description = 'A page of objects, newes
       object: constant('list'),
       data: { type: 'array', items: item },
       has_more: bool('Whether there are more objects after this page.'),
+      total_count: int('How many objects the list\'s filters match: only with include[]=total_count.', 0),
       url: { type: 'string', pattern: '^/v1/', description: 'The URL of this list.' },
-    }),
+    }, { optional: ['total_count'] }),
   };
 }
 
