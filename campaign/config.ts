@@ -31,11 +31,6 @@ export interface CampaignConfig {
   requestTimeoutMs: number;
   /** Seconds to wait, after the load stops, for workers, the completer and the dispatcher. */
   quiesceTimeout: number;
-  /**
-   * Do not count a 500 api_error answered within 5 s of a PostgreSQL restart (DESIGN.md documents
-   * "a database error" as 500 api_error, retry-safe). Off by default: only 503 at shutdown is documented.
-   */
-  allowPg500: boolean;
   /** Keep the run directory (journal, server logs, PostgreSQL log) even when the run passes. */
   keep: boolean;
   verbose: boolean;
@@ -72,7 +67,6 @@ const OPTIONS: Option[] = [
   { name: 'action-deadline', kind: 'number', default: 120, help: 'seconds one request (with its retries) may take before its action counts as hung' },
   { name: 'request-timeout-ms', kind: 'number', default: 10000, help: 'client timeout of one HTTP attempt' },
   { name: 'quiesce-timeout', kind: 'number', default: 150, help: 'seconds to wait for workers, completer and dispatcher to drain' },
-  { name: 'allow-pg-500', kind: 'boolean', default: false, help: 'do not count 500 api_error answered within 5 s of a PostgreSQL restart' },
   { name: 'keep', kind: 'boolean', default: false, help: 'keep the run directory even when the run passes' },
   { name: 'verbose', kind: 'boolean', default: false, help: 'print every fault and retry as it happens' },
   { name: 'self-test', kind: 'boolean', default: false, help: 'plant a violation of every invariant after quiescing; passes only if every check catches its own' },

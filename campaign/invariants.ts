@@ -362,7 +362,12 @@ export async function checkWebhooks(db: pg.Client, receiverDb: pg.Client, endpoi
   };
 }
 
-export function check5xx(errors: ServerError[], outages: Outage[], allowPg500: boolean, graceMs: number): InvariantResult {
+/**
+ * 5xx answers Oncepay documents: 503 database_unavailable (the database restarting or
+ * unreachable: retry with the same key) and 503 while a server shuts down. A 500 api_error is
+ * an unexpected failure, and so a violation, whenever it happens.
+ */
+export function check5xx(errors: ServerError[], outages: Outage[], graceMs: number): InvariantResult {
   const v: string[] = [];
   const groups = new Map<string, { n: number; kind: string; sample: ServerError }>();
   let documented = 0;
@@ -371,9 +376,11 @@ export function check5xx(errors: ServerError[], outages: Outage[], allowPg500: b
     const inOutage = outages.some((o) => e.at >= o.startedAt - 500 && e.at <= (o.endedAt ?? Date.now()) + graceMs);
     if (inOutage) duringOutage++;
     let kind: string;
-    if (e.status === 503) { kind = 'documented: 503 while a server shuts down'; documented++; }
-    else if (inOutage && allowPg500 && e.status === 500) kind = 'allowed (--allow-pg-500): within a PostgreSQL restart';
-    else kind = `undocumented${inOutage ? ', within a PostgreSQL restart' : ''}`;
+    const code = (e.body as { error?: { code?: string } } | null)?.error?.code;
+    if (e.status === 503) {
+      kind = code === 'database_unavailable' ? 'documented: 503 database_unavailable' : 'documented: 503 while a server shuts down';
+      documented++;
+    } else kind = `undocumented${inOutage ? ', within a PostgreSQL restart' : ''}`;
     const body = JSON.stringify(e.body);
     const g = groups.get(`${kind}|${e.status}|${body}`) ?? { n: 0, kind, sample: e };
     g.n++;
@@ -387,7 +394,7 @@ export function check5xx(errors: ServerError[], outages: Outage[], allowPg500: b
   }
   return {
     name: 'no_undocumented_5xx',
-    description: `5xx answered by Oncepay itself (the proxies never answer): only 503 at shutdown is documented${allowPg500 ? '; 500 within a PostgreSQL restart allowed' : ''}`,
+    description: '5xx answered by Oncepay itself (the proxies never answer): 503 database_unavailable and 503 at shutdown are documented, nothing else',
     checked: errors.length, violations: v,
     notes: { total_5xx: errors.length, documented_503: documented, within_pg_restart: duringOutage, bodies: listing },
   };

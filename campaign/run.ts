@@ -297,7 +297,7 @@ async function main(): Promise<number> {
   const { rows: [after] } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM events');
   if (after.n !== before.n) replays.violations.push(`replaying wrote ${after.n - before.n} events (replays must run nothing)`);
   results.push(replays);
-  results.push(check5xx(serverErrors, pgc.outages, cfg.allowPg500, 5000));
+  results.push(check5xx(serverErrors, pgc.outages, 5000));
   results.push(checkNoHang(actions, deadlineMs, unfinishedWorkers, journal));
   results.push(checkOutcomes(model));
   results.push(checkServerExits(unexpectedExits, campaignErrors, servers.reduce((n, s) => n + s.starts, 0)));

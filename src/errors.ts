@@ -72,6 +72,18 @@ export function resourceMissing(kind: string, id: string, param = 'id'): ApiErro
 
 
 /** An unexpected failure: safe to retry, the idempotency engine resumes where it stopped. */
+/**
+ * The database could not be reached or went away mid-request (a restart, a failover): 503, retry.
+ * A command's committed phases stay committed and its key keeps its recovery point, so the
+ * retry with the same key resumes it; nothing is done twice.
+ */
+export function databaseUnavailable(): ApiError {
+  return new ApiError(503, {
+    type: 'api_error', code: 'database_unavailable',
+    message: 'The database is unavailable right now (restarting or unreachable). Retry with the same Idempotency-Key: the request resumes where it stopped.',
+  }, { 'Retry-After': '1', 'Stripe-Should-Retry': 'true' });
+}
+
 export function apiError(message = 'An unexpected error occurred while processing your request. Retrying with the same Idempotency-Key resumes it safely.'): ApiError {
   return new ApiError(500, { type: 'api_error', message }, { 'Stripe-Should-Retry': 'true' });
 }

@@ -6,7 +6,8 @@
  */
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, apiError, invalidRequest } from '../errors.ts';
+import { ApiError, apiError, databaseUnavailable, invalidRequest } from '../errors.ts';
+import { isDatabaseUnavailable } from '../store/db.ts';
 import { SimulatedCrash } from '../faults.ts';
 import { LockLost } from '../idempotency/engine.ts';
 import type { KeyResolver } from '../accounts/keys.ts';
@@ -51,6 +52,10 @@ export const errorHandling = fp(async (app: FastifyInstance, opts: ErrorHandling
     // Fastify's other client errors keep their status, in Stripe's shape.
     if (typeof thrown.statusCode === 'number' && thrown.statusCode >= 400 && thrown.statusCode < 500) {
       return sendError(reply, new ApiError(thrown.statusCode, { type: 'invalid_request_error', message: String(thrown.message) }));
+    }
+    if (isDatabaseUnavailable(err)) {
+      req.log.warn({ err, reqId: req.id }, 'database unavailable');
+      return sendError(reply, databaseUnavailable());
     }
     req.log.error({ err: thrown.cause ?? err, reqId: req.id }, 'unexpected error');
     return sendError(reply, apiError());

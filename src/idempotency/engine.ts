@@ -11,8 +11,8 @@
  * known key is replayed, refused, or locked by compare-and-set and resumed from its journal.
  */
 import { randomBytes } from 'node:crypto';
-import { isUniqueViolation, RowExpected, type Db, type Tx } from '../store/db.ts';
-import { ApiError, apiError } from '../errors.ts';
+import { isDatabaseUnavailable, isUniqueViolation, RowExpected, type Db, type Tx } from '../store/db.ts';
+import { ApiError, apiError, databaseUnavailable } from '../errors.ts';
 import { SimulatedCrash, type FaultHook, noFaults } from '../faults.ts';
 import { fingerprint } from './fingerprint.ts';
 import { wireJson } from '../schema/wire_json.ts';
@@ -394,7 +394,7 @@ class Run<D> implements CommandContext<D> {
         ).catch(() => {});
       }
       if (err instanceof ApiError) throw err;
-      throw Object.assign(apiError(), { cause: err });
+      throw Object.assign(isDatabaseUnavailable(err) ? databaseUnavailable() : apiError(), { cause: err });
     }
   }
 

@@ -102,6 +102,20 @@ function mergeInserts(writes: Write[]): Write[] {
 
 const DIVISION_BY_ZERO = '22012';
 
+/**
+ * The database itself is gone or not accepting work (a restart, a crash, a failover, a network
+ * cut): PostgreSQL's connection exceptions (class 08), admin/crash shutdown and "cannot connect
+ * now" (57P01-57P03), and node-postgres's own errors for a connection that ended or never opened.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connection (timeout|ended)|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(message);
+}
+
 export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => { /* a broken idle client is dropped by the pool; queries surface their own errors */ });
@@ -137,6 +151,12 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
     exec: async (sql) => { await pool.query(sql); },
     async tx(fn) {
       const client = await pool.connect();
+      // A checked-out client has no listener of the pool's: a connection the database ends while
+      // we hold it (a restart) emits 'error', which unheard would end the process. Heard, it
+      // fails this transaction (its next statement or COMMIT rejects) and the client is discarded.
+      let lost: Error | undefined;
+      const onLost = (err: Error) => { lost = err; };
+      client.on('error', onLost);
       let begun = false;
       let pending: Write[] = [];
       const flush = async () => {
@@ -161,10 +181,13 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
         if (begun) await client.query('COMMIT');
         return result;
       } catch (err) {
-        if (begun) await client.query('ROLLBACK').catch(() => {});
+        if (begun && !lost) await client.query('ROLLBACK').catch((rollbackErr: Error) => { lost = rollbackErr; });
+        if (!lost && isDatabaseUnavailable(err)) lost = err as Error;
         throw err;
       } finally {
-        client.release();
+        client.removeListener('error', onLost);
+        // With an error the pool destroys the client instead of handing a dead one out again.
+        client.release(lost);
       }
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
