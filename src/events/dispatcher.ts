@@ -127,43 +127,46 @@ export class WebhookDispatcher {
     return claimed.length;
   }
 
+  /**
+   * One statement (one round trip, atomic by itself): take due rows, fence them with this
+   * claim's lease, turn their abandoned `pending` attempts into `unknown`, and write the new
+   * attempts as `pending`, with ids drawn here.
+   */
   private async claim(): Promise<Claimed[]> {
     const lease = randomId(16);
-    return this.db.tx(async (q) => {
-      const { rows } = await q.query<Claimed>(
-        `WITH due AS (
-           SELECT account_id, event_id, endpoint_id FROM webhook_deliveries
-            WHERE status = 'pending' AND next_attempt_at <= now()
-            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
-         ), taken AS (
-           UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2), sent = d.sent + 1, lease_token = $3
-             FROM due WHERE d.account_id = due.account_id AND d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
-           RETURNING d.account_id, d.event_id, d.endpoint_id, d.attempts, d.sent, d.lease_token AS lease
-         )
+    const ids = Array.from({ length: this.opts.batch }, () => newId('wha'));
+    const { rows } = await this.db.query<Omit<Claimed, 'attempt'> & { attempt_id: string; attempt_created: number }>(
+      `WITH due AS (
+         SELECT account_id, event_id, endpoint_id FROM webhook_deliveries
+          WHERE status = 'pending' AND next_attempt_at <= now()
+          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       ), taken AS (
+         UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2), sent = d.sent + 1, lease_token = $3
+           FROM due WHERE d.account_id = due.account_id AND d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
+         RETURNING d.account_id, d.event_id, d.endpoint_id, d.attempts, d.sent, d.lease_token AS lease
+       ), claimed AS (
          SELECT t.*, e.data AS event, w.data AS endpoint, w.secrets,
                 (SELECT count(*)::int FROM webhook_deliveries p
-                  WHERE p.account_id = t.account_id AND p.event_id = t.event_id AND p.status = 'pending') AS pending
+                  WHERE p.account_id = t.account_id AND p.event_id = t.event_id AND p.status = 'pending') AS pending,
+                ($4::text[])[row_number() OVER ()] AS attempt_id, $5::bigint AS attempt_created
            FROM taken t
            JOIN events e ON e.account_id = t.account_id AND e.id = t.event_id
-           JOIN webhook_endpoints w ON w.account_id = t.account_id AND w.id = t.endpoint_id`,
-        [this.opts.batch, this.opts.leaseMs / 1000, lease],
-      );
-      if (rows.length === 0) return rows;
-      const col = <T>(f: (c: Claimed) => T) => rows.map(f);
-      // Whoever held these deliveries before let its lease run out without an answer: its attempts
-      // in flight may have reached the receiver, and stay in the history as unknown.
-      q.write(
-        `UPDATE webhook_attempts SET outcome = 'unknown',
-                data = (data::jsonb || jsonb_build_object('outcome', 'unknown',
-                  'error', 'the process sending it stopped before the answer was recorded; sent again, not counted'))::json
-          WHERE outcome = 'pending' AND (account_id, event_id, endpoint_id) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-        [col((c) => c.account_id), col((c) => c.event_id), col((c) => c.endpoint_id)]);
-      for (const c of rows) {
-        c.attempt = newAttempt(c);
-        if (!c.endpoint.deleted && c.endpoint.status === 'enabled') deliveryAttempts.insert(q, c.account_id, c.attempt);
-      }
-      return rows;
-    });
+           JOIN webhook_endpoints w ON w.account_id = t.account_id AND w.id = t.endpoint_id
+       ), abandoned AS (
+         -- Whoever held these deliveries before let its lease run out without an answer: its
+         -- attempts in flight may have reached the receiver, and stay in the history as unknown.
+         UPDATE webhook_attempts a SET outcome = 'unknown', data = ${attemptJson((f) => (f === 'outcome' ? `'unknown'` : f === 'error' ? `'${UNKNOWN_ERROR}'` : `a.data->'${f}'`))}
+           FROM claimed c
+          WHERE a.outcome = 'pending' AND a.account_id = c.account_id AND a.event_id = c.event_id AND a.endpoint_id = c.endpoint_id
+       ), sent AS (
+         INSERT INTO webhook_attempts (account_id, id, event_id, endpoint_id, created, outcome, data)
+         SELECT account_id, attempt_id, event_id, endpoint_id, attempt_created, 'pending', ${attemptJson(newAttemptSql)}
+           FROM claimed WHERE endpoint->>'status' = 'enabled' AND (endpoint->>'deleted') IS DISTINCT FROM 'true'
+       )
+       SELECT * FROM claimed`,
+      [this.opts.batch, this.opts.leaseMs / 1000, lease, ids, nowSeconds()],
+    );
+    return rows.map(({ attempt_id, attempt_created, ...c }) => ({ ...c, attempt: newAttempt(c, attempt_id, attempt_created) }));
   }
 
   /** Sends one delivery; undefined when there is nothing to send (the endpoint went away). */
@@ -252,12 +255,42 @@ export class WebhookDispatcher {
 }
 
 /** The attempt a claim is about to make, as written when it is sent (pending). */
-function newAttempt(c: Omit<Claimed, 'attempt'>): DeliveryAttempt {
+function newAttempt(c: Omit<Claimed, 'attempt'>, id: string, created: number): DeliveryAttempt {
   return {
-    id: newId('wha'), object: 'webhook_delivery_attempt', created: nowSeconds(), event: c.event_id,
+    id, object: 'webhook_delivery_attempt', created, event: c.event_id,
     event_type: c.event.type, webhook_endpoint: c.endpoint_id, url: c.endpoint.url, attempt: c.sent,
     outcome: 'pending', status_code: null, latency_ms: 0, response_body_excerpt: null, error: null, next_retry_at: null,
   };
+}
+
+/** An attempt's fields, in the order its JSON lists them (the order newAttempt writes). */
+const ATTEMPT_FIELDS: readonly (keyof DeliveryAttempt)[] = [
+  'id', 'object', 'created', 'event', 'event_type', 'webhook_endpoint', 'url', 'attempt', 'outcome', 'status_code',
+  'latency_ms', 'response_body_excerpt', 'error', 'next_retry_at',
+];
+
+const UNKNOWN_ERROR = 'the process sending it stopped before the answer was recorded; sent again, not counted';
+
+/** An attempt as SQL json (json, not jsonb, so its keys keep their order), each field's value from `value`. */
+function attemptJson(value: (field: keyof DeliveryAttempt) => string): string {
+  return `json_build_object(${ATTEMPT_FIELDS.map((f) => `'${f}', ${value(f)}`).join(', ')})`;
+}
+
+/** newAttempt's values, from the claim statement's `claimed` rows. */
+function newAttemptSql(f: keyof DeliveryAttempt): string {
+  switch (f) {
+    case 'id': return 'attempt_id';
+    case 'object': return `'webhook_delivery_attempt'`;
+    case 'created': return 'attempt_created';
+    case 'event': return 'event_id';
+    case 'event_type': return `event->>'type'`;
+    case 'webhook_endpoint': return 'endpoint_id';
+    case 'url': return `endpoint->>'url'`;
+    case 'attempt': return 'sent';
+    case 'outcome': return `'pending'`;
+    case 'latency_ms': return '0';
+    default: return 'NULL';
+  }
 }
 
 async function readExcerpt(res: Response): Promise<string | null> {
