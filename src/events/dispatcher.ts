@@ -7,7 +7,8 @@
  * `unknown` (its sender stopped before recording an answer: the lease it held ran out), and write
  * the new attempts as `pending`. So the history shows every attempt that may have reached a
  * receiver, even one a crash cut off.
- * Send, then record at once, one attempt at a time: the attempt's outcome always; the delivery's
+ * Send, then record at once (a failure in its own transaction; 2xx answers that arrive while
+ * one is being written go together in the next statement): the attempt's outcome always; the delivery's
  * new state (delivered, the next retry by the schedule with jitter, or failed once the schedule
  * is spent) only while this claim's lease token is still the delivery's. A process that lost its
  * lease (paused past it, presumed dead) cannot overwrite what the new holder recorded, and an
@@ -17,7 +18,7 @@
  * itself an event. Nothing is held only in memory: all scheduling lives in the delivery rows.
  */
 import type { Logger } from 'pino';
-import type { Db } from '../store/db.ts';
+import type { Db, Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import { deliveryAttempts, webhookEndpoints, type DeliveryAttempt, type EndpointSecret, type StripeEvent, type WebhookEndpoint } from './event_objects.ts';
 import { activeSecrets } from './endpoints.ts';
@@ -71,6 +72,9 @@ export class WebhookDispatcher {
   private waiting = new Set<() => void>();
   private woken = false;
   private loops: Promise<void>[] = [];
+  /** Successes waiting for the write in flight (see recordDelivered). */
+  private delivered: Success[] = [];
+  private writingDelivered = false;
 
   constructor(private readonly db: Db, private readonly opts: DispatcherOptions) {}
 
@@ -205,19 +209,29 @@ export class WebhookDispatcher {
   }
 
   /**
-   * The attempt's outcome, and, while this claim still holds the lease, the delivery delivered.
-   * The endpoint row first (when it was failing), then the delivery: the lock order of failures,
-   * disabling and deletion.
+   * Records a 2xx at once: written now if no success is being written, else with the others that
+   * arrived meanwhile, in the next statement (group commit: no outcome waits for a send, only
+   * for the one write ahead of it, and under load one statement carries many).
    */
-  private async recordDelivered(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
-    await this.db.tx(async (q) => {
-      q.write('UPDATE webhook_endpoints SET failing_since = NULL WHERE account_id = $1 AND id = $2 AND failing_since IS NOT NULL', [c.account_id, c.endpoint_id]);
-      deliveryAttempts.update(q, c.account_id, attempt);
-      q.write(
-        `UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, lease_token = NULL
-          WHERE account_id = $1 AND event_id = $2 AND endpoint_id = $3 AND lease_token = $4`,
-        [c.account_id, c.event_id, c.endpoint_id, c.lease]);
+  private recordDelivered(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.delivered.push({ c, attempt, resolve, reject });
+      if (!this.writingDelivered) void this.writeDelivered();
     });
+  }
+
+  private async writeDelivered(): Promise<void> {
+    this.writingDelivered = true;
+    while (this.delivered.length > 0) {
+      const done = this.delivered.splice(0);
+      try {
+        await this.db.tx(async (q) => writeSuccesses(q, done));
+        for (const d of done) d.resolve();
+      } catch (err) {
+        for (const d of done) d.reject(err);
+      }
+    }
+    this.writingDelivered = false;
   }
 
   private async recordFailure(c: Claimed, attempt: DeliveryAttempt): Promise<void> {
@@ -252,6 +266,37 @@ export class WebhookDispatcher {
       }
     });
   }
+}
+
+interface Success {
+  c: Claimed;
+  attempt: DeliveryAttempt;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The outcomes of 2xx attempts, and each delivery delivered while its claim still holds the
+ * lease (a delivery another process took over is left to that one). The endpoint rows first
+ * (when they were failing), then the deliveries: the lock order of failures, disabling and
+ * deletion.
+ */
+function writeSuccesses(q: Tx, done: Success[]): void {
+  const col = <T>(f: (d: Success) => T) => done.map(f);
+  q.write(
+    `UPDATE webhook_endpoints SET failing_since = NULL
+      WHERE failing_since IS NOT NULL AND (account_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [col((d) => d.c.account_id), col((d) => d.c.endpoint_id)]);
+  q.write(
+    `UPDATE webhook_attempts a SET outcome = 'delivered', data = u.data
+       FROM unnest($1::text[], $2::text[], $3::json[]) AS u(account_id, id, data)
+      WHERE a.account_id = u.account_id AND a.id = u.id`,
+    [col((d) => d.c.account_id), col((d) => d.attempt.id), col((d) => JSON.stringify(d.attempt))]);
+  q.write(
+    `UPDATE webhook_deliveries d SET status = 'delivered', attempts = d.attempts + 1, lease_token = NULL
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(account_id, event_id, endpoint_id, lease)
+      WHERE d.account_id = u.account_id AND d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.lease_token = u.lease`,
+    [col((d) => d.c.account_id), col((d) => d.c.event_id), col((d) => d.c.endpoint_id), col((d) => d.c.lease)]);
 }
 
 /** The attempt a claim is about to make, as written when it is sent (pending). */
