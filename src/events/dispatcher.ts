@@ -13,7 +13,8 @@
  * is spent) only while this claim's lease token is still the delivery's. A process that lost its
  * lease (paused past it, presumed dead) cannot overwrite what the new holder recorded, and an
  * attempt counts against the schedule only once its outcome is recorded: a crash costs at most
- * the attempts in flight, retried when their lease runs out and not counted.
+ * the attempts in flight (and 2xx answers waiting for that one success write), whose pending
+ * rows become unknown; they are sent again when their lease runs out, and not counted.
  * An endpoint failing continuously for longer than `disableAfterMs` is disabled, and that is
  * itself an event. Nothing is held only in memory: all scheduling lives in the delivery rows.
  */
