@@ -491,7 +491,23 @@ class Run<D> implements CommandContext<D> {
     } catch (err) {
       if (this.token === undefined && isUniqueViolation(err, 'idempotency_keys_pkey')) throw new KeyTaken();
       if (err instanceof RowExpected && err.labels.includes(KEY_OWNERSHIP)) throw new LockLost();
+      // A phase that failed before reaching its key-row guard (say, a unique index refusing the
+      // row the process that took the key over already wrote, while this one was paused) is a
+      // lost lock too, not an unexpected failure: nothing of it committed either way.
+      if (this.token !== undefined && !(err instanceof ApiError) && (await this.lockTakenOver())) throw new LockLost();
       throw err;
+    }
+  }
+
+  /** Whether another run holds (or finished) our key now; false when that cannot be read. */
+  private async lockTakenOver(): Promise<boolean> {
+    try {
+      const { rows } = await this.db.query<{ mine: boolean }>(
+        'SELECT lock_token IS NOT DISTINCT FROM $3 AS mine FROM idempotency_keys WHERE account_id = $1 AND key = $2',
+        [this.id.accountId, this.id.key, this.token]);
+      return rows[0]?.mine !== true;
+    } catch {
+      return false;
     }
   }
 }
