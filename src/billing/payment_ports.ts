@@ -4,8 +4,7 @@
  * subscriptions. server.ts hands these to the engine; payments never imports them.
  */
 import type { CustomerBilling, PaymentPurposes } from '../payments/ports.ts';
-import { resourceMissing } from '../errors.ts';
-import { testClocks } from './billing_objects.ts';
+import { liveTestClock } from './test_clocks.ts';
 import { checkOrderForIntent, recordOrderPayment, recordOrderRefund, reserveOrderPayment } from './order_payments.ts';
 import { invoiceIntentOutcome } from './invoice_payment.ts';
 import { cancelSubscriptionsOf } from './subscription_status.ts';
@@ -32,13 +31,9 @@ export const paymentPurposes: PaymentPurposes = {
 };
 
 export const customerBilling: CustomerBilling = {
-  async attachToClock(q, accountId, id) {
-    // Locked, so that a deletion of the clock running meanwhile either sees this customer or is
-    // seen by it (src/billing/test_clocks.ts).
-    const clock = await testClocks.find(q, accountId, id, { forUpdate: true });
-    if (!clock || clock.deleted) throw resourceMissing('test_clock', id, 'test_clock');
-    return clock;
-  },
+  // Locked, so that a deletion of the clock running meanwhile either sees this customer or is
+  // seen by it (src/billing/test_clocks.ts).
+  attachToClock: (q, accountId, id) => liveTestClock(q, accountId, id, { param: 'test_clock', forUpdate: true }),
   async deleting(q, source, customer) {
     await cancelSubscriptionsOf(q, source, [customer.id], await billingNow(q, source.accountId, customer.test_clock));
   },

@@ -93,9 +93,3 @@ export const STRIPE_EVENT_TYPES = [
   'treasury.outbound_transfer.tracking_details_updated', 'treasury.received_credit.created',
   'treasury.received_credit.failed', 'treasury.received_credit.succeeded', 'treasury.received_debit.created',
 ] as const;
-
-export type StripeEventType = (typeof STRIPE_EVENT_TYPES)[number];
-
-const KNOWN: ReadonlySet<string> = new Set(STRIPE_EVENT_TYPES);
-
-export const isStripeEventType = (t: string): t is StripeEventType => KNOWN.has(t);

@@ -20,8 +20,6 @@ export const EVENT_TYPES = [
   'webhook_endpoint.disabled',
 ] as const;
 
-export const isEventType = (t: string) => (EVENT_TYPES as readonly string[]).includes(t);
-
 /**
  * What a webhook endpoint's enabled_events may name besides '*': every type Stripe documents
  * (an integration registers the types it handles, whether or not Oncepay emits them) and the
