@@ -236,6 +236,24 @@ export function object<S extends Shape>(shape: S): ObjectSchema<S> {
   };
 }
 
+/**
+ * A documented Stripe parameter whose effect needs a feature Oncepay lacks (tax calculation,
+ * Connect, ...): known, so never `parameter_unknown`, but refused with a 400 that names it and
+ * says why. `noop` values (such as `enabled: false`) ask for nothing Oncepay lacks and pass.
+ * The JSON Schema carries the reason as `x-oncepay-unsupported`, which the API reference and the
+ * parameter audit read.
+ */
+export function unsupported(reason: string, opts: { noop?: (v: unknown) => boolean } = {}): Schema<undefined> {
+  return {
+    required: false,
+    parse: (v, path) => {
+      if (v === undefined || v === '' || opts.noop?.(v)) return undefined;
+      throw invalidRequest(`Oncepay does not support '${path}': ${reason}`, path, 'parameter_unsupported');
+    },
+    jsonSchema: () => ({ description: `Accepted but refused when set: ${reason}`, 'x-oncepay-unsupported': reason }),
+  };
+}
+
 /** The `expand[]` parameter every endpoint accepts. */
 export const expandParam = () => optional(array(string({ max: 200 }), { max: 20 }));
 

@@ -228,9 +228,10 @@ describe('health, readiness, metrics', () => {
     assert.ok(after.get('oncepay_webhook_queue_depth', { state: 'waiting' }) >= 1, 'the failed delivery waits for its retry');
     assert.ok(labelsOf(after.text, 'oncepay_webhook_queue_depth').some((l) => l.state === 'due'));
     const failed = after.get('oncepay_webhook_delivery_attempts_total', { outcome: 'failed' }) - before.get('oncepay_webhook_delivery_attempts_total', { outcome: 'failed' });
-    if (usingPostgres() && failed === 0) {
-      // On a shared database another test process's dispatcher may have made this attempt.
-      t.diagnostic('the attempt was made by another process sharing the database');
+    if (usingPostgres()) {
+      // On a shared database the dispatchers of all test processes claim from one queue: this
+      // attempt may have been made by another process, and this one may have made other files'.
+      t.diagnostic(`failed attempts counted by this process: ${failed}`);
     } else {
       assert.equal(failed, 1);
     }
