@@ -61,6 +61,8 @@ interface Claimed {
   endpoint: WebhookEndpoint & { deleted?: boolean };
   secrets: EndpointSecret[];
   pending: number;
+  /** Later events of the same object wait for this delivery to finish (delivered or given up). */
+  queued_behind: boolean;
 }
 
 const EXCERPT = 1024;
@@ -128,6 +130,8 @@ export class WebhookDispatcher {
       if (attempt.outcome === 'delivered') await this.recordDelivered(c, attempt);
       else await this.recordFailure(c, attempt);
       this.opts.onAttempt?.(attempt);
+      // The next event of this object is now due: claim it without waiting for the poll.
+      if (c.queued_behind && attempt.outcome === 'delivered') this.wake();
     }));
     return claimed.length;
   }
@@ -142,15 +146,22 @@ export class WebhookDispatcher {
     const ids = Array.from({ length: this.opts.batch }, () => newId('wha'));
     const { rows } = await this.db.query<Omit<Claimed, 'attempt'> & { attempt_id: string; attempt_created: number }>(
       `WITH due AS (
-         SELECT account_id, event_id, endpoint_id FROM webhook_deliveries
+         SELECT account_id, event_id, endpoint_id, object_id, seq FROM webhook_deliveries d
           WHERE status = 'pending' AND next_attempt_at <= now()
+            -- One object's events go to one endpoint in order: only the head of its queue.
+            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                             WHERE p.account_id = d.account_id AND p.endpoint_id = d.endpoint_id
+                               AND p.object_id = d.object_id AND p.status = 'pending' AND p.seq < d.seq)
           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
        ), taken AS (
          UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $2), sent = d.sent + 1, lease_token = $3
            FROM due WHERE d.account_id = due.account_id AND d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
-         RETURNING d.account_id, d.event_id, d.endpoint_id, d.attempts, d.sent, d.lease_token AS lease
+         RETURNING d.account_id, d.event_id, d.endpoint_id, d.object_id, d.seq, d.attempts, d.sent, d.lease_token AS lease
        ), claimed AS (
-         SELECT t.*, e.data AS event, w.data AS endpoint, w.secrets,
+         SELECT t.account_id, t.event_id, t.endpoint_id, t.attempts, t.sent, t.lease, e.data AS event, w.data AS endpoint, w.secrets,
+                EXISTS (SELECT 1 FROM webhook_deliveries n
+                         WHERE n.account_id = t.account_id AND n.endpoint_id = t.endpoint_id
+                           AND n.object_id = t.object_id AND n.status = 'pending' AND n.seq > t.seq) AS queued_behind,
                 (SELECT count(*)::int FROM webhook_deliveries p
                   WHERE p.account_id = t.account_id AND p.event_id = t.event_id AND p.status = 'pending') AS pending,
                 ($4::text[])[row_number() OVER ()] AS attempt_id, $5::bigint AS attempt_created

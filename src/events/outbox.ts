@@ -46,13 +46,19 @@ export function emitEvent(
   };
   events.insert(q, source.accountId, event);
   q.write(
-    `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id)
-     SELECT account_id, $2, id FROM webhook_endpoints
+    `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id, object_id)
+     SELECT account_id, $2, id, $4 FROM webhook_endpoints
       WHERE account_id = $1 AND status = 'enabled' AND NOT deleted
         AND (enabled_events ? '*' OR enabled_events ? $3)`,
-    [source.accountId, event.id, type],
+    [source.accountId, event.id, type, objectId(object)],
   );
   return event;
+}
+
+/** The id of the object an event is about: the unit of delivery order. */
+function objectId(object: object): string | null {
+  const id = (object as { id?: unknown }).id;
+  return typeof id === 'string' ? id : null;
 }
 
 /**

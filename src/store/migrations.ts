@@ -302,6 +302,20 @@ CREATE INDEX webhook_attempts_pending ON webhook_attempts (account_id, event_id,
 ALTER TABLE external_ids ADD COLUMN idempotency_key text;
 `,
   },
+  {
+    version: 7,
+    name: 'webhook_delivery_order',
+    sql: `
+-- Deliveries of one object's events to one endpoint go out in the order the events were
+-- created: a delivery is claimable only when no earlier one of the same object to the same
+-- endpoint is still pending. seq numbers deliveries as they are written; the writes of one
+-- object are serialized by its row lock, so seq follows the order of its events. Rows written
+-- before this migration have no object_id and keep no order.
+ALTER TABLE webhook_deliveries ADD COLUMN object_id text;
+ALTER TABLE webhook_deliveries ADD COLUMN seq bigserial;
+CREATE INDEX webhook_deliveries_object_queue ON webhook_deliveries (account_id, endpoint_id, object_id, seq) WHERE status = 'pending';
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;
