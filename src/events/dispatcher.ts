@@ -15,6 +15,10 @@
  * attempt counts against the schedule only once its outcome is recorded: a crash costs at most
  * the attempts in flight (and 2xx answers waiting for that one success write), whose pending
  * rows become unknown; they are sent again when their lease runs out, and not counted.
+ * Order: the events of one object go to one endpoint in the order they were created. A claim
+ * takes only the head of each (endpoint, object) queue: a delivery waits while an earlier one of
+ * its object to its endpoint is pending (in flight, or waiting for a retry), and goes once that
+ * one is delivered or given up. Each keeps its own retry schedule; other objects are not held.
  * An endpoint failing continuously for longer than `disableAfterMs` is disabled, and that is
  * itself an event. Nothing is held only in memory: all scheduling lives in the delivery rows.
  */
