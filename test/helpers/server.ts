@@ -12,6 +12,7 @@ import { createOncepay, type Oncepay } from '../../src/server.ts';
 import { createAccount } from '../../src/accounts/keys.ts';
 import type { FaultHook } from '../../src/faults.ts';
 import { assertConformance, recordResponses, type RecordedResponse } from './conformance.ts';
+import { assertStripeTypes } from './stripe_types.ts';
 
 export interface TestServer {
   oncepay: Oncepay;
@@ -32,7 +33,8 @@ export interface TestServer {
   responses: RecordedResponse[];
   /**
    * Stops the server, then checks every JSON response it sent against the OpenAPI document
-   * (test/helpers/conformance.ts): throws, listing them, when any does not conform.
+   * (test/helpers/conformance.ts): throws, listing them, when any does not conform; then against
+   * the stripe package's types (test/helpers/stripe_types.ts, as ONCEPAY_STRIPE_TYPES says).
    */
   close(): Promise<void>;
 }
@@ -58,7 +60,11 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
   let closed: Promise<void> | undefined;
   const close = async () => {
     await oncepay.close();
-    assertConformance(recorded);
+    // Both checks run (the second reports even when the first fails); both failures are thrown.
+    const failures = [assertConformance, assertStripeTypes].flatMap((check) => {
+      try { check(recorded); return []; } catch (e) { return [e instanceof Error ? e.message : String(e)]; }
+    });
+    if (failures.length > 0) throw new Error(failures.join('\n\n'));
   };
   const stripeFor = (k: string, maxNetworkRetries = 0) =>
     new Stripe(k, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries, telemetry: false });
