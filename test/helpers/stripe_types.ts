@@ -224,7 +224,7 @@ function fieldViolations(checker: ts.TypeChecker, file: ts.SourceFile, report: (
     if (ts.isObjectLiteralExpression(n)) {
       const expected = expectedType(checker, n);
       if (expected) {
-        const name = checker.typeToString(expected);
+        const name = typeName(checker, expected);
         const keys = new Set(literalKeys(n));
         for (const p of checker.getPropertiesOfType(expected)) {
           if (!keys.has(p.name) && (p.flags & ts.SymbolFlags.Optional) === 0) report(n, name, p.name, `missing: ${name} requires '${p.name}' (${checker.typeToString(checker.getTypeOfSymbol(p))})`);
@@ -236,6 +236,10 @@ function fieldViolations(checker: ts.TypeChecker, file: ts.SourceFile, report: (
   };
   visit(file);
 }
+
+/** `Charge.PaymentMethodDetails.Card`, not the ambiguous `Card`. */
+const typeName = (checker: ts.TypeChecker, t: ts.Type) =>
+  checker.typeToString(t, undefined, ts.TypeFormatFlags.UseFullyQualifiedType).replace(/import\("[^"]*"\)\./g, '');
 
 const shorten = (s: string, max = 400) => (s.length > max ? `${s.slice(0, max)}...` : s);
 
@@ -299,7 +303,7 @@ export function checkStripeTypes(recorded: RecordedResponse[]): TypeCheckResult 
       if (/type 'Decimal'/.test(message) && ts.isStringLiteral(value) && /^-?\d+(\.\d+)?$/.test(value.text)) continue;
       const holder = ts.findAncestor(node, ts.isObjectLiteralExpression);
       const holderType = holder && expectedType(checker, holder);
-      add(node, holderType ? checker.typeToString(holderType) : '?', undefined, shorten(message));
+      add(node, holderType ? typeName(checker, holderType) : '?', undefined, shorten(message));
     }
   }
   result.ms = Math.round(performance.now() - started);
