@@ -7,12 +7,13 @@
  * declarations again.
  */
 import ts from 'typescript';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const STRIPE_ESM = join(REPO_ROOT, 'node_modules', 'stripe', 'esm');
+// The compiler names files by their real path (node_modules may be a symbolic link).
+const STRIPE_ESM = realpathSync(join(REPO_ROOT, 'node_modules', 'stripe', 'esm'));
 
 export const COMPILER_OPTIONS: ts.CompilerOptions = {
   strict: true,
