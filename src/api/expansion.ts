@@ -1,26 +1,205 @@
 /**
- * `expand[]`: replaces an id with the object it names, for the references users expand most.
- * Dotted paths expand further (`latest_charge.balance_transaction`); `data.` applies to lists.
+ * `expand[]`, by a registry declared per object type: for each `object` value, which field paths
+ * are expandable and how each resolves (src/api/expansion_kit.ts). Stripe's rules: a dotted path
+ * expands further (`latest_charge.balance_transaction`), through includable lists with `data.`
+ * (`subscriptions.data.latest_invoice`); a list endpoint expands its items' fields with `data.`; a
+ * field with nothing to expand answers null; an unknown path is a 400 naming `expand`, found
+ * before a command runs (checkExpandPaths) so it never rolls back a phase after money moved.
+ *
  * It sits above payments and billing because a field of one names an object of the other; the
- * commands of both reach it through the Expander port (src/payments/ports.ts).
+ * commands of both reach it through the Expander port (src/payments/ports.ts). The payments
+ * entries are here, billing's in billing_expansions.ts.
  */
 import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
+import { paymentMethodObject } from '../payments/payment_methods.ts';
 import type { Expander } from '../payments/ports.ts';
-import { prices, products } from '../billing/billing_objects.ts';
-import type { ObjectTable, StoredObject } from '../store/object_table.ts';
+import { alwaysNull, byId, emptyList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
+import { BILLING_EXPANSIONS } from './billing_expansions.ts';
 
-const EXPANDABLE: Record<string, ObjectTable<StoredObject>> = {
-  latest_charge: charges as unknown as ObjectTable<StoredObject>,
-  charge: charges as unknown as ObjectTable<StoredObject>,
-  customer: customers as unknown as ObjectTable<StoredObject>,
-  payment_intent: paymentIntents as unknown as ObjectTable<StoredObject>,
-  balance_transaction: balanceTransactions as unknown as ObjectTable<StoredObject>,
-  refund: refunds as unknown as ObjectTable<StoredObject>,
-  product: products as unknown as ObjectTable<StoredObject>,
-  default_price: prices as unknown as ObjectTable<StoredObject>,
+/** A test payment method id expands to its PaymentMethod object (created as its parent was). */
+const paymentMethod = (customerOf: (parent: Record<string, unknown>) => unknown = () => null): Expansion => ({
+  to: ['payment_method'],
+  async resolve(_ctx, value, parent) {
+    if (typeof value !== 'string') return value ?? null;
+    const customer = customerOf(parent);
+    return paymentMethodObject(value, { created: parent.created as number, customer: typeof customer === 'string' ? customer : null }) ?? value;
+  },
+});
+
+/** A balance transaction's source: the charge or refund it records. */
+const balanceSource: Expansion = {
+  to: ['charge', 'refund'],
+  async resolve(ctx, value) {
+    if (typeof value !== 'string') return value ?? null;
+    const table = value.startsWith('re_') ? refunds : charges;
+    return (await table.find(ctx.q, ctx.accountId, value)) ?? value;
+  },
 };
+
+export const PAYMENT_EXPANSIONS: ExpansionTable = {
+  customer: {
+    cash_balance: alwaysNull,
+    default_source: alwaysNull,
+    discount: alwaysNull,
+    'invoice_settings.default_payment_method': paymentMethod((c) => c.id),
+    sources: emptyList((c) => `/v1/customers/${c.id as string}/sources`),
+    tax_ids: emptyList((c) => `/v1/customers/${c.id as string}/tax_ids`),
+  },
+  payment_intent: {
+    'amount_details.line_items': emptyList((pi) => `/v1/payment_intents/${pi.id as string}/amount_details_line_items`),
+    application: alwaysNull,
+    'last_payment_error.payment_intent': alwaysNull,
+    'last_payment_error.payment_method': inline('payment_method'),
+    'last_payment_error.setup_intent': alwaysNull,
+    'last_payment_error.source': alwaysNull,
+    'transfer_data.destination': alwaysNull,
+    customer: byId(customers),
+    latest_charge: byId(charges),
+    on_behalf_of: alwaysNull,
+    payment_method: paymentMethod(),
+    payment_record: alwaysNull,
+    review: alwaysNull,
+    source: alwaysNull,
+  },
+  charge: {
+    application: alwaysNull,
+    application_fee: alwaysNull,
+    balance_transaction: byId(balanceTransactions),
+    customer: byId(customers),
+    failure_balance_transaction: alwaysNull,
+    on_behalf_of: alwaysNull,
+    payment_intent: byId(paymentIntents),
+    'payment_method_details.card.mandate': alwaysNull,
+    ...Object.fromEntries(['bancontact', 'ideal', 'sofort'].flatMap((m) => [
+      [`payment_method_details.${m}.generated_sepa_debit`, alwaysNull], [`payment_method_details.${m}.generated_sepa_debit_mandate`, alwaysNull]])),
+    'payment_method_details.us_bank_account.mandate': alwaysNull,
+    refunds: listOf(refunds, (c) => `/v1/charges/${c.id as string}/refunds`, (c) => ({ where: { charge: c.id as string } })),
+    review: alwaysNull,
+    source_transfer: alwaysNull,
+    transfer: alwaysNull,
+    'transfer_data.destination': alwaysNull,
+  },
+  refund: {
+    balance_transaction: byId(balanceTransactions),
+    charge: byId(charges),
+    customer: byId(customers),
+    failure_balance_transaction: alwaysNull,
+    payment_intent: byId(paymentIntents),
+    payment_method: paymentMethod(),
+    source_transfer_reversal: alwaysNull,
+    transfer_reversal: alwaysNull,
+  },
+  balance_transaction: {
+    source: balanceSource,
+  },
+  payment_method: {
+    'card.generated_from.setup_attempt': alwaysNull,
+    customer: byId(customers),
+    'sepa_debit.generated_from.charge': alwaysNull,
+    'sepa_debit.generated_from.setup_attempt': alwaysNull,
+  },
+};
+
+/** Both domains' entries by object type; an object type may take fields from both, never the same field twice. */
+function merge(...tables: ExpansionTable[]): ExpansionTable {
+  const out: ExpansionTable = {};
+  for (const table of tables) {
+    for (const [type, fields] of Object.entries(table)) {
+      for (const [path, e] of Object.entries(fields)) {
+        if (out[type]?.[path]) throw new Error(`expansion ${type}.${path} is declared twice`);
+        (out[type] ??= {})[path] = e;
+      }
+    }
+  }
+  return out;
+}
+
+export const EXPANSIONS: ExpansionTable = merge(PAYMENT_EXPANSIONS, BILLING_EXPANSIONS);
+
+/** The longest declared field path that starts `parts` (`invoice_settings.default_payment_method` before `invoice_settings`). */
+function entryFor(type: string, parts: readonly string[]): { field: string[]; e: Expansion } | undefined {
+  const fields = EXPANSIONS[type];
+  if (!fields) return undefined;
+  for (let n = parts.length; n > 0; n--) {
+    const e = fields[parts.slice(0, n).join('.')];
+    if (e) return { field: parts.slice(0, n), e };
+  }
+  return undefined;
+}
+
+/** What follows an entry in a path: its items' paths for a list (after `data`), or undefined when the path is invalid. */
+function restAfter(e: Expansion, rest: readonly string[]): readonly string[] | undefined {
+  if (rest.length === 0) return e.through ? undefined : rest;
+  if (!e.list) return rest;
+  return rest[0] === 'data' && rest.length > 1 ? rest.slice(1) : undefined;
+}
+
+function canExpand(type: string, parts: readonly string[]): boolean {
+  const found = entryFor(type, parts);
+  if (!found) return false;
+  const rest = restAfter(found.e, parts.slice(found.field.length));
+  if (rest === undefined) return false;
+  return rest.length === 0 || found.e.to.some((t) => canExpand(t, rest));
+}
+
+const cannotExpand = (path: string) => invalidRequest(`This property cannot be expanded (${path}).`, 'expand');
+
+/** Whether every path can be expanded on an object of one of `types` (its `object` values); 400 naming `expand` for the first that cannot. */
+export function checkExpandPaths(types: readonly string[], paths: readonly string[] | undefined): void {
+  for (const path of paths ?? []) {
+    if (!types.some((t) => canExpand(t, path.split('.')))) throw cannotExpand(path);
+  }
+}
+
+/** The expandable fields declared for objects of `type` (for tests). */
+export function expansionsOf(type: string): Record<string, Expansion> {
+  return EXPANSIONS[type] ?? {};
+}
+
+function getAt(obj: Record<string, unknown>, field: readonly string[]): unknown {
+  let v: unknown = obj;
+  for (const f of field) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[f] : undefined;
+  return v;
+}
+
+/** Sets a (possibly nested) field, copying the objects on the way so stored objects are never changed. */
+function setAt(obj: Record<string, unknown>, field: readonly string[], value: unknown): void {
+  let target = obj;
+  for (const f of field.slice(0, -1)) {
+    const copy = { ...(target[f] as Record<string, unknown>) };
+    target[f] = copy;
+    target = copy;
+  }
+  target[field[field.length - 1]] = value;
+}
+
+async function expandPath(q: Queryable, accountId: string, obj: Record<string, unknown>, parts: readonly string[], full: string): Promise<void> {
+  if (obj.deleted === true) return; // a deleted object's stub has nothing further to expand
+  const found = entryFor(obj.object as string, parts);
+  if (!found) throw cannotExpand(full);
+  const rest = restAfter(found.e, parts.slice(found.field.length));
+  if (rest === undefined) throw cannotExpand(full);
+  // A nested field whose parent the object lacks (no transfer_data, no last_payment_error): nothing to expand.
+  const parent = getAt(obj, found.field.slice(0, -1));
+  if (found.field.length > 1 && (parent === null || typeof parent !== 'object')) return;
+  const current = getAt(obj, found.field);
+  let value = current !== null && typeof current === 'object'
+    ? current // expanded already by an earlier path of the same request
+    : await found.e.resolve({ q, accountId }, current, obj);
+  if (value !== null && typeof value === 'object') value = Array.isArray(value) ? value : { ...(value as object) };
+  setAt(obj, found.field, value);
+  if (rest.length === 0 || value === null || typeof value !== 'object') return;
+  const v = value as Record<string, unknown>;
+  if (found.e.list) {
+    const items = (v.data as Record<string, unknown>[]).map((i) => ({ ...i }));
+    v.data = items;
+    for (const item of items) await expandPath(q, accountId, item, rest, full);
+  } else {
+    await expandPath(q, accountId, v, rest, full);
+  }
+}
 
 export async function expandObject<T extends object>(q: Queryable, accountId: string, obj: T, paths: readonly string[] | undefined): Promise<T> {
   if (!paths || paths.length === 0) return obj;
@@ -36,24 +215,6 @@ export async function expandList<T extends object>(q: Queryable, accountId: stri
   });
   if (itemPaths.length === 0) return items;
   return Promise.all(items.map((i) => expandObject(q, accountId, i, itemPaths)));
-}
-
-async function expandPath(q: Queryable, accountId: string, obj: Record<string, unknown>, parts: string[], full: string): Promise<void> {
-  const [head, ...rest] = parts;
-  const table = EXPANDABLE[head];
-  if (!table || !(head in obj)) throw invalidRequest(`This property cannot be expanded (${full}).`, 'expand');
-  let value = obj[head];
-  if (typeof value === 'string') {
-    const found = (await table.find(q, accountId, value)) as (StoredObject & { deleted?: boolean; object?: string }) | undefined;
-    // A deleted customer or product expands to Stripe's stub, as retrieving it does.
-    value = found?.deleted ? { id: found.id, object: found.object, deleted: true } : (found ?? value);
-    obj[head] = value;
-  }
-  if (rest.length > 0 && value && typeof value === 'object') {
-    const copy = { ...(value as Record<string, unknown>) };
-    obj[head] = copy;
-    await expandPath(q, accountId, copy, rest, full);
-  }
 }
 
 export const expander: Expander = { object: expandObject, list: expandList };

@@ -1,11 +1,12 @@
 /** Routes of customers, payment intents, charges, refunds, the balance and the acquirer's ledger (src/payments/). */
-import { command, listRoute, read, retrieveRoute, type Route } from './route_kit.ts';
-import { enumOf, expandParam, nonEmptyString, object, optional, string } from '../schema/params.ts';
+import { command, listPage, listParams, listRoute, read, retrieveRoute, type Route } from './route_kit.ts';
+import { currency, enumOf, expandParam, nonEmptyString, object, optional, string, unsupported } from '../schema/params.ts';
+import { REFUSED } from '../payments/payment_params.ts';
 import {
   createCustomer, createCustomerParams, deleteCustomer, deleteCustomerParams, retrieveCustomer, updateCustomer, updateCustomerParams,
 } from '../payments/customers.ts';
 import {
-  cancelPaymentIntent, cancelPaymentIntentParams, capturePaymentIntent, capturePaymentIntentParams, checkCreateParams, checkPaymentMethod,
+  cancelPaymentIntent, cancelPaymentIntentParams, capturePaymentIntent, capturePaymentIntentParams, checkCreateParams, checkOffSessionUsage, checkPaymentMethod,
   confirmPaymentIntent, confirmPaymentIntentParams, createPaymentIntent, createPaymentIntentParams, updatePaymentIntent,
   updatePaymentIntentParams,
 } from '../payments/payment_intents.ts';
@@ -37,7 +38,7 @@ export const paymentRoutes: Route[] = [
     method: 'DELETE', path: '/v1/customers/:customer', summary: 'Delete a customer', params: deleteCustomerParams, command: deleteCustomer,
     response: 'deleted_customer',
   }),
-  listRoute('/v1/customers', customers, { email: optional(string({ max: 512 })) }, { deleted: false }),
+  listRoute('/v1/customers', customers, { email: optional(string({ max: 512 })), test_clock: optional(id()) }, { deleted: false }),
 
   command({
     method: 'POST', path: '/v1/payment_intents', summary: 'Create a PaymentIntent', params: createPaymentIntentParams,
@@ -50,7 +51,7 @@ export const paymentRoutes: Route[] = [
   }),
   command({
     method: 'POST', path: '/v1/payment_intents/:intent/confirm', summary: 'Confirm a PaymentIntent', params: confirmPaymentIntentParams,
-    command: confirmPaymentIntent, response: 'payment_intent', check: (p) => checkPaymentMethod(p.payment_method), declines: true,
+    command: confirmPaymentIntent, response: 'payment_intent', check: (p) => { checkPaymentMethod(p.payment_method); checkOffSessionUsage(p); }, declines: true,
   }),
   command({
     method: 'POST', path: '/v1/payment_intents/:intent/capture', summary: 'Capture a PaymentIntent', params: capturePaymentIntentParams,
@@ -60,10 +61,10 @@ export const paymentRoutes: Route[] = [
     method: 'POST', path: '/v1/payment_intents/:intent/cancel', summary: 'Cancel a PaymentIntent', params: cancelPaymentIntentParams,
     command: cancelPaymentIntent, response: 'payment_intent',
   }),
-  listRoute('/v1/payment_intents', paymentIntents, { customer: optional(id()) }),
+  listRoute('/v1/payment_intents', paymentIntents, { customer: optional(id()), customer_account: REFUSED.customerAccount() }),
 
   retrieveRoute('/v1/charges', 'charge', charges),
-  listRoute('/v1/charges', charges, { payment_intent: optional(id()), customer: optional(id()) }),
+  listRoute('/v1/charges', charges, { payment_intent: optional(id()), customer: optional(id()), transfer_group: REFUSED.connect() }),
 
   command({
     method: 'POST', path: '/v1/refunds', summary: 'Create a refund', params: createRefundParams, command: createRefund,
@@ -81,8 +82,16 @@ export const paymentRoutes: Route[] = [
     read: (ctx) => computeBalance(ctx.q, ctx.accountId),
   }),
   retrieveRoute('/v1/balance_transactions', 'id', balanceTransactions),
-  listRoute('/v1/balance_transactions', balanceTransactions, {
-    type: optional(enumOf(['charge', 'refund'] as const)), source: optional(id()),
+  read({
+    path: '/v1/balance_transactions', summary: 'List balance transactions', response: 'list:balance_transaction',
+    params: listParams({
+      type: optional(enumOf(['charge', 'refund'] as const)), source: optional(id()), currency: optional(currency()),
+      payout: unsupported('payouts are not part of Oncepay: its balance is never paid out.'),
+    }),
+    read: (ctx, p) => listPage(ctx, p, balanceTransactions, '/v1/balance_transactions', {
+      where: { ...(p.type ? { type: p.type } : {}), ...(p.source ? { source: p.source } : {}) },
+      ...(p.currency ? { whereSql: { sql: "data->>'currency' = $", value: p.currency } } : {}),
+    }),
   }),
 
   read({

@@ -12,6 +12,7 @@ export async function recordBalanceTransaction(
     object: 'balance_transaction',
     amount: entry.amount,
     available_on: now,
+    balance_type: 'payments',
     created: now,
     currency: entry.currency,
     description: entry.description,

@@ -3,20 +3,45 @@ import type { Command } from '../idempotency/engine.ts';
 import type { Queryable, Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import { resourceMissing } from '../errors.ts';
-import { clearable, expandParam, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../schema/params.ts';
+import { array, boolean, clearable, enumOf, expandParam, integer, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../schema/params.ts';
+import { MAX_AMOUNT } from '../schema/money.ts';
+import { address, REFUSED, shipping } from './payment_params.ts';
 import { customers, type Customer, type DeletedCustomer } from './payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { render, type PaymentDeps } from './ports.ts';
 
+const invoiceSettings = object({
+  custom_fields: clearable(array(object({ name: nonEmptyString(40), value: nonEmptyString(140) }), { max: 4 })),
+  default_payment_method: clearable(string({ max: 255 })),
+  footer: clearable(string({ max: 5000 })),
+  rendering_options: clearable(object({
+    amount_tax_display: clearable(enumOf(['exclude_tax', 'include_inclusive_tax'] as const)),
+    template: optional(string({ max: 5000 })),
+  })),
+});
+
 const fields = {
+  address: clearable(address()),
+  balance: optional(integer({ min: -MAX_AMOUNT, max: MAX_AMOUNT })),
+  business_name: clearable(string({ max: 150 })),
+  individual_name: clearable(string({ max: 150 })),
   description: clearable(string({ max: 350 })),
   email: clearable(string({ max: 512 })),
   name: clearable(string({ max: 256 })),
   phone: clearable(string({ max: 20 })),
+  preferred_locales: optional(array(string({ max: 20 }), { max: 10 })),
+  shipping: clearable(shipping()),
+  tax_exempt: clearable(enumOf(['none', 'exempt', 'reverse'] as const)),
+  invoice_prefix: optional(string({ max: 12, pattern: /^[A-Z0-9]{3,12}$/, patternMessage: 'Invalid invoice_prefix: use 3 to 12 uppercase letters or digits.' })),
+  next_invoice_sequence: optional(integer({ min: 1 })),
   metadata: optional(metadata()),
   payment_method: optional(nonEmptyString(255)),
-  invoice_settings: optional(object({ default_payment_method: clearable(string({ max: 255 })) })),
+  invoice_settings: optional(invoiceSettings),
+  cash_balance: REFUSED.cashBalance(),
+  source: REFUSED.sources(),
+  tax: REFUSED.tax(),
+  validate: optional(boolean()),
   expand: expandParam(),
 };
 
@@ -29,23 +54,47 @@ export async function retrieveCustomer(q: Queryable, accountId: string, id: stri
 
 export const createCustomerParams = object({
   ...fields,
+  tax_id_data: REFUSED.tax(),
   /** The test clock whose time this customer's billing follows: set at creation only, never changed. */
   test_clock: optional(nonEmptyString(255)),
 });
-export const updateCustomerParams = object({ customer: nonEmptyString(255), ...fields });
+export const updateCustomerParams = object({ customer: nonEmptyString(255), default_source: REFUSED.sources(), ...fields });
 export const deleteCustomerParams = object({ customer: nonEmptyString(255) });
 
 type Fields = ParsedObject<typeof fields>;
 
 function apply(c: Customer, p: Fields): void {
-  if (p.description !== undefined) c.description = p.description;
-  if (p.email !== undefined) c.email = p.email;
-  if (p.name !== undefined) c.name = p.name;
-  if (p.phone !== undefined) c.phone = p.phone;
+  const set = <K extends keyof Customer & keyof Fields>(k: K, v: Customer[K] | undefined) => { if (v !== undefined) c[k] = v; };
+  set('address', p.address);
+  set('balance', p.balance);
+  set('description', p.description);
+  set('email', p.email);
+  set('name', p.name);
+  set('phone', p.phone);
+  set('preferred_locales', p.preferred_locales);
+  set('shipping', p.shipping);
+  if (p.tax_exempt !== undefined) c.tax_exempt = p.tax_exempt ?? 'none';
+  set('invoice_prefix', p.invoice_prefix);
+  set('next_invoice_sequence', p.next_invoice_sequence);
+  if (p.business_name !== undefined) setOptional(c, 'business_name', p.business_name);
+  if (p.individual_name !== undefined) setOptional(c, 'individual_name', p.individual_name);
   if (p.metadata !== undefined) c.metadata = applyMetadata(c.metadata, p.metadata);
-  const pm = p.invoice_settings?.default_payment_method;
+  const s = p.invoice_settings;
+  if (s?.custom_fields !== undefined) c.invoice_settings.custom_fields = s.custom_fields;
+  if (s?.footer !== undefined) c.invoice_settings.footer = s.footer;
+  if (s?.rendering_options !== undefined) {
+    c.invoice_settings.rendering_options = s.rendering_options === null ? null
+      : { amount_tax_display: s.rendering_options.amount_tax_display ?? null, template: s.rendering_options.template ?? null };
+  }
+  const pm = s?.default_payment_method;
   if (pm !== undefined) c.invoice_settings.default_payment_method = pm;
   else if (p.payment_method && !c.invoice_settings.default_payment_method) c.invoice_settings.default_payment_method = p.payment_method;
+}
+
+/** Stripe renders business_name and individual_name only once set; an empty value removes them again. */
+function setOptional(c: Customer, k: 'business_name' | 'individual_name', v: string | null): void {
+  if (v === null) delete c[k];
+  else c[k] = v;
 }
 
 /** A customer that exists and is not deleted, or Stripe's resource_missing. */
@@ -60,10 +109,10 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
   run: (ctx, p) => ctx.finish('create', async (q) => {
     const c: Customer = {
       id: newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
-      default_source: null, delinquent: false, description: null, email: null,
+      customer_account: null, default_source: null, delinquent: false, description: null, email: null,
       invoice_prefix: randomId(8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
-      livemode: false, metadata: {}, name: null, phone: null, preferred_locales: [], shipping: null,
+      livemode: false, metadata: {}, name: null, next_invoice_sequence: 1, phone: null, preferred_locales: [], shipping: null,
       tax_exempt: 'none', test_clock: null,
     };
     apply(c, p);

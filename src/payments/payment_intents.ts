@@ -12,7 +12,7 @@ import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors
 import { newId, nowSeconds, randomId } from '../ids.ts';
 import {
   amount, array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object,
-  optional, string, type ParsedObject,
+  optional, string, type ParsedObject, type Schema,
 } from '../schema/params.ts';
 import { findTestCard } from '../processor/cards.ts';
 import type { AuthorizeResult } from '../processor/types.ts';
@@ -24,34 +24,90 @@ import { recordBalanceTransaction } from './balance.ts';
 import { claimExternalId, payloadFingerprint } from './external_ids.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { render, type PaymentContext, type PaymentDeps } from './ports.ts';
+import { paymentMethodTypes, REFUSED, setupFutureUsage, shipping, storedHash } from './payment_params.ts';
+import { buildCharge, declineError } from './charges.ts';
+
+/** off_session: true/false, or Stripe's older one_off/recurring spellings (both mean true). */
+function offSession(): Schema<boolean> {
+  const b = boolean();
+  return {
+    required: true,
+    parse: (v, path) => (v === 'one_off' || v === 'recurring' ? true : b.parse(v, path)),
+    jsonSchema: () => ({ anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['one_off', 'recurring'] }] }),
+  };
+}
+
+/** final_capture=false (a multicapture) needs what Oncepay's cards lack; true is what every capture is. */
+function finalCapture(): Schema<boolean> {
+  const b = boolean();
+  return {
+    required: true,
+    parse: (v, path) => {
+      if (b.parse(v, path)) return true;
+      throw invalidRequest(`Oncepay does not support '${path}': multicapture (capturing a PaymentIntent in parts) is not available for its cards; every capture is final.`, path, 'parameter_unsupported');
+    },
+    jsonSchema: () => ({ type: 'boolean', description: 'Only true: every capture is final.' }),
+  };
+}
 
 const paymentMethod = () => string({ max: 255 });
 const captureMethod = () => enumOf(['automatic', 'automatic_async', 'manual'] as const);
 
+/** Parameters create, update and confirm share: stored and echoed, or refused with their reason. */
+const common = {
+  payment_method_types: paymentMethodTypes(),
+  payment_method_options: clearable(storedHash()),
+  setup_future_usage: setupFutureUsage(),
+  shipping: clearable(shipping()),
+  receipt_email: clearable(string({ max: 800 })),
+  excluded_payment_method_types: clearable(array(string({ max: 50 }), { max: 60 })),
+  allowed_payment_method_types: REFUSED.paymentMethodConfiguration(),
+  payment_method_data: REFUSED.paymentMethodData(),
+  amount_details: REFUSED.amountDetails(),
+  hooks: REFUSED.hooks(),
+  payment_details: REFUSED.paymentDetails(),
+  expand: expandParam(),
+};
+
+/** Only create and confirm: how the confirmation runs. */
+const confirmation = {
+  off_session: optional(offSession()),
+  error_on_requires_action: optional(boolean()),
+  return_url: optional(string({ max: 2048 })),
+  use_stripe_sdk: optional(boolean()),
+  mandate: REFUSED.mandate(),
+  mandate_data: REFUSED.mandate(),
+  confirmation_token: REFUSED.confirmationToken(),
+  radar_options: REFUSED.radar(),
+};
+
 export const createPaymentIntentParams = object({
+  ...common,
+  ...confirmation,
   amount: amount(),
   currency: currency(),
   customer: optional(nonEmptyString(255)),
   description: optional(string({ max: 1000 })),
   metadata: optional(metadata()),
   payment_method: optional(paymentMethod()),
-  payment_method_types: optional(array(enumOf(['card'] as const), { max: 10 })),
   automatic_payment_methods: optional(object({ enabled: boolean(), allow_redirects: optional(enumOf(['always', 'never'] as const)) })),
   capture_method: optional(captureMethod()),
   confirmation_method: optional(enumOf(['automatic', 'manual'] as const)),
   confirm: optional(boolean()),
-  off_session: optional(string({ max: 20 })),
-  error_on_requires_action: optional(boolean()),
-  receipt_email: optional(string({ max: 800 })),
-  return_url: optional(string({ max: 2048 })),
   statement_descriptor: optional(string({ max: 22 })),
   statement_descriptor_suffix: optional(string({ max: 22 })),
+  transfer_group: optional(string({ max: 5000 })),
+  payment_method_configuration: REFUSED.paymentMethodConfiguration(),
+  application_fee_amount: REFUSED.connect(),
+  on_behalf_of: REFUSED.connect(),
+  transfer_data: REFUSED.connect(),
+  customer_account: REFUSED.customerAccount(),
   external_id: optional(nonEmptyString(255)),
   order: optional(nonEmptyString(255)),
-  expand: expandParam(),
 });
 
 export const updatePaymentIntentParams = object({
+  ...common,
   intent: nonEmptyString(255),
   amount: optional(amount()),
   currency: optional(currency()),
@@ -60,26 +116,33 @@ export const updatePaymentIntentParams = object({
   metadata: optional(metadata()),
   payment_method: clearable(paymentMethod()),
   capture_method: optional(captureMethod()),
-  receipt_email: clearable(string({ max: 800 })),
   statement_descriptor: clearable(string({ max: 22 })),
   statement_descriptor_suffix: clearable(string({ max: 22 })),
-  expand: expandParam(),
+  transfer_group: optional(string({ max: 5000 })),
+  payment_method_configuration: REFUSED.paymentMethodConfiguration(),
+  application_fee_amount: REFUSED.connect(),
+  transfer_data: REFUSED.connect(),
+  customer_account: REFUSED.customerAccount(),
 });
 
 export const confirmPaymentIntentParams = object({
+  ...common,
+  ...confirmation,
   intent: nonEmptyString(255),
   payment_method: optional(paymentMethod()),
   capture_method: optional(captureMethod()),
-  receipt_email: clearable(string({ max: 800 })),
-  return_url: optional(string({ max: 2048 })),
-  off_session: optional(string({ max: 20 })),
-  error_on_requires_action: optional(boolean()),
-  expand: expandParam(),
+  amount_to_confirm: optional(amount()),
 });
 
 export const capturePaymentIntentParams = object({
   intent: nonEmptyString(255),
   amount_to_capture: optional(integer({ min: 1 })),
+  final_capture: optional(finalCapture()),
+  application_fee_amount: REFUSED.connect(),
+  transfer_data: REFUSED.connect(),
+  amount_details: REFUSED.amountDetails(),
+  hooks: REFUSED.hooks(),
+  payment_details: REFUSED.paymentDetails(),
   metadata: optional(metadata()),
   statement_descriptor: optional(string({ max: 22 })),
   statement_descriptor_suffix: optional(string({ max: 22 })),
@@ -97,6 +160,13 @@ type UpdateParams = ParsedObject<typeof updatePaymentIntentParams.shape>;
 type ConfirmParams = ParsedObject<typeof confirmPaymentIntentParams.shape>;
 type CaptureParams = ParsedObject<typeof capturePaymentIntentParams.shape>;
 type CancelParams = ParsedObject<typeof cancelPaymentIntentParams.shape>;
+
+/** Stripe refuses to set up future usage on a payment made while the customer is away. */
+export function checkOffSessionUsage(p: { off_session?: boolean; setup_future_usage?: string | null }): void {
+  if (p.off_session && p.setup_future_usage) {
+    throw invalidRequest('You cannot confirm with the off_session parameter when setup_future_usage is also set on the PaymentIntent: future usage cannot be set up while the payment is processed off-session.', 'off_session');
+  }
+}
 
 /** Static check of a payment method id (before anything runs, so nothing is saved on a typo). */
 export function checkPaymentMethod(pm: string | null | undefined, param = 'payment_method'): void {
@@ -153,6 +223,10 @@ export interface ConfirmPlan {
 /** Checks on create's parameters that need no database: nothing is saved when they fail. */
 export function checkCreateParams(p: CreateParams): void {
   checkPaymentMethod(p.payment_method);
+  if (p.off_session && !p.confirm) {
+    throw invalidRequest('The off_session parameter can only be used when confirm=true: it describes the confirmation made in this request.', 'off_session');
+  }
+  checkOffSessionUsage(p);
   if (p.confirm && !p.payment_method) {
     throw invalidRequest('You cannot confirm this PaymentIntent because it\'s missing a payment method: pass payment_method (for example pm_card_visa) together with confirm=true.', 'payment_method', 'parameter_missing');
   }
@@ -213,7 +287,6 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
   const pi = structuredClone(plan.snapshot);
   const save = () => paymentIntents.update(q, ctx.accountId, pi, {}, { status: 'processing' });
   const now = nowSeconds();
-  const card = findTestCard(plan.paymentMethod)!.card;
   if (result.outcome === 'requires_action') {
     pi.status = 'requires_action';
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
@@ -223,20 +296,8 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     return { pi, error: null };
   }
   const approved = result.outcome === 'approved';
-  const charge: Charge = {
-    id: plan.chargeId, object: 'charge', amount: plan.amount,
-    amount_captured: approved && plan.capture ? plan.amount : 0, amount_refunded: 0, balance_transaction: null,
-    captured: approved && plan.capture, created: now, currency: plan.currency, customer: pi.customer,
-    description: pi.description, disputed: false,
-    failure_code: approved ? null : result.code, failure_message: approved ? null : result.message,
-    livemode: false, metadata: {},
-    outcome: approved
-      ? { network_status: 'approved_by_network', reason: null, risk_level: 'normal', seller_message: 'Payment complete.', type: 'authorized' }
-      : { network_status: 'declined_by_network', reason: result.decline_code ?? result.code, risk_level: 'normal', seller_message: 'The bank did not return any further details with this decline.', type: 'issuer_declined' },
-    paid: approved, payment_intent: pi.id, payment_method: plan.paymentMethod,
-    payment_method_details: { type: 'card', card: { ...card, network: card.brand } },
-    receipt_email: pi.receipt_email, refunded: false, status: approved ? 'succeeded' : 'failed',
-  };
+  const charge = buildCharge(pi, { id: plan.chargeId, paymentMethod: plan.paymentMethod, amount: plan.amount, currency: plan.currency,
+    capture: plan.capture, authenticated: plan.authenticated, created: now }, result);
   if (charge.captured) {
     charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
       amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
@@ -256,11 +317,7 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
-  const error: PaymentError = {
-    type: 'card_error', code: result.code, ...(result.decline_code ? { decline_code: result.decline_code } : {}),
-    message: result.message, charge: charge.id,
-    payment_method: { id: plan.paymentMethod, object: 'payment_method', type: 'card', card },
-  };
+  const error = declineError(charge, result as Extract<AuthorizeResult, { outcome: 'declined' }>);
   pi.status = 'requires_payment_method';
   pi.payment_method = null;
   pi.last_payment_error = error;
@@ -277,21 +334,28 @@ async function recordAuthorization(q: Tx, ctx: PaymentContext, plan: ConfirmPlan
   return { status: 402, body: { error: { ...error, payment_intent: await render(q, ctx, pi, expand) } } };
 }
 
+/** The default payment_method_options of a card payment, as Stripe renders them. */
+const CARD_OPTIONS = { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } };
+
 /** A new intent (requires_payment_method, or requires_confirmation when it has a payment method). */
 export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'capture_method' | 'confirmation_method' | 'description'
-  | 'external_id' | 'payment_method_types' | 'receipt_email' | 'statement_descriptor' | 'statement_descriptor_suffix'>>
+  | 'external_id' | 'payment_method_types' | 'receipt_email' | 'statement_descriptor' | 'statement_descriptor_suffix' | 'setup_future_usage'
+  | 'shipping' | 'payment_method_options' | 'automatic_payment_methods' | 'transfer_group' | 'excluded_payment_method_types'>>
   & { amount: number; currency: string; customer: string | null; order: string | null; invoice?: string; payment_method: string | null; metadata: Record<string, string> }): PaymentIntent {
   return {
-    id, object: 'payment_intent', amount: p.amount, amount_capturable: 0, amount_received: 0,
+    id, object: 'payment_intent', allowed_payment_method_types: null, amount: p.amount, amount_capturable: 0, amount_received: 0,
+    application: null, application_fee_amount: null, automatic_payment_methods: p.automatic_payment_methods ?? null,
     canceled_at: null, cancellation_reason: null, capture_method: p.capture_method ?? 'automatic',
     client_secret: `${id}_secret_${randomId(25)}`, confirmation_method: p.confirmation_method ?? 'automatic',
-    created: nowSeconds(), currency: p.currency, customer: p.customer, description: p.description ?? null,
+    created: nowSeconds(), currency: p.currency, customer: p.customer, customer_account: null, description: p.description ?? null,
+    excluded_payment_method_types: p.excluded_payment_method_types ?? null,
     external_id: p.external_id ?? null, invoice: p.invoice ?? null, last_payment_error: null, latest_charge: null, livemode: false,
-    metadata: p.metadata, next_action: null, order: p.order, payment_method: p.payment_method,
-    payment_method_types: p.payment_method_types ?? ['card'], receipt_email: p.receipt_email ?? null,
-    setup_future_usage: null, statement_descriptor: p.statement_descriptor ?? null,
-    statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
-    status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method',
+    managed_payments: null, metadata: p.metadata, next_action: null, on_behalf_of: null, order: p.order, payment_method: p.payment_method,
+    payment_method_configuration_details: null, payment_method_options: p.payment_method_options ?? CARD_OPTIONS,
+    payment_method_types: p.payment_method_types ?? ['card'], payment_record: null, processing: null, receipt_email: p.receipt_email ?? null,
+    review: null, setup_future_usage: p.setup_future_usage ?? null, shipping: p.shipping ?? null, source: null,
+    statement_descriptor: p.statement_descriptor ?? null, statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
+    status: p.payment_method ? 'requires_confirmation' : 'requires_payment_method', transfer_group: p.transfer_group ?? null,
   };
 }
 

@@ -6,7 +6,8 @@
 import type { Command } from '../idempotency/engine.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { amount, enumOf, expandParam, metadata, nonEmptyString, object, optional, type ParsedObject } from '../schema/params.ts';
+import { amount, currency, enumOf, expandParam, metadata, nonEmptyString, object, optional, string, type ParsedObject } from '../schema/params.ts';
+import { REFUSED } from './payment_params.ts';
 import { charges, paymentIntents, refunds, type Refund } from './payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { recordBalanceTransaction } from './balance.ts';
@@ -21,6 +22,12 @@ export const createRefundParams = object({
   amount: optional(amount()),
   reason: optional(enumOf(['duplicate', 'fraudulent', 'requested_by_customer'] as const)),
   metadata: optional(metadata()),
+  currency: optional(currency()),
+  customer: optional(nonEmptyString(255)),
+  instructions_email: optional(string({ max: 800 })),
+  origin: REFUSED.cashBalance(),
+  refund_application_fee: REFUSED.connect(),
+  reverse_transfer: REFUSED.connect(),
   external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
@@ -71,11 +78,19 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
       if (amt > refundable) {
         throw invalidRequest(`Refund amount (${formatAmount(amt, charge.currency)}) is greater than the amount left to refund on charge ${charge.id} (${formatAmount(refundable, charge.currency)}).`, 'amount', 'amount_too_large');
       }
+      if (p.currency && p.currency !== charge.currency) {
+        throw invalidRequest(`The refund's currency (${p.currency}) must be the charge's (${charge.currency}).`, 'currency');
+      }
+      if (p.customer && p.customer !== charge.customer) {
+        throw invalidRequest(`Charge ${charge.id} does not belong to customer ${p.customer}.`, 'customer');
+      }
       const refund: Refund = {
         id, object: 'refund', amount: amt, balance_transaction: null, charge: charge.id, created: nowSeconds(),
-        currency: charge.currency, external_id: p.external_id ?? null, failure_reason: null,
-        metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, reason: p.reason ?? null,
-        status: 'pending',
+        currency: charge.currency, customer: charge.customer, customer_account: null,
+        destination_details: { card: { reference: null, reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
+        external_id: p.external_id ?? null, ...(p.instructions_email ? { instructions_email: p.instructions_email } : {}),
+        metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, payment_method: charge.payment_method,
+        reason: p.reason ?? null, receipt_number: null, source_transfer_reversal: null, status: 'pending', transfer_reversal: null,
       };
       refunds.insert(q, ctx.accountId, refund);
       emitEvent(q, ctx, 'refund.created', refund);
@@ -94,6 +109,7 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
       const charge = await charges.get(q, ctx.accountId, plan.charge, { forUpdate: true });
       const now = nowSeconds();
       refund.status = 'succeeded';
+      refund.destination_details.card = { ...refund.destination_details.card, reference: refund.id.slice(3, 26).toUpperCase(), reference_status: 'available' };
       refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
         amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
       });

@@ -1,12 +1,22 @@
 /**
- * The test payment methods: Stripe's test cards plus Oncepay's fault cards for retry drills.
+ * The test payment methods: Stripe's documented `pm_card_*` test cards (docs.stripe.com/testing:
+ * by brand, by country, declines, fraud prevention, 3-D Secure, disputes, refunds, available
+ * balance), each with its card's brand, number, funding and country and the outcome Stripe
+ * documents at the steps Oncepay has, plus Oncepay's own fault cards for retry drills.
+ *
+ * Outcomes Oncepay cannot produce yet answer as Stripe does at the payment step: the dispute cards
+ * and the refund cards (pendingRefund, refundFail) succeed like any card, since disputes and
+ * asynchronous refund failures do not exist here; Radar's elevated risk is reported on the charge
+ * but never queues a review; avs/cvc check failures are reported, and pay (no Radar rule blocks them).
  */
-import type { CardDetails } from './types.ts';
+import { createHash } from 'node:crypto';
+import type { CardDetails, CheckResult, Decline } from './types.ts';
 
 export type CardBehaviour =
   | { kind: 'approve' }
-  | { kind: 'decline'; code: string; decline_code?: string; message: string }
-  | { kind: 'authentication_required' }
+  | ({ kind: 'decline' } & Decline)
+  /** 3-D Secure: requires_action until the customer authenticates; then `then` (a decline) or approval. */
+  | { kind: 'authentication_required'; then?: Decline }
   /** The acquirer charges, then its answer is lost (the first attempt per downstream key times out). */
   | { kind: 'timeout_after_charge' }
   /** The acquirer fails with a 5xx before charging (first attempt per downstream key); a retry succeeds. */
@@ -19,38 +29,141 @@ export interface TestCard {
   behaviour: CardBehaviour;
 }
 
-const card = (brand: string, last4: string, funding: CardDetails['funding'] = 'credit'): CardDetails => ({
-  brand, last4, exp_month: 12, exp_year: 2034, funding, country: 'US',
-});
+interface CardSpec {
+  brand?: string;
+  funding?: CardDetails['funding'];
+  country?: string;
+  network?: string;
+  checks?: Partial<CardDetails['checks']>;
+  risk_level?: CardDetails['risk_level'];
+}
 
-const declined = (code: string, decline_code: string | undefined, message: string): CardBehaviour =>
-  ({ kind: 'decline', code, decline_code, message });
+const BRAND_BY_PREFIX: [RegExp, string][] = [
+  [/^3[47]/, 'amex'], [/^3(0|6|8)/, 'diners'], [/^35/, 'jcb'], [/^6011|^65/, 'discover'], [/^62/, 'unionpay'], [/^(5|2)/, 'mastercard'], [/^4/, 'visa'],
+];
+
+function card(number: string, spec: CardSpec = {}): CardDetails {
+  const brand = spec.brand ?? BRAND_BY_PREFIX.find(([re]) => re.test(number))![1];
+  const pass: CheckResult = 'pass';
+  return {
+    brand, last4: number.slice(-4), exp_month: 12, exp_year: 2034, funding: spec.funding ?? 'credit', country: spec.country ?? 'US',
+    network: spec.network ?? brand,
+    fingerprint: createHash('sha256').update(`oncepay-card:${number}`).digest('base64url').replace(/[-_]/g, '').slice(0, 16),
+    checks: { address_line1_check: null, address_postal_code_check: pass, cvc_check: pass, ...spec.checks },
+    risk_level: spec.risk_level ?? 'normal',
+  };
+}
+
+const approve = (number: string, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'approve' } });
+const decline = (number: string, d: Decline, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'decline', ...d } });
+const threeDS = (number: string, spec?: CardSpec, then?: Decline): TestCard =>
+  ({ card: card(number, spec), behaviour: { kind: 'authentication_required', ...(then ? { then } : {}) } });
+
+const DECLINED = 'Your card was declined.';
+const GENERIC: Decline = { code: 'card_declined', decline_code: 'generic_decline', message: DECLINED, advice_code: 'try_again_later' };
+const INSUFFICIENT: Decline = { code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.', advice_code: 'try_again_later' };
+const LOST: Decline = { code: 'card_declined', decline_code: 'lost_card', message: DECLINED, advice_code: 'do_not_try_again' };
+const STOLEN: Decline = { code: 'card_declined', decline_code: 'stolen_card', message: DECLINED, advice_code: 'do_not_try_again' };
+const EXPIRED: Decline = { code: 'expired_card', decline_code: 'expired_card', message: 'Your card has expired.', param: 'exp_month', advice_code: 'confirm_card_data' };
+const INCORRECT_CVC: Decline = { code: 'incorrect_cvc', decline_code: 'incorrect_cvc', message: 'Your card\'s security code is incorrect.', param: 'cvc', advice_code: 'confirm_card_data' };
+const PROCESSING: Decline = { code: 'processing_error', decline_code: 'processing_error', message: 'An error occurred while processing your card. Try again in a little bit.', advice_code: 'try_again_later' };
+const VELOCITY: Decline = { code: 'card_declined', decline_code: 'card_velocity_exceeded', message: 'Your card was declined for making repeated attempts too frequently or exceeding its amount limit.', advice_code: 'try_again_later' };
+const FRAUDULENT: Decline = { code: 'card_declined', decline_code: 'fraudulent', message: DECLINED };
+const BLOCKED: Decline = { ...FRAUDULENT, blocked: true };
+
+/** Stripe's cards by country (docs.stripe.com/testing#international-cards): a Visa credit card unless said. */
+const BY_COUNTRY: Record<string, [number: string, spec?: CardSpec]> = {
+  us: ['4242424242424242'], ar: ['4000000320000021', { country: 'AR' }], br: ['4000000760000002', { country: 'BR' }],
+  ca: ['4000001240000000', { country: 'CA' }], mx: ['4000004840008001', { country: 'MX' }],
+  ae: ['4000007840000001', { country: 'AE' }], ae_mastercard: ['5200007840000022', { country: 'AE' }],
+  at: ['4000000400000008', { country: 'AT' }], be: ['4000000560000004', { country: 'BE' }], bg: ['4000001000000000', { country: 'BG' }],
+  by: ['4000001120000005', { country: 'BY' }], hr: ['4000001910000009', { country: 'HR' }], cy: ['4000001960000008', { country: 'CY' }],
+  cz: ['4000002030000002', { country: 'CZ' }], dk: ['4000002080000001', { country: 'DK' }], ee: ['4000002330000009', { country: 'EE' }],
+  fi: ['4000002460000001', { country: 'FI' }], fr: ['4000002500000003', { country: 'FR' }], de: ['4000002760000016', { country: 'DE' }],
+  gi: ['4000002920000005', { country: 'GI' }], gr: ['4000003000000030', { country: 'GR' }], hu: ['4000003480000005', { country: 'HU' }],
+  ie: ['4000003720000005', { country: 'IE' }], it: ['4000003800000008', { country: 'IT' }], lv: ['4000004280000005', { country: 'LV' }],
+  li: ['4000004380000004', { country: 'LI' }], lt: ['4000004400000000', { country: 'LT' }], lu: ['4000004420000006', { country: 'LU' }],
+  mt: ['4000004700000007', { country: 'MT' }], nl: ['4000005280000002', { country: 'NL' }], no: ['4000005780000007', { country: 'NO' }],
+  pl: ['4000006160000005', { country: 'PL' }], pt: ['4000006200000007', { country: 'PT' }], ro: ['4000006420000001', { country: 'RO' }],
+  si: ['4000007050000006', { country: 'SI' }], sk: ['4000007030000001', { country: 'SK' }], es: ['4000007240000007', { country: 'ES' }],
+  se: ['4000007520000008', { country: 'SE' }], ch: ['4000007560000009', { country: 'CH' }],
+  gb: ['4000008260000000', { country: 'GB' }], gb_debit: ['4000058260000005', { country: 'GB', funding: 'debit' }],
+  gb_mastercard: ['5555558265554449', { country: 'GB' }],
+  au: ['4000000360000006', { country: 'AU' }], cn: ['4000001560000002', { country: 'CN' }], hk: ['4000003440000004', { country: 'HK' }],
+  in: ['4000003560000008', { country: 'IN' }], jp: ['4000003920000003', { country: 'JP' }], my: ['4000004580000002', { country: 'MY' }],
+  nz: ['4000005540000008', { country: 'NZ' }], sg: ['4000007020000003', { country: 'SG' }],
+  th_credit: ['4000007640000003', { country: 'TH' }], th_debit: ['4000057640000008', { country: 'TH', funding: 'debit' }],
+};
 
 export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
-  pm_card_visa: { card: card('visa', '4242'), behaviour: { kind: 'approve' } },
-  pm_card_visa_debit: { card: card('visa', '5556', 'debit'), behaviour: { kind: 'approve' } },
-  pm_card_mastercard: { card: card('mastercard', '4444'), behaviour: { kind: 'approve' } },
-  pm_card_amex: { card: card('amex', '8431'), behaviour: { kind: 'approve' } },
-  pm_card_visa_chargeDeclined: {
-    card: card('visa', '0002'),
-    behaviour: declined('card_declined', 'generic_decline', 'Your card was declined.'),
-  },
-  pm_card_visa_chargeDeclinedInsufficientFunds: {
-    card: card('visa', '9995'),
-    behaviour: declined('card_declined', 'insufficient_funds', 'Your card has insufficient funds.'),
-  },
-  pm_card_chargeDeclinedExpiredCard: {
-    card: card('visa', '0069'),
-    behaviour: declined('expired_card', 'expired_card', 'Your card has expired.'),
-  },
-  pm_card_chargeDeclinedProcessingError: {
-    card: card('visa', '0119'),
-    behaviour: declined('processing_error', 'processing_error', 'An error occurred while processing your card. Try again in a little bit.'),
-  },
-  pm_card_authenticationRequired: { card: card('visa', '3184'), behaviour: { kind: 'authentication_required' } },
-  pm_card_oncepay_timeoutAfterCharge: { card: card('visa', '0341'), behaviour: { kind: 'timeout_after_charge' } },
-  pm_card_oncepay_slow: { card: card('visa', '1881'), behaviour: { kind: 'slow', ms: 3000 } },
-  pm_card_oncepay_errorBeforeCharge: { card: card('visa', '0259'), behaviour: { kind: 'error_before_charge' } },
+  // By brand.
+  pm_card_visa: approve('4242424242424242'),
+  pm_card_visa_debit: approve('4000056655665556', { funding: 'debit' }),
+  pm_card_mastercard: approve('5555555555554444'),
+  pm_card_mastercard_debit: approve('5200828282828210', { funding: 'debit' }),
+  pm_card_mastercard_prepaid: approve('5105105105105100', { funding: 'prepaid' }),
+  pm_card_amex: approve('378282246310005'),
+  pm_card_discover: approve('6011111111111117'),
+  pm_card_diners: approve('3056930009020004'),
+  pm_card_jcb: approve('3566002020360505', { country: 'JP' }),
+  pm_card_unionpay: approve('6200000000000005', { country: 'CN' }),
+  pm_card_visa_cartesBancaires: approve('4000002500001001', { country: 'FR', network: 'cartes_bancaires' }),
+  pm_card_mastercard_cartesBancaires: approve('5555552500001001', { country: 'FR', network: 'cartes_bancaires' }),
+  pm_card_visa_debit_eftposAuCoBranded: approve('4000050360000001', { country: 'AU', funding: 'debit', network: 'eftpos_au' }),
+  pm_card_mastercard_debit_eftposAuCoBranded: approve('5555050360000080', { country: 'AU', funding: 'debit', network: 'eftpos_au' }),
+  // By country.
+  ...Object.fromEntries(Object.entries(BY_COUNTRY).map(([c, [number, spec]]) => [`pm_card_${c}`, approve(number, spec)])),
+  // Declines (the visa-less spellings are the tokens' names, accepted too).
+  pm_card_visa_chargeDeclined: decline('4000000000000002', GENERIC),
+  pm_card_chargeDeclined: decline('4000000000000002', GENERIC),
+  pm_card_visa_chargeDeclinedInsufficientFunds: decline('4000000000009995', INSUFFICIENT),
+  pm_card_chargeDeclinedInsufficientFunds: decline('4000000000009995', INSUFFICIENT),
+  pm_card_visa_chargeDeclinedLostCard: decline('4000000000009987', LOST),
+  pm_card_visa_chargeDeclinedStolenCard: decline('4000000000009979', STOLEN),
+  pm_card_chargeDeclinedExpiredCard: decline('4000000000000069', EXPIRED),
+  pm_card_visa_chargeDeclinedExpiredCard: decline('4000000000000069', EXPIRED),
+  pm_card_chargeDeclinedIncorrectCvc: decline('4000000000000127', INCORRECT_CVC, { checks: { cvc_check: 'fail' } }),
+  pm_card_visa_chargeDeclinedIncorrectCvc: decline('4000000000000127', INCORRECT_CVC, { checks: { cvc_check: 'fail' } }),
+  pm_card_chargeDeclinedProcessingError: decline('4000000000000119', PROCESSING),
+  pm_card_visa_chargeDeclinedProcessingError: decline('4000000000000119', PROCESSING),
+  pm_card_visa_chargeDeclinedVelocityLimitExceeded: decline('4000000000006975', VELOCITY),
+  pm_card_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
+  pm_card_visa_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
+  /** Attaches to a customer, then every charge is declined. */
+  pm_card_chargeCustomerFail: decline('4000000000000341', GENERIC),
+  // Fraud prevention (Radar).
+  pm_card_radarBlock: decline('4100000000000019', BLOCKED, { risk_level: 'highest' }),
+  pm_card_riskLevelHighest: decline('4000000000004954', BLOCKED, { risk_level: 'highest' }),
+  pm_card_riskLevelElevated: approve('4000000000009235', { risk_level: 'elevated' }),
+  pm_card_cvcCheckFail: approve('4000000000000101', { checks: { cvc_check: 'fail' } }),
+  pm_card_avsZipFail: approve('4000000000000036', { checks: { address_postal_code_check: 'fail', address_line1_check: 'pass' } }),
+  pm_card_avsLine1Fail: approve('4000000000000028', { checks: { address_line1_check: 'fail' } }),
+  pm_card_avsFail: approve('4000000000000010', { checks: { address_line1_check: 'fail', address_postal_code_check: 'fail' } }),
+  pm_card_avsUnchecked: approve('4000000000000044', { checks: { address_line1_check: 'unavailable', address_postal_code_check: 'unavailable' } }),
+  // Disputes and refunds: the payment succeeds (Oncepay has no disputes nor asynchronous refund outcomes).
+  pm_card_createDispute: approve('4000000000000259'),
+  pm_card_createDisputeProductNotReceived: approve('4000000000002685'),
+  pm_card_createDisputeInquiry: approve('4000000000001976'),
+  pm_card_createMultipleDisputes: approve('4000000404000079'),
+  pm_card_pendingRefund: approve('4000000000007726'),
+  pm_card_refundFail: approve('4000000000005126'),
+  // Available balance.
+  pm_card_bypassPending: approve('4000000000000077'),
+  pm_card_bypassPendingInternational: approve('4000003720000278', { country: 'IE' }),
+  // 3-D Secure and authentication.
+  pm_card_authenticationRequired: threeDS('4000002760003184', { country: 'DE' }),
+  pm_card_authenticationRequiredOnSetup: threeDS('4000002500003155', { country: 'FR' }),
+  pm_card_authenticationRequiredSetupForOffSession: threeDS('4000003800000446', { country: 'IT' }),
+  pm_card_authenticationRequiredChargeDeclinedInsufficientFunds: threeDS('4000008260003178', { country: 'GB' }, INSUFFICIENT),
+  pm_card_threeDSecure2Required: threeDS('4000000000003220'),
+  pm_card_threeDSecureRequired: threeDS('4000000000003063'),
+  pm_card_threeDSecureRequiredChargeDeclined: threeDS('4000008400001629', {}, GENERIC),
+  pm_card_threeDSecureRequiredProcessingError: threeDS('4000008400001280', {}, PROCESSING),
+  pm_card_threeDSecureOptional: approve('4000000000003055'),
+  // Oncepay's fault cards.
+  pm_card_oncepay_timeoutAfterCharge: { card: card('4000000000000341'), behaviour: { kind: 'timeout_after_charge' } },
+  pm_card_oncepay_slow: { card: card('4000000000001881'), behaviour: { kind: 'slow', ms: 3000 } },
+  pm_card_oncepay_errorBeforeCharge: { card: card('4000000000000259'), behaviour: { kind: 'error_before_charge' } },
 };
 
 export function findTestCard(paymentMethod: string): TestCard | undefined {

@@ -35,8 +35,9 @@ export class TestAcquirer implements Processor {
     }
     if (b.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, b.ms));
     let result: AuthorizeResult;
-    if (b.kind === 'decline') result = { outcome: 'declined', code: b.code, decline_code: b.decline_code, message: b.message };
+    if (b.kind === 'decline') { const { kind: _kind, ...decline } = b; result = { ...decline, outcome: 'declined' }; }
     else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };
+    else if (b.kind === 'authentication_required' && b.then) result = { ...b.then, outcome: 'declined' };
     else result = { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
     const kind = result.outcome === 'approved' && req.capture ? 'sale' : 'authorization';
     // One statement: record the operation, or count a repeat of its downstream key and return the first answer.

@@ -3,6 +3,8 @@
  * idempotency key derived from our own ids (charge id, refund id), so repeating a call after a
  * crash or a lost answer never moves money twice.
  */
+export type CheckResult = 'pass' | 'fail' | 'unavailable' | 'unchecked';
+
 export interface CardDetails {
   brand: string;
   last4: string;
@@ -10,11 +12,30 @@ export interface CardDetails {
   exp_year: number;
   funding: 'credit' | 'debit' | 'prepaid';
   country: string;
+  /** The card network that carries its payments (a co-branded card's is not its brand). */
+  network: string;
+  /** The same card number has the same fingerprint. */
+  fingerprint: string;
+  checks: { address_line1_check: CheckResult | null; address_postal_code_check: CheckResult | null; cvc_check: CheckResult | null };
+  /** Radar's assessment of payments with this card. */
+  risk_level: 'normal' | 'elevated' | 'highest';
+}
+
+/** A refused authorization as Stripe reports it (the error's and the charge's outcome fields). */
+export interface Decline {
+  code: string;
+  decline_code?: string;
+  message: string;
+  /** The card field at fault (`exp_month`, `cvc`). */
+  param?: string;
+  advice_code?: 'confirm_card_data' | 'do_not_try_again' | 'try_again_later';
+  /** Blocked by Radar before reaching the network (not an issuer decline). */
+  blocked?: boolean;
 }
 
 export type AuthorizeResult =
   | { outcome: 'approved'; captured: boolean; network_transaction_id: string }
-  | { outcome: 'declined'; code: string; decline_code?: string; message: string }
+  | ({ outcome: 'declined' } & Decline)
   | { outcome: 'requires_action' };
 
 export interface AuthorizeRequest {

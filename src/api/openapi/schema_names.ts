@@ -8,14 +8,14 @@ export const ORDER_SCHEMA_NAMES = ['order', 'order_line_item'] as const;
 export const CATALOG_SCHEMA_NAMES = ['product', 'deleted_product', 'price', 'test_helpers.test_clock', 'deleted_test_clock'] as const;
 
 export const BILLING_SCHEMA_NAMES = [
-  'invoice', 'deleted_invoice', 'invoice_line_item', 'invoiceitem', 'deleted_invoiceitem', 'invoice_message', 'subscription',
+  'invoice', 'deleted_invoice', 'invoice_line_item', 'invoiceitem', 'deleted_invoiceitem', 'invoice_message', 'invoice_payment', 'subscription',
   'subscription_item',
 ] as const;
 
 /** The component schemas, by name. Routes name these as their response (see ResponseSpec in route_kit.ts). */
 export const SCHEMA_NAMES = [
-  'customer', 'deleted_customer', 'payment_intent', 'payment_intent_last_payment_error', 'payment_method_card',
-  'card_details', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
+  'customer', 'deleted_customer', 'payment_intent', 'payment_intent_last_payment_error', 'payment_method',
+  'address', 'shipping', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
   'webhook_endpoint_with_secret', 'webhook_endpoint_rotated', 'deleted_webhook_endpoint', 'webhook_delivery_attempt',
   'acquirer_operation', 'request_log', 'idempotency_key', 'error', 'health', 'readiness',
   ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES,

@@ -31,33 +31,52 @@ export { SCHEMA_NAMES, isSchemaName, schemaName, type SchemaName } from './schem
 
 // ---- payments ---------------------------------------------------------------------------------
 
+const str = (): JsonSchema => nullable(text());
+const address = shape({ city: str(), country: str(), line1: str(), line2: str(), postal_code: str(), state: str() }, { title: 'Address' });
+const shippingSchema = shape({
+  address: ref('address'), carrier: str(), name: text(), phone: str(), tracking_number: str(),
+}, { title: 'Shipping', optional: ['carrier', 'phone', 'tracking_number'] });
+const billingDetails = shape({ address: nullable(ref('address')), email: str(), name: str(), phone: str(), tax_id: str() });
+/** An includable list (customer `subscriptions`, charge `refunds`): present only when expanded. */
+const includedList = (item: JsonSchema) => listOf(item, 'Present only with expand[].');
+const alwaysNullExpandable = (description = 'Not supported by Oncepay: always null (expanding it answers null).') => alwaysNull(description);
+
 const customer = shape({
   id: id('cus'),
   object: objectName('customer'),
-  address: alwaysNull('Not supported by Oncepay: always null.'),
-  balance: int('Always 0 (customer balances are not supported).'),
+  address: nullable(ref('address')),
+  balance: int('The customer\'s balance in its currency\'s smallest unit (positive: owed; negative: credit), as set.'),
+  business_name: text(),
+  cash_balance: alwaysNullExpandable(),
   created: timestamp(),
   currency: nullable(currencyCode()),
-  default_source: alwaysNull(),
+  customer_account: alwaysNull(),
+  default_source: alwaysNullExpandable('The legacy Sources API is not part of Oncepay: always null.'),
   delinquent: bool(),
   description: nullable(text()),
+  discount: alwaysNullExpandable(),
   email: nullable(text()),
+  individual_name: text(),
   invoice_prefix: { type: 'string', pattern: '^[A-Z0-9]+$' },
   invoice_settings: shape({
-    custom_fields: alwaysNull(),
-    default_payment_method: nullable(text('The id of the customer\'s default payment method.')),
-    footer: alwaysNull(),
-    rendering_options: alwaysNull(),
+    custom_fields: nullable({ type: 'array', items: shape({ name: text(), value: text() }) }),
+    default_payment_method: nullableExpandable('The customer\'s default payment method.', 'payment_method'),
+    footer: nullable(text()),
+    rendering_options: nullable(shape({ amount_tax_display: nullable(text()), template: nullable(text()) })),
   }),
   livemode: livemode(),
   metadata: metadata(),
   name: nullable(text()),
+  next_invoice_sequence: int(undefined, 1),
   phone: nullable(text()),
   preferred_locales: { type: 'array', items: { type: 'string' } },
-  shipping: alwaysNull(),
-  tax_exempt: oneOfValues(['none']),
-  test_clock: nullable(id('clock', 'The test clock this customer was created on (set at creation only).')),
-}, { title: 'Customer' });
+  shipping: nullable(ref('shipping')),
+  sources: includedList({ type: 'object' }),
+  subscriptions: includedList(ref('subscription')),
+  tax_exempt: oneOfValues(['none', 'exempt', 'reverse']),
+  tax_ids: includedList({ type: 'object' }),
+  test_clock: nullableExpandable('The test clock this customer was created on (set at creation only).', 'test_helpers.test_clock', 'deleted_test_clock'),
+}, { title: 'Customer', optional: ['business_name', 'individual_name', 'cash_balance', 'discount', 'sources', 'subscriptions', 'tax_ids'] });
 
 const deletedCustomer = shape({
   id: id('cus'),
@@ -65,38 +84,67 @@ const deletedCustomer = shape({
   deleted: constant(true),
 }, { title: 'Deleted customer', description: 'What a deleted customer renders as (on DELETE, and on retrieval afterwards).' });
 
-const cardDetails = shape({
+const check = () => nullable(oneOfValues(['pass', 'fail', 'unavailable', 'unchecked']));
+const checks = () => shape({ address_line1_check: check(), address_postal_code_check: check(), cvc_check: check() });
+const cardCommon = {
   brand: text('Card brand: visa, mastercard, amex...'),
-  last4: { type: 'string', pattern: '^[0-9]{4}$' },
+  checks: checks(),
+  country: { type: 'string', pattern: '^[A-Z]{2}$' },
   exp_month: { type: 'integer', minimum: 1, maximum: 12 },
   exp_year: int(),
+  fingerprint: text(),
   funding: oneOfValues(['credit', 'debit', 'prepaid']),
-  country: { type: 'string', pattern: '^[A-Z]{2}$' },
-}, { title: 'Card details' });
+  last4: { type: 'string', pattern: '^[0-9]{4}$' },
+};
 
-const paymentMethodCard = shape({
+const paymentMethod = shape({
   id: text('The payment method id, such as pm_card_visa.'),
   object: objectName('payment_method'),
+  allow_redisplay: oneOfValues(['unspecified']),
+  billing_details: billingDetails,
+  card: shape({
+    ...cardCommon,
+    display_brand: text(),
+    generated_from: alwaysNull(),
+    networks: shape({ available: { type: 'array', items: text() }, preferred: alwaysNull() }),
+    regulated_status: oneOfValues(['regulated', 'unregulated']),
+    three_d_secure_usage: shape({ supported: bool() }),
+    wallet: alwaysNull(),
+  }),
+  created: timestamp(),
+  customer: nullableExpandable('The customer it belongs to.', 'customer', 'deleted_customer'),
+  customer_account: alwaysNull(),
+  livemode: livemode(),
+  metadata: metadata(),
   type: constant('card'),
-  card: ref('card_details'),
-}, { title: 'Payment method (card)', description: 'The test payment method used, as rendered inside payment errors.' });
+}, { title: 'PaymentMethod', description: 'A test payment method (pm_card_visa...), expanded or inside a payment error.' });
 
 const lastPaymentError = shape({
   type: constant('card_error'),
   code: text('Stripe error code, such as card_declined or expired_card.'),
   decline_code: text('The issuer\'s reason, such as insufficient_funds.'),
+  advice_code: oneOfValues(['confirm_card_data', 'do_not_try_again', 'try_again_later']),
   message: text(),
+  param: text('The card field at fault (exp_month, cvc).'),
   charge: id('ch', 'The failed charge.'),
   doc_url: text(),
-  payment_method: ref('payment_method_card'),
-}, { optional: ['decline_code', 'doc_url'], title: 'Payment error', description: 'The error of the last payment attempt (a decline).' });
+  payment_method: ref('payment_method'),
+  payment_method_type: constant('card'),
+}, { optional: ['decline_code', 'advice_code', 'param', 'doc_url', 'payment_method_type'], title: 'Payment error', description: 'The error of the last payment attempt (a decline).' });
+
+const anyHash = (description: string): JsonSchema => ({ type: 'object', description });
 
 const paymentIntent = shape({
   id: id('pi'),
   object: objectName('payment_intent'),
+  allowed_payment_method_types: alwaysNull(),
   amount: int('Amount intended to be collected, in the currency\'s smallest unit.', 1),
   amount_capturable: int('Amount that can be captured (manual capture).', 0),
+  amount_details: shape({ line_items: includedList({ type: 'object' }) }, { optional: ['line_items'] }),
   amount_received: int('Amount that was collected.', 0),
+  application: alwaysNullExpandable(),
+  application_fee_amount: alwaysNull(),
+  automatic_payment_methods: nullable(shape({ allow_redirects: oneOfValues(['always', 'never']), enabled: bool() }, { optional: ['allow_redirects'] })),
   canceled_at: nullable(timestamp()),
   cancellation_reason: nullable(oneOfValues(['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'])),
   capture_method: oneOfValues(['automatic', 'automatic_async', 'manual']),
@@ -105,26 +153,39 @@ const paymentIntent = shape({
   created: timestamp(),
   currency: currencyCode(),
   customer: nullableExpandable('The customer this payment belongs to.', 'customer', 'deleted_customer'),
+  customer_account: alwaysNull(),
   description: nullable(text()),
+  excluded_payment_method_types: nullable({ type: 'array', items: text() }),
   external_id: nullable(text('Oncepay extension: the caller\'s permanent business key for this payment (creating it twice returns the first).')),
   invoice: nullable(id('in', 'The invoice this payment pays: confirming it settles the invoice.')),
   last_payment_error: nullable(ref('payment_intent_last_payment_error')),
   latest_charge: nullableExpandable('The latest charge created by this intent.', 'charge'),
   livemode: livemode(),
+  managed_payments: alwaysNull(),
   metadata: metadata(),
   next_action: nullable(shape({
     type: constant('use_stripe_sdk'),
     use_stripe_sdk: shape({ type: constant('three_d_secure_redirect'), stripe_js: text('Where the customer authenticates.') }),
   }, { description: 'What the customer must do next (3-D Secure) when the status is requires_action.' })),
+  on_behalf_of: alwaysNullExpandable(),
   order: nullable(id('order', 'Oncepay extension: the order this payment pays.')),
-  payment_method: nullable(text('The payment method id, such as pm_card_visa.')),
+  payment_method: nullableExpandable('The payment method, such as pm_card_visa.', 'payment_method'),
+  payment_method_configuration_details: alwaysNull(),
+  payment_method_options: nullable(anyHash('As given: stored and echoed.')),
   payment_method_types: { type: 'array', items: oneOfValues(['card']) },
+  payment_record: alwaysNullExpandable(),
+  processing: alwaysNull(),
   receipt_email: nullable(text()),
-  setup_future_usage: alwaysNull(),
+  review: alwaysNullExpandable(),
+  setup_future_usage: nullable(oneOfValues(['off_session', 'on_session'])),
+  shipping: nullable(ref('shipping')),
+  source: alwaysNullExpandable(),
   statement_descriptor: nullable(text()),
   statement_descriptor_suffix: nullable(text()),
   status: oneOfValues(PAYMENT_INTENT_STATUSES),
-}, { title: 'PaymentIntent' });
+  transfer_data: alwaysNull(),
+  transfer_group: nullable(text()),
+}, { title: 'PaymentIntent', optional: ['amount_details', 'transfer_data'] });
 
 const charge = shape({
   id: id('ch'),
@@ -132,39 +193,77 @@ const charge = shape({
   amount: int(undefined, 1),
   amount_captured: int(undefined, 0),
   amount_refunded: int(undefined, 0),
+  application: alwaysNullExpandable(),
+  application_fee: alwaysNullExpandable(),
+  application_fee_amount: alwaysNull(),
   balance_transaction: nullableExpandable('The balance transaction of the capture.', 'balance_transaction'),
+  billing_details: billingDetails,
+  calculated_statement_descriptor: text(),
   captured: bool(),
   created: timestamp(),
   currency: currencyCode(),
   customer: nullableExpandable('The customer of the payment.', 'customer', 'deleted_customer'),
   description: nullable(text()),
   disputed: bool(),
+  failure_balance_transaction: alwaysNullExpandable(),
   failure_code: nullable(text()),
   failure_message: nullable(text()),
+  fraud_details: shape({}),
   livemode: livemode(),
   metadata: metadata(),
+  on_behalf_of: alwaysNullExpandable(),
   outcome: shape({
-    network_status: oneOfValues(['approved_by_network', 'declined_by_network']),
+    advice_code: nullable(oneOfValues(['confirm_card_data', 'do_not_try_again', 'try_again_later'])),
+    network_advice_code: alwaysNull(),
+    network_decline_code: alwaysNull(),
+    network_status: oneOfValues(['approved_by_network', 'declined_by_network', 'not_sent_to_network']),
     reason: nullable(text()),
-    risk_level: oneOfValues(['normal']),
+    risk_level: oneOfValues(['normal', 'elevated', 'highest']),
+    risk_score: int(undefined, 0),
     seller_message: text(),
-    type: oneOfValues(['authorized', 'issuer_declined']),
+    type: oneOfValues(['authorized', 'issuer_declined', 'blocked']),
   }),
   paid: bool(),
   payment_intent: nullableExpandable('The PaymentIntent that created this charge.', 'payment_intent'),
   payment_method: text(),
   payment_method_details: shape({
-    type: constant('card'),
     card: shape({
-      brand: text(), last4: { type: 'string', pattern: '^[0-9]{4}$' }, exp_month: { type: 'integer', minimum: 1, maximum: 12 },
-      exp_year: int(), funding: oneOfValues(['credit', 'debit', 'prepaid']), country: { type: 'string', pattern: '^[A-Z]{2}$' },
+      ...cardCommon,
+      amount_authorized: nullable(int()),
+      authorization_code: nullable(text()),
+      extended_authorization: shape({ status: constant('disabled') }),
+      incremental_authorization: shape({ status: constant('unavailable') }),
+      installments: alwaysNull(),
+      mandate: alwaysNullExpandable(),
+      multicapture: shape({ status: constant('unavailable') }),
       network: text(),
+      network_token: shape({ used: constant(false) }),
+      network_transaction_id: nullable(text()),
+      overcapture: shape({ maximum_amount_capturable: int(), status: constant('unavailable') }),
+      regulated_status: oneOfValues(['regulated', 'unregulated']),
+      three_d_secure: nullable(shape({
+        authentication_flow: constant('challenge'), result: constant('authenticated'), result_reason: alwaysNull(), version: text(),
+      })),
+      wallet: alwaysNull(),
     }),
+    type: constant('card'),
   }),
   receipt_email: nullable(text()),
+  receipt_number: alwaysNull(),
+  receipt_url: alwaysNull(),
   refunded: bool(),
+  refunds: includedList(ref('refund')),
+  review: alwaysNullExpandable(),
+  shipping: nullable(ref('shipping')),
+  source: alwaysNull(),
+  source_transfer: alwaysNullExpandable(),
+  statement_descriptor: nullable(text()),
+  statement_descriptor_suffix: nullable(text()),
   status: oneOfValues(['succeeded', 'pending', 'failed']),
-}, { title: 'Charge' });
+  transfer: alwaysNullExpandable(),
+  transfer_data: alwaysNull(),
+  transfer_group: nullable(text()),
+}, { title: 'Charge', optional: ['refunds', 'transfer'] });
 
 const refund = shape({
   id: id('re'),
@@ -174,13 +273,27 @@ const refund = shape({
   charge: expandable('The refunded charge.', 'charge'),
   created: timestamp(),
   currency: currencyCode(),
+  customer: nullableExpandable('The customer of the refunded charge.', 'customer', 'deleted_customer'),
+  customer_account: alwaysNull(),
+  destination_details: shape({
+    card: shape({
+      reference: nullable(text()), reference_status: oneOfValues(['pending', 'available']),
+      reference_type: constant('acquirer_reference_number'), type: constant('refund'),
+    }),
+    type: constant('card'),
+  }),
   external_id: nullable(text('Oncepay extension: the caller\'s permanent business key for this refund.')),
-  failure_reason: nullable(text()),
+  failure_balance_transaction: alwaysNullExpandable(),
+  instructions_email: text(),
   metadata: metadata(),
   payment_intent: nullableExpandable('The PaymentIntent of the refunded charge.', 'payment_intent'),
+  payment_method: nullableExpandable('The payment method of the refunded charge.', 'payment_method'),
   reason: nullable(oneOfValues(['duplicate', 'fraudulent', 'requested_by_customer'])),
+  receipt_number: alwaysNull(),
+  source_transfer_reversal: alwaysNullExpandable(),
   status: oneOfValues(['pending', 'succeeded', 'failed', 'canceled']),
-}, { title: 'Refund' });
+  transfer_reversal: alwaysNullExpandable(),
+}, { title: 'Refund', optional: ['instructions_email', 'failure_balance_transaction'] });
 
 const fundsEntry = shape({
   amount: int(),
@@ -199,6 +312,7 @@ const balanceTransaction = shape({
   object: objectName('balance_transaction'),
   amount: int('Positive for charges, negative for refunds.'),
   available_on: timestamp(),
+  balance_type: constant('payments'),
   created: timestamp(),
   currency: currencyCode(),
   description: nullable(text()),
@@ -207,7 +321,7 @@ const balanceTransaction = shape({
   fee_details: { type: 'array', maxItems: 0 },
   net: int(),
   reporting_category: oneOfValues(['charge', 'refund']),
-  source: text('The id of the charge or refund.'),
+  source: expandable('The charge or refund.', 'charge', 'refund'),
   status: oneOfValues(['available']),
   type: oneOfValues(['charge', 'refund']),
 }, { title: 'Balance transaction' });
@@ -372,9 +486,11 @@ const error = shape({
     doc_url: text(),
     charge: id('ch', 'For card errors: the failed charge.'),
     payment_intent: ref('payment_intent'),
-    payment_method: ref('payment_method_card'),
+    payment_method: ref('payment_method'),
+    advice_code: text(),
+    payment_method_type: constant('card'),
     existing_id: text('Oncepay extension, with code already_exists: the object created earlier under this external_id.'),
-  }, { optional: ['code', 'decline_code', 'param', 'doc_url', 'charge', 'payment_intent', 'payment_method', 'existing_id'] }),
+  }, { optional: ['code', 'decline_code', 'param', 'doc_url', 'charge', 'payment_intent', 'payment_method', 'advice_code', 'payment_method_type', 'existing_id'] }),
 }, { title: 'Error', description: 'Every error, in Stripe\'s shape.' });
 
 const health = shape({ status: constant('ok') }, { title: 'Liveness' });
@@ -391,8 +507,9 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   deleted_customer: deletedCustomer,
   payment_intent: paymentIntent,
   payment_intent_last_payment_error: lastPaymentError,
-  payment_method_card: paymentMethodCard,
-  card_details: cardDetails,
+  payment_method: paymentMethod,
+  address,
+  shipping: shippingSchema,
   charge,
   refund,
   balance,
