@@ -364,7 +364,7 @@ export async function checkWebhooks(db: pg.Client, receiverDb: pg.Client, endpoi
 
 /**
  * 5xx answers Oncepay documents: 503 database_unavailable (the database restarting or
- * unreachable: retry with the same key) and 503 while a server shuts down. A 500 api_error is
+ * unreachable: retry with the same key) and 503 shutting_down while a server shuts down. A 500 api_error is
  * an unexpected failure, and so a violation, whenever it happens.
  */
 export function check5xx(errors: ServerError[], outages: Outage[], graceMs: number): InvariantResult {
@@ -377,8 +377,8 @@ export function check5xx(errors: ServerError[], outages: Outage[], graceMs: numb
     if (inOutage) duringOutage++;
     let kind: string;
     const code = (e.body as { error?: { code?: string } } | null)?.error?.code;
-    if (e.status === 503) {
-      kind = code === 'database_unavailable' ? 'documented: 503 database_unavailable' : 'documented: 503 while a server shuts down';
+    if (e.status === 503 && (code === 'database_unavailable' || code === 'shutting_down')) {
+      kind = `documented: 503 ${code}`;
       documented++;
     } else kind = `undocumented${inOutage ? ', within a PostgreSQL restart' : ''}`;
     const body = JSON.stringify(e.body);
@@ -394,7 +394,7 @@ export function check5xx(errors: ServerError[], outages: Outage[], graceMs: numb
   }
   return {
     name: 'no_undocumented_5xx',
-    description: '5xx answered by Oncepay itself (the proxies never answer): 503 database_unavailable and 503 at shutdown are documented, nothing else',
+    description: '5xx answered by Oncepay itself (the proxies never answer): 503 database_unavailable and 503 shutting_down are documented, nothing else',
     checked: errors.length, violations: v,
     notes: { total_5xx: errors.length, documented_503: documented, within_pg_restart: duringOutage, bodies: listing },
   };

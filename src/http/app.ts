@@ -68,7 +68,8 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     genReqId: () => `req_${randomId(14)}`,
     requestIdHeader: false,
     routerOptions: { querystringParser: parseQuery, maxParamLength: 1000 },
-    return503OnClosing: true,
+    // Requests arriving while closing get a Stripe-shaped 503 instead (error_handling.ts).
+    return503OnClosing: false,
     // Router-level failures (a malformed URL) answer in Stripe's shape too. They run on a bare
     // request, before any hook (so without a request record, and unlogged).
     frameworkErrors: (err, req, reply) => {

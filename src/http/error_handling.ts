@@ -71,11 +71,29 @@ export const errorHandling = fp(async (app: FastifyInstance, opts: ErrorHandling
     return reply;
   });
 
+  // Closing: requests that still arrive (on a kept-alive connection) get a Stripe-shaped 503
+  // the clients retry, on a connection this server then closes. /readyz answers for itself.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!closing || req.url === '/readyz') return;
+    reply.header('Connection', 'close');
+    sendError(reply, shuttingDown());
+    return reply;
+  });
+
   app.addHook('onError', async (req, _reply, err) => {
     // An ApiError wrapping an unexpected cause (the engine's 500s): log the cause, never lose it.
     if (err instanceof ApiError && err.status >= 500) req.log.error({ err: err.cause ?? err, reqId: req.id }, 'request failed');
   });
 }, { name: 'oncepay-error-handling', dependencies: [REQUEST_RECORD_PLUGIN] });
+
+function shuttingDown(): ApiError {
+  return new ApiError(503, {
+    type: 'api_error', code: 'shutting_down',
+    message: 'This server is shutting down and takes no new requests. Retry (with the same Idempotency-Key): another instance, or this one once restarted, answers it.',
+  }, { 'Retry-After': '1', 'Stripe-Should-Retry': 'true' });
+}
 
 /** The run was taken over by another process after its lock expired (the engine's LockLost). */
 function lockLostError(): ApiError {

@@ -436,6 +436,40 @@ describe('graceful close', () => {
     }
   });
 
+  test('a request arriving on a kept-alive connection while closing: Stripe-shaped 503 the clients retry, then the connection closes', async () => {
+    const g = await startTestServer({ config: { webhookIntervalMs: 0 } });
+    try {
+      const pi = assertOk(await send(g, 'POST', '/v1/payment_intents', { body: form({ amount: 2300, currency: 'usd', payment_method: 'pm_card_oncepay_slow' }) }));
+      const socket = net.connect(g.port, '127.0.0.1');
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      let received = '';
+      socket.on('data', (d) => { received += d.toString('utf8'); });
+      const ended = new Promise<void>((r) => socket.once('close', () => r()));
+      const head = (method: string, path: string, extra = '') =>
+        `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${g.key}\r\nContent-Length: 0\r\n${extra}\r\n`;
+      socket.write(head('POST', `/v1/payment_intents/${pi.id}/confirm`, `Idempotency-Key: ${uniqueKey('closing')}\r\n`));
+      await eventually('the confirm to be in flight', () => (g.oncepay.engine.inFlight === 1 ? true : undefined));
+      const closing = g.oncepay.close({ timeoutMs: 10_000 });
+      await eventually('the listener to close', async () => ((await connectOnce(g.port)) === 'refused' ? true : undefined), 5_000);
+      // The same connection, busy with the confirm, carries one more request.
+      socket.write(head('GET', '/v1/customers'));
+      await ended;
+      await closing;
+      const responses = received.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(responses.length, 2, received);
+      assert.match(responses[0], /^HTTP\/1\.1 200 /);
+      assert.match(responses[0], /"status": "succeeded"/);
+      assert.match(responses[1], /^HTTP\/1\.1 503 /);
+      assert.match(responses[1], /\r\nstripe-should-retry: true\r\n/i);
+      assert.match(responses[1], /\r\nconnection: close\r\n/i);
+      const body = JSON.parse(responses[1].slice(responses[1].indexOf('\r\n\r\n') + 4));
+      assert.equal(body.error.type, 'api_error');
+      assert.equal(body.error.code, 'shutting_down');
+    } finally {
+      await g.oncepay.close();
+    }
+  });
+
   test('past the deadline the request is cut, its lock released, and a same-key retry resumes at once and charges once',
     { skip: usingPostgres() ? false : 'needs PostgreSQL: a second server on the same database' }, async () => {
       const g = await startTestServer({ config: { webhookIntervalMs: 0 } });
