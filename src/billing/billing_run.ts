@@ -3,9 +3,12 @@
  * clock) at one instant. Each step is idempotent on its own, so a run can be repeated, cut off
  * by a crash, or raced by another process, and the outcome is the same:
  *
+ * 0. trial warnings: customer.subscription.trial_will_end three days before a trial ends, once;
  * 1. renewals: every subscription whose period ended gets the next period and exactly one
  *    invoice for it (row lock + unique index on subscription and period start), or ends if it
- *    was set to cancel at period end; incomplete ones expire after 23 hours;
+ *    was set to cancel then (cancel_at, cancel_at_period_end); a trial ends into its first paid
+ *    period, or as trial_settings say when there is no payment method; incomplete ones expire
+ *    after 23 hours;
  * 2. finalization of drafts with auto_advance, an hour after their creation;
  * 3. collection: open charge_automatically invoices with auto_advance that were never attempted
  *    are paid through the idempotency engine under a key derived from the invoice, so the
@@ -23,7 +26,7 @@ import { emitEvent, systemSource } from '../events/outbox.ts';
 import { invoices, type Invoice } from './billing_objects.ts';
 import { billingNow } from './time.ts';
 import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
-import { renewSubscription } from './subscriptions.ts';
+import { renewSubscription, warnTrialEndingDue, TRIAL_WARNING_SECONDS } from './subscription_renewal.ts';
 import { payInvoice, recordMessage } from './invoices.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
 import { lockForSettling } from './invoice_payment.ts';
@@ -65,6 +68,7 @@ export class BillingRun {
   async run(scope: BillingScope): Promise<number> {
     const now = scope.clock ? await billingNow(this.db, scope.accountId!, scope.clock) : nowSeconds();
     let done = 0;
+    done += await this.warnTrials(scope, now);
     done += await this.renew(scope, now);
     done += await this.finalizeDrafts(scope, now);
     done += await this.collect(scope, now);
@@ -92,10 +96,29 @@ export class BillingRun {
     }
   }
 
+  /**
+   * customer.subscription.trial_will_end, three days before each trial ends, once per trial end
+   * (the event itself is the record: none is emitted twice for one subscription and trial_end).
+   * Runs before the renewals, so a clock jumping past the trial's end still warns first.
+   */
+  private async warnTrials(scope: BillingScope, now: number): Promise<number> {
+    const subs = await this.due('subscriptions',
+      `status = 'trialing' AND (data->>'trial_end')::bigint - ${TRIAL_WARNING_SECONDS} <= $3
+        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.account_id = subscriptions.account_id
+                          AND e.type = 'customer.subscription.trial_will_end'
+                          AND e.data->'data'->'object'->>'id' = subscriptions.id
+                          AND e.data->'data'->'object'->>'trial_end' = subscriptions.data->>'trial_end')`, scope, now);
+    return sumLimit(subs, PARALLEL, async (s) => {
+      const warned = await this.db.tx((q) => warnTrialEndingDue(q, systemSource(s.account_id), s.id, now)).catch((err) => this.skip(err, s));
+      return warned ? 1 : 0;
+    });
+  }
+
   private async renew(scope: BillingScope, now: number): Promise<number> {
     let n = 0;
     const subs = await this.due('subscriptions',
-      `((status NOT IN ('canceled', 'incomplete_expired', 'incomplete') AND current_period_end <= $3)
+      `((status NOT IN ('canceled', 'incomplete_expired', 'incomplete', 'paused')
+          AND (current_period_end <= $3 OR (data->>'cancel_at')::bigint <= $3))
         OR (status = 'incomplete' AND (data->>'created')::bigint + 82800 <= $3))`, scope, now);
     for (const s of subs) {
       for (let more = true; more;) {

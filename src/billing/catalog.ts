@@ -17,7 +17,7 @@ import type { Queryable, Tx } from '../store/db.ts';
 import { ApiError, invalidRequest, missingParam, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
-  array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string,
+  array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported,
   type ParsedObject, type Schema,
 } from '../schema/params.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
@@ -32,14 +32,19 @@ import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type
 /** Stripe's cap on a recurring price's interval: three years (3 years, 36 months, 156 weeks), 1095 days for daily prices. */
 export const MAX_INTERVAL_COUNT: Record<PriceInterval, number> = { day: 1095, week: 156, month: 36, year: 3 };
 
+const NO_TAX = 'Oncepay calculates no tax.';
+const NO_TIERS = 'Oncepay prices are per unit: no tiers, custom amounts, quantity transforms or multiple currencies.';
+
 const recurringShape = object({
   interval: enumOf(PRICE_INTERVALS),
   interval_count: optional(integer({ min: 1 })),
   usage_type: optional(enumOf(['licensed'] as const)),
+  trial_period_days: optional(integer({ min: 0, max: 730 })),
+  meter: unsupported('Oncepay has no metered billing (meters).'),
 });
 
 /** `recurring`: an interval, and a count within Stripe's three-year maximum. */
-function recurring(): Schema<{ interval: PriceInterval; interval_count: number }> {
+function recurring(): Schema<{ interval: PriceInterval; interval_count: number; trial_period_days?: number }> {
   return {
     required: true,
     parse(v, path) {
@@ -51,7 +56,7 @@ function recurring(): Schema<{ interval: PriceInterval; interval_count: number }
           `Invalid ${path}[interval_count]: the maximum interval is three years (3 years, 36 months, 156 weeks or 1095 days); ${count} ${r.interval}s is longer.`,
           `${path}[interval_count]`, 'parameter_invalid_integer');
       }
-      return { interval: r.interval, interval_count: count };
+      return { interval: r.interval, interval_count: count, trial_period_days: r.trial_period_days };
     },
     jsonSchema: () => recurringShape.jsonSchema(),
   };
@@ -103,6 +108,8 @@ const priceData = {
   recurring: optional(recurring()),
   metadata: optional(metadata()),
   tax_behavior: optional(enumOf(['unspecified'] as const)),
+  currency_options: unsupported(NO_TIERS),
+  custom_unit_amount: unsupported(NO_TIERS, { noop: (v) => typeof v === 'object' && v !== null && ['false', false].includes((v as { enabled?: unknown }).enabled as string) }),
 };
 
 export const createProductParams = object({
@@ -117,6 +124,11 @@ export const createProductParams = object({
   unit_label: optional(unitLabel()),
   url: optional(url()),
   default_price_data: optional(object(priceData)),
+  type: optional(enumOf(['good', 'service'] as const)),
+  marketing_features: unsupported('Oncepay products have no marketing features.', { noop: (v) => Array.isArray(v) && v.length === 0 }),
+  package_dimensions: unsupported('Oncepay ships nothing: products have no package dimensions.'),
+  tax_code: unsupported(NO_TAX),
+  tax_details: unsupported(NO_TAX),
   external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
@@ -133,6 +145,10 @@ export const updateProductParams = object({
   statement_descriptor: clearable(statementDescriptor()),
   unit_label: clearable(unitLabel()),
   url: clearable(url()),
+  marketing_features: unsupported('Oncepay products have no marketing features.', { noop: (v) => Array.isArray(v) && v.length === 0 }),
+  package_dimensions: unsupported('Oncepay ships nothing: products have no package dimensions.'),
+  tax_code: unsupported(NO_TAX),
+  tax_details: unsupported(NO_TAX),
   expand: expandParam(),
 });
 
@@ -148,12 +164,16 @@ export const createPriceParams = object({
     metadata: optional(metadata()),
     statement_descriptor: optional(statementDescriptor()),
     unit_label: optional(unitLabel()),
+    tax_code: unsupported(NO_TAX),
   })),
   active: optional(boolean()),
   nickname: optional(string({ max: 5000 })),
   lookup_key: optional(nonEmptyString(200)),
   transfer_lookup_key: optional(boolean()),
   billing_scheme: optional(enumOf(['per_unit'] as const)),
+  tiers: unsupported(NO_TIERS),
+  tiers_mode: unsupported(NO_TIERS),
+  transform_quantity: unsupported(NO_TIERS),
   external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
@@ -166,6 +186,7 @@ export const updatePriceParams = object({
   lookup_key: clearable(string({ max: 200 })),
   transfer_lookup_key: optional(boolean()),
   tax_behavior: optional(enumOf(['unspecified'] as const)),
+  currency_options: unsupported(NO_TIERS),
   expand: expandParam(),
 });
 
@@ -242,7 +263,7 @@ function productExists(id: string, param: string): ApiError {
 /** A new product; a custom id must be free (deleted products keep theirs). */
 async function newProduct(
   q: Tx, accountId: string,
-  p: { id?: string; name: string; active?: boolean; description?: string; images?: string[]; metadata?: Record<string, string | null> | null; shippable?: boolean; statement_descriptor?: string; unit_label?: string; url?: string; external_id?: string },
+  p: { id?: string; name: string; active?: boolean; description?: string; images?: string[]; metadata?: Record<string, string | null> | null; shippable?: boolean; statement_descriptor?: string; unit_label?: string; url?: string; external_id?: string; type?: 'good' | 'service' },
   idParam: string,
   newIdFor: string = newId('prod'),
 ): Promise<Product> {
@@ -258,7 +279,7 @@ async function newProduct(
     external_id: p.external_id ?? null,
     images: p.images ?? [], livemode: false, marketing_features: [], metadata: applyMetadata({}, p.metadata ?? {}), name: p.name,
     package_dimensions: null, shippable: p.shippable ?? null, statement_descriptor: p.statement_descriptor ?? null, tax_code: null,
-    unit_label: p.unit_label || null, updated: now, url: p.url || null,
+    tax_details: null, type: p.type ?? 'service', unit_label: p.unit_label || null, updated: now, url: p.url || null,
   };
 }
 
@@ -266,12 +287,12 @@ function newPrice(product: string, d: PriceData & { active?: boolean; nickname?:
   const amount = d.unit_amount ?? d.unit_amount_decimal ?? 0;
   return {
     id, object: 'price', active: d.active ?? true, billing_scheme: 'per_unit', created: nowSeconds(),
-    currency: d.currency, external_id: d.external_id ?? null, livemode: false, lookup_key: d.lookup_key ?? null, metadata: applyMetadata({}, d.metadata ?? {}),
+    currency: d.currency, custom_unit_amount: null, external_id: d.external_id ?? null, livemode: false, lookup_key: d.lookup_key ?? null, metadata: applyMetadata({}, d.metadata ?? {}),
     nickname: d.nickname || null, product,
     recurring: d.recurring
-      ? { interval: d.recurring.interval, interval_count: d.recurring.interval_count, meter: null, trial_period_days: null, usage_type: 'licensed' }
+      ? { interval: d.recurring.interval, interval_count: d.recurring.interval_count, meter: null, trial_period_days: d.recurring.trial_period_days || null, usage_type: 'licensed' }
       : null,
-    tax_behavior: 'unspecified', type: d.recurring ? 'recurring' : 'one_time', unit_amount: amount, unit_amount_decimal: String(amount),
+    tax_behavior: 'unspecified', tiers_mode: null, transform_quantity: null, type: d.recurring ? 'recurring' : 'one_time', unit_amount: amount, unit_amount_decimal: String(amount),
   };
 }
 

@@ -35,9 +35,12 @@ export function periodEnd(anchor: number, interval: PriceInterval, count: number
   }
 }
 
-/** Which period (1-based) ends at `end`: the inverse of periodEnd for the boundaries it produced. */
+/**
+ * Which period (1-based) ends at `end`: the inverse of periodEnd for the boundaries it produced;
+ * 0 for the anchor itself (the end of a trial, or of the free time before a later anchor).
+ */
 export function periodIndex(anchor: number, interval: PriceInterval, count: number, end: number): number {
-  let n = 1;
+  let n = 0;
   while (periodEnd(anchor, interval, count, n) < end) n++;
   return n;
 }

@@ -19,6 +19,7 @@ import { send, assertStripeError, assertOk, stripeError, type SendOptions } from
 import { storedEvents } from '../helpers/events.ts';
 import { uniqueKey } from '../helpers/unique.ts';
 import { expectedEnd } from '../helpers/periods.ts';
+import { intentOf } from '../helpers/invoices.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from '../../src/billing/subscription_status.ts';
 import type { SubscriptionStatus } from '../../src/billing/billing_objects.ts';
 
@@ -40,18 +41,27 @@ interface SubItem {
 }
 interface Sub {
   id: string; object: 'subscription'; status: SubscriptionStatus; customer: string | Stripe.Customer; currency: string;
-  billing_cycle_anchor: number; created: number; start_date: number; current_period_start: number; current_period_end: number;
+  billing_cycle_anchor: number; created: number; start_date: number; trial_start: number | null; trial_end: number | null;
   cancel_at_period_end: boolean; canceled_at: number | null; ended_at: number | null; cancel_at: number | null;
   collection_method: string; days_until_due: number | null; default_payment_method: string | null; description: string | null;
   external_id: string | null; latest_invoice: string | null; metadata: Record<string, string>; test_clock: string | null;
   items: { object: 'list'; data: SubItem[]; total_count: number; url: string };
   lastResponse: Stripe.Response<unknown>['lastResponse'];
 }
-interface Line { type: string; quantity: number; amount: number; price: Stripe.Price | null; period: { start: number; end: number }; subscription: string | null; subscription_item: string | null }
+interface Line {
+  quantity: number; amount: number; period: { start: number; end: number }; subscription: string | null;
+  pricing: { price_details?: { price: string } };
+  parent: { type: string; subscription_item_details: { subscription_item: string } | null };
+}
+/** A line as the pre-2025 fields tests compare: its kind, price and subscription item (now under parent and pricing). */
+const lineOf = (l: Line) => ({
+  type: l.parent.type === 'subscription_item_details' ? 'subscription' : 'invoiceitem', price: l.pricing.price_details?.price,
+  item: l.parent.subscription_item_details?.subscription_item ?? null,
+});
 interface Inv {
-  id: string; status: string; billing_reason: string; subscription: string | null; customer: string; currency: string;
+  id: string; status: string; billing_reason: string; parent: { subscription_details: { subscription: string } } | null; customer: string; currency: string;
   amount_due: number; amount_paid: number; amount_remaining: number; total: number; attempt_count: number; attempted: boolean;
-  number: string | null; period_start: number; period_end: number; payment_intent: string | null; next_payment_attempt: number | null;
+  number: string | null; period_start: number; period_end: number; next_payment_attempt: number | null;
   collection_method: string; due_date: number | null; created: number; test_clock: string | null;
   status_transitions: { finalized_at: number | null; paid_at: number | null; voided_at: number | null };
   lines: { data: Line[] };
@@ -140,35 +150,35 @@ describe('create', () => {
       assert.ok(Math.abs(sub.created - Date.now() / 1000) < 120, 'a wall-clock subscription starts now');
       assert.equal(sub.start_date, sub.created);
       assert.equal(sub.billing_cycle_anchor, sub.created);
-      assert.equal(sub.current_period_start, sub.created);
-      assert.equal(sub.current_period_end, expectedEnd(sub.created, interval, count));
+      assert.equal(sub.items.data[0].current_period_start, sub.created);
+      assert.equal(sub.items.data[0].current_period_end, expectedEnd(sub.created, interval, count));
       assert.equal(sub.items.data.length, 1);
       const [item] = sub.items.data;
       assert.match(item.id, /^si_/);
       assert.equal(item.price.id, price.id);
       assert.equal(item.quantity, 3);
       assert.equal(item.subscription, sub.id);
-      assert.equal(item.current_period_start, sub.current_period_start);
-      assert.equal(item.current_period_end, sub.current_period_end);
+      assert.equal(item.current_period_start, sub.items.data[0].current_period_start);
+      assert.equal(item.current_period_end, sub.items.data[0].current_period_end);
 
       const inv = await retrieveInv(sub.latest_invoice!);
       assert.equal(inv.status, 'paid');
       assert.equal(inv.billing_reason, 'subscription_create');
-      assert.equal(inv.subscription, sub.id);
+      assert.equal(inv.parent?.subscription_details.subscription, sub.id);
       assert.equal(inv.customer, cus.id);
       assert.equal(inv.total, 3750);
       assert.equal(inv.amount_due, 3750);
       assert.equal(inv.amount_paid, 3750);
       assert.equal(inv.amount_remaining, 0);
       assert.equal(inv.attempt_count, 1);
-      assert.equal(inv.period_start, sub.current_period_start);
-      assert.equal(inv.period_end, sub.current_period_end);
+      assert.equal(inv.period_start, sub.items.data[0].current_period_start);
+      assert.equal(inv.period_end, sub.items.data[0].current_period_end);
       assert.match(inv.number!, /^[A-Z0-9]+-\d{4,}$/);
       assert.equal(inv.lines.data.length, 1);
       const [line] = inv.lines.data;
-      assert.deepEqual({ type: line.type, quantity: line.quantity, amount: line.amount, price: line.price?.id, subscription: line.subscription, item: line.subscription_item, period: line.period },
-        { type: 'subscription', quantity: 3, amount: 3750, price: price.id, subscription: sub.id, item: item.id, period: { start: sub.current_period_start, end: sub.current_period_end } });
-      assert.deepEqual(summary(await ledgerOf(inv.payment_intent)), ['sale:3750:approved']);
+      assert.deepEqual({ ...lineOf(line), quantity: line.quantity, amount: line.amount, subscription: line.subscription, period: line.period },
+        { type: 'subscription', quantity: 3, amount: 3750, price: price.id, subscription: sub.id, item: item.id, period: { start: sub.items.data[0].current_period_start, end: sub.items.data[0].current_period_end } });
+      assert.deepEqual(summary(await ledgerOf((await intentOf(stripe, inv.id)))), ['sale:3750:approved']);
       assert.deepEqual(await customerLedger(cus.id), ['sale:3750:approved'], 'one charge for the customer in all');
 
       const created = await storedEvents(s, 'customer.subscription.created', sub.id);
@@ -201,7 +211,7 @@ describe('create', () => {
     assert.equal(sub.items.total_count, 2);
     const inv = await retrieveInv(sub.latest_invoice!);
     assert.equal(inv.status, 'paid');
-    assert.deepEqual(inv.lines.data.map((l) => [l.price?.id, l.quantity, l.amount]), [[a.id, 2, 2000], [b.id, 4, 1000]]);
+    assert.deepEqual(inv.lines.data.map((l) => [lineOf(l).price, l.quantity, l.amount]), [[a.id, 2, 2000], [b.id, 4, 1000]]);
     assert.equal(inv.total, 3000);
     assert.deepEqual(await customerLedger(cus.id), ['sale:3000:approved']);
   });
@@ -248,7 +258,7 @@ describe('create', () => {
     assert.equal(sub.status, 'active');
     assert.equal(sub.default_payment_method, 'pm_card_mastercard');
     const inv = await retrieveInv(sub.latest_invoice!);
-    const pi = await stripe.paymentIntents.retrieve(inv.payment_intent!);
+    const pi = await stripe.paymentIntents.retrieve((await intentOf(stripe, inv.id))!);
     assert.equal(pi.payment_method, 'pm_card_mastercard');
     assert.equal(pi.status, 'succeeded');
     assert.deepEqual(summary(await s.ledger(pi.id)), ['sale:900:approved']);
@@ -261,7 +271,7 @@ describe('create', () => {
     assert.equal(sentInv.status, 'open');
     assert.equal(sentInv.collection_method, 'send_invoice');
     assert.equal(sentInv.due_date, sentInv.status_transitions.finalized_at! + 30 * DAY);
-    assert.equal(sentInv.payment_intent, null, 'a sent invoice is not charged');
+    assert.equal((await intentOf(stripe, sentInv.id)), null, 'a sent invoice is not charged');
     assert.equal(sentInv.next_payment_attempt, null);
   });
 
@@ -275,7 +285,7 @@ describe('create', () => {
     assert.equal(inv.billing_reason, 'subscription_create');
     assert.equal(inv.attempt_count, 0);
     assert.equal(inv.amount_paid, 0);
-    assert.equal(inv.payment_intent, null);
+    assert.equal((await intentOf(stripe, inv.id)), null);
     assert.deepEqual(await customerLedger(cus.id), [], 'nothing charged');
 
     const paid = (await stripe.invoices.pay(inv.id)) as unknown as Inv;
@@ -292,7 +302,7 @@ describe('create', () => {
     const sub = await createSub({ customer: cus.id, items: [{ price: price.id }], payment_behavior: 'default_incomplete' });
     await s.billing(); // the wall-clock billing run (every ONCEPAY_BILLING_INTERVAL in a server)
     const inv = await retrieveInv(sub.latest_invoice!);
-    assert.deepEqual({ status: inv.status, attempt_count: inv.attempt_count, payment_intent: inv.payment_intent },
+    assert.deepEqual({ status: inv.status, attempt_count: inv.attempt_count, payment_intent: (await intentOf(stripe, inv.id)) },
       { status: 'open', attempt_count: 0, payment_intent: null },
       'default_incomplete means the first payment waits for the customer (Stripe never attempts it); the billing run charged it');
     assert.deepEqual(await customerLedger(cus.id), []);
@@ -319,7 +329,7 @@ describe('create', () => {
     assert.equal(inv.attempt_count, 1);
     assert.equal(inv.attempted, true);
     assert.equal(inv.next_payment_attempt, null);
-    const pi = await stripe.paymentIntents.retrieve(inv.payment_intent!);
+    const pi = await stripe.paymentIntents.retrieve((await intentOf(stripe, inv.id))!);
     assert.equal(pi.status, 'requires_payment_method');
     assert.equal(pi.last_payment_error?.code, 'card_declined');
     assert.deepEqual(summary(await s.ledger(pi.id)), ['authorization:1300:declined']);
@@ -398,10 +408,10 @@ describe('payments in flight and deleted customers', () => {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
       const [sub] = (await stripe.subscriptions.list({ customer: cus.id, status: 'all' })).data as unknown as Sub[];
       inv = sub ? await retrieveInv(sub.latest_invoice!) : undefined;
-      if (inv?.payment_intent) break;
+      if ((inv ? await intentOf(stripe, inv.id) : null)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(inv?.payment_intent, 'the first payment started');
+    assert.ok((inv ? await intentOf(stripe, inv.id) : null), 'the first payment started');
     await advance(clock.id, T0 + 24 * HOUR);
     const created = await creating;
     const sub = await retrieveSub(created.id ?? (await stripe.subscriptions.list({ customer: cus.id, status: 'all' })).data[0].id);
@@ -432,12 +442,12 @@ describe('update', () => {
     const price = await recurringPrice({ amount: 700 });
     const cus = await customer({ clock: clock.id });
     const sub = await createSub({ customer: cus.id, items: [{ price: price.id }] });
-    assert.equal(sub.current_period_end, expectedEnd(T0, 'month', 1));
+    assert.equal(sub.items.data[0].current_period_end, expectedEnd(T0, 'month', 1));
 
     const up = asSub(await stripe.subscriptions.update(sub.id, { quantity: 3, proration_behavior: 'none' } as Stripe.SubscriptionUpdateParams));
     assert.equal(up.items.data[0].quantity, 3);
     assert.equal(up.status, 'active');
-    assert.equal(up.current_period_end, sub.current_period_end, 'the period does not move');
+    assert.equal(up.items.data[0].current_period_end, sub.items.data[0].current_period_end, 'the period does not move');
     assert.equal((await subInvoices(sub.id)).length, 1, 'no proration invoice');
     const [updated] = await storedEvents(s, 'customer.subscription.updated', sub.id).then((e) => e.slice(-1));
     assert.equal(updated.data.previous_attributes.items.data[0].quantity, 1);
@@ -479,7 +489,7 @@ describe('update', () => {
     await advance(clock.id, expectedEnd(T0, 'month', 1));
     const renewal = (await subInvoices(sub.id))[1];
     assert.equal(renewal.status, 'paid');
-    const pi = await stripe.paymentIntents.retrieve(renewal.payment_intent!);
+    const pi = await stripe.paymentIntents.retrieve((await intentOf(stripe, renewal.id))!);
     assert.equal(pi.payment_method, 'pm_card_amex', 'the subscription\'s payment method comes before the customer\'s');
   });
 
@@ -489,7 +499,7 @@ describe('update', () => {
     const cus = await customer({ clock: clock.id });
     const ending = await createSub({ customer: cus.id, items: [{ price: price.id }] });
     const kept = await createSub({ customer: cus.id, items: [{ price: price.id }] });
-    const periodEnd = ending.current_period_end;
+    const periodEnd = ending.items.data[0].current_period_end;
 
     await advance(clock.id, T0 + 5 * DAY);
     const set = asSub(await stripe.subscriptions.update(ending.id, { cancel_at_period_end: true }));
@@ -635,7 +645,9 @@ describe('list and retrieve', () => {
     const expanded = await stripe.subscriptions.list({ customer: b.id, expand: ['data.customer'] });
     assert.equal((expanded.data[0].customer as Stripe.Customer).id, b.id);
 
-    assertStripeError(await get('/v1/subscriptions?status=paused'), { status: 400, param: 'status' });
+    assertStripeError(await get('/v1/subscriptions?status=frozen'), { status: 400, param: 'status' });
+    assertStripeError(await get('/v1/subscriptions?automatic_tax[enabled]=true'), { status: 400, param: 'automatic_tax', code: 'parameter_unsupported' });
+    assertStripeError(await get('/v1/subscriptions?current_period_end[gt]=soon'), { status: 400, param: 'current_period_end[gt]' });
     assertStripeError(await get('/v1/subscriptions?limit=0'), { status: 400, param: 'limit' });
     assertStripeError(await get('/v1/subscriptions?starting_after=sub_nope'), { status: 400, code: 'resource_missing', param: 'starting_after' });
     assertStripeError(await get('/v1/subscriptions?expand[]=customer'), { status: 400, param: 'expand' });
@@ -694,7 +706,25 @@ describe('bad input', () => {
       [`${ok}&metadata=x`, 'metadata'],
       [`${ok}&description=${'d'.repeat(501)}`, 'description'],
       [`${ok}&external_id=`, 'external_id'],
-      [`${ok}&trial_period_days=7`, 'trial_period_days', 'parameter_unknown'],
+      [`${ok}&trial_period_days=7&trial_end=now`, 'trial_period_days', 'parameters_exclusive'],
+      [`${ok}&trial_from_plan=true&trial_period_days=7`, 'trial_period_days', 'parameters_exclusive'],
+      [`${ok}&trial_period_days=731`, 'trial_period_days'],
+      [`${ok}&trial_end=1`, 'trial_end'],
+      [`${ok}&trial_end=later`, 'trial_end'],
+      [`${ok}&trial_settings[end_behavior][missing_payment_method]=explode`, 'trial_settings[end_behavior][missing_payment_method]'],
+      [`${ok}&billing_cycle_anchor=1`, 'proration_behavior', 'parameter_unsupported'],
+      [`${ok}&billing_cycle_anchor=1&proration_behavior=none`, 'billing_cycle_anchor'],
+      [`${ok}&cancel_at=1`, 'cancel_at'],
+      [`${ok}&currency=eur`, 'currency'],
+      [`${ok}&payment_behavior=error_if_incomplete`, 'payment_behavior', 'parameter_unsupported'],
+      [`${ok}&automatic_tax[enabled]=true`, 'automatic_tax', 'parameter_unsupported'],
+      [`${ok}&discounts[0][coupon]=SAVE`, 'discounts', 'parameter_unsupported'],
+      [`${ok}&application_fee_percent=5`, 'application_fee_percent', 'parameter_unsupported'],
+      [`${ok}&transfer_data[destination]=acct_1`, 'transfer_data', 'parameter_unsupported'],
+      [`${ok}&items[0][tax_rates][0]=txr_1`, 'items[0][tax_rates]', 'parameter_unsupported'],
+      [`${ok}&items[0][price_data][currency]=usd`, 'items[0][price_data]', 'parameter_unsupported'],
+      [`${ok}&default_source=src_1`, 'default_source', 'parameter_unsupported'],
+      [`${ok}&billing_mode[type]=hybrid`, 'billing_mode[type]'],
     ];
     for (const [body, param, code] of cases) {
       assertStripeError(await post('/v1/subscriptions', body), { status: 400, param, ...(code ? { code } : {}) });
@@ -715,14 +745,23 @@ describe('bad input', () => {
       [path, 'quantity=abc', 'quantity'],
       [path, `quantity=2&items[0][id]=${sub.items.data[0].id}&items[0][quantity]=2`, 'quantity', 'parameters_exclusive'],
       [path, 'items[0][id]=si_missing&items[0][quantity]=2', 'items[0][id]', 'resource_missing'],
-      [path, 'items[0][quantity]=2', 'items[0][id]', 'parameter_missing'],
+      [path, 'items[0][quantity]=2', 'items[0][price]', 'parameter_missing'],
+      [path, 'items[0][deleted]=true', 'items[0][id]', 'parameter_missing'],
+      [path, `items[0][id]=${sub.items.data[0].id}&items[0][deleted]=true`, 'items[0][deleted]'],
+      [path, `items[0][price]=${price.id}`, 'items[0][price]'],
+      [path, 'trial_end=4102444800', 'trial_end', 'parameter_unsupported'],
+      [path, 'pause_collection[behavior]=void', 'pause_collection', 'parameter_unsupported'],
+      [path, 'proration_date=1', 'proration_date', 'parameter_unsupported'],
+      [path, 'payment_behavior=pending_if_incomplete', 'payment_behavior', 'parameter_unsupported'],
+      [path, 'cancel_at=1', 'cancel_at'],
+      [path, 'cancellation_details[feedback]=meh', 'cancellation_details[feedback]'],
       [path, `items[0][id]=${sub.items.data[0].id}&items[0][quantity]=0`, 'items[0][quantity]'],
-      [path, `items[0][id]=${sub.items.data[0].id}&items[0][price]=${price2.id}`, /^items\[0\]\[price\]$/],
+      [path, `items[0][id]=${sub.items.data[0].id}&items[0][price]=price_missing`, /^items\[0\]\[price\]$/],
       [path, 'proration_behavior=create_prorations', 'proration_behavior'],
       [path, 'proration_behavior=always_invoice', 'proration_behavior'],
       [path, 'cancel_at_period_end=soon', 'cancel_at_period_end'],
       [path, 'default_payment_method=pm_nope', 'default_payment_method'],
-      [path, 'collection_method=send_invoice', 'collection_method', 'parameter_unknown'],
+      [path, 'collection_method=send_invoice', 'days_until_due', 'parameter_missing'],
       [path, 'customer=cus_x', 'customer', 'parameter_unknown'],
       [`/v1/subscriptions/${multi.id}`, 'quantity=2', 'quantity'],
     ];
@@ -759,7 +798,8 @@ describe('expand on create', () => {
     const subs = (await stripe.subscriptions.list({ customer: cus.id, status: 'all' })).data as unknown as Sub[];
     const charged = await customerLedger(cus.id);
     const stuck = subs.length ? await retrieveInv(subs[0].latest_invoice!) : undefined;
-    const pi = stuck?.payment_intent ? await stripe.paymentIntents.retrieve(stuck.payment_intent) : undefined;
+    const stuckIntent = stuck ? await intentOf(stripe, stuck.id) : null;
+    const pi = stuckIntent ? await stripe.paymentIntents.retrieve(stuckIntent) : undefined;
     assert.deepEqual({ subscriptions: subs.length, charged, invoice: stuck?.status, intent: pi?.status },
       { subscriptions: 0, charged: [], invoice: undefined, intent: undefined },
       'the 400 was decided while rendering the last phase: the card was charged, the record phase rolled back, the intent is stuck in processing and the invoice refuses every payment as busy');

@@ -406,8 +406,6 @@ async function backdate(db: Db, accountId: string, subIds: string[], periods: nu
       const sub = await subscriptionTable.get(q, accountId, id, { forUpdate: true });
       const anchor = sub.created - periods * DAY - 60;
       sub.billing_cycle_anchor = anchor;
-      sub.current_period_start = anchor;
-      sub.current_period_end = anchor + DAY;
       for (const it of sub.items.data) {
         it.current_period_start = anchor;
         it.current_period_end = anchor + DAY;

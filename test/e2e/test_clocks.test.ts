@@ -10,6 +10,7 @@ import { useTestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, stripeError, type SendOptions } from '../helpers/stripe_errors.ts';
 import { storedEvents } from '../helpers/events.ts';
 import { subscriptions, type Subscription } from '../../src/billing/billing_objects.ts';
+import { buildSubscription, newItem } from '../../src/billing/subscription_build.ts';
 
 const { server: s, stripe } = useTestServer();
 
@@ -221,20 +222,13 @@ async function insertSubscription(customer: string, clock: string, price: Subscr
   const id = `sub_${Math.random().toString(36).slice(2, 12)}${Date.now()}`;
   const start = FROZEN;
   const end = FROZEN + 31 * DAY;
-  const sub: Subscription = {
-    id, object: 'subscription', billing_cycle_anchor: start, cancel_at: null, cancel_at_period_end: false,
-    canceled_at: status === 'canceled' ? start + 1 : null, collection_method: 'charge_automatically', created: start, currency: 'usd',
-    current_period_end: end, current_period_start: start, customer, days_until_due: null, default_payment_method: null, description: null,
-    ended_at: status === 'canceled' ? start + 1 : null, external_id: null,
-    items: {
-      object: 'list', has_more: false, total_count: 1, url: `/v1/subscription_items?subscription=${id}`,
-      data: [{
-        id: `si_${id.slice(4)}`, object: 'subscription_item', created: start, current_period_end: end, current_period_start: start, metadata: {},
-        price, quantity: 1, subscription: id,
-      }],
-    },
-    latest_invoice: null, livemode: false, metadata: {}, start_date: start, status, test_clock: clock,
-  };
+  const item = newItem(id, price, 1, {}, { start, end }, start);
+  const sub = buildSubscription({
+    id, customer, testClock: clock, currency: 'usd', items: [item], now: start, anchor: start, status, collectionMethod: 'charge_automatically',
+    daysUntilDue: null, defaultPaymentMethod: null, description: null, metadata: {}, externalId: null, cancelAt: null, cancelAtPeriodEnd: false,
+    billingMode: 'flexible', trial: null, trialEndBehavior: 'create_invoice', saveDefaultPaymentMethod: 'off',
+  });
+  if (status === 'canceled') Object.assign(sub, { canceled_at: start + 1, ended_at: start + 1 });
   await s.oncepay.db.tx(async (q) => { subscriptions.insert(q, s.accountId, sub); });
   return sub;
 }
