@@ -38,12 +38,12 @@ export function buildCharge(pi: PaymentIntent, c: { id: string; paymentMethod: s
     payment_method_details: {
       card: {
         ...cardFields(card), amount_authorized: approved ? c.amount : null, authorization_code: approved ? '123456' : null,
-        extended_authorization: { status: 'disabled' }, incremental_authorization: { status: 'unavailable' }, installments: null,
+        electronic_commerce_indicator: null, extended_authorization: { status: 'disabled' }, incremental_authorization: { status: 'unavailable' }, installments: null,
         mandate: null, multicapture: { status: 'unavailable' }, network: card.network, network_token: { used: false },
         network_transaction_id: result.outcome === 'approved' ? result.network_transaction_id : null,
         overcapture: { maximum_amount_capturable: c.amount, status: 'unavailable' }, regulated_status: 'unregulated',
         three_d_secure: c.authenticated ? { authentication_flow: 'challenge', result: 'authenticated', result_reason: null, version: '2.2.0' } : null,
-        wallet: null,
+        transaction_link_id: null, wallet: null,
       },
       type: 'card',
     },

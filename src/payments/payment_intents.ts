@@ -337,6 +337,12 @@ async function recordAuthorization(q: Tx, ctx: PaymentContext, plan: ConfirmPlan
 /** The default payment_method_options of a card payment, as Stripe renders them. */
 const CARD_OPTIONS = { card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' } };
 
+/** Options as given, the card's over Stripe's rendered defaults (null clears them to the defaults). */
+function withCardDefaults(given: Record<string, unknown> | null | undefined): Record<string, unknown> {
+  if (!given) return CARD_OPTIONS;
+  return { ...given, card: { ...CARD_OPTIONS.card, ...(given.card as object | undefined) } };
+}
+
 /** A new intent (requires_payment_method, or requires_confirmation when it has a payment method). */
 export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'capture_method' | 'confirmation_method' | 'description'
   | 'external_id' | 'payment_method_types' | 'receipt_email' | 'statement_descriptor' | 'statement_descriptor_suffix' | 'setup_future_usage'
@@ -351,7 +357,7 @@ export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'ca
     excluded_payment_method_types: p.excluded_payment_method_types ?? null,
     external_id: p.external_id ?? null, invoice: p.invoice ?? null, last_payment_error: null, latest_charge: null, livemode: false,
     managed_payments: null, metadata: p.metadata, next_action: null, on_behalf_of: null, order: p.order, payment_method: p.payment_method,
-    payment_method_configuration_details: null, payment_method_options: p.payment_method_options ?? CARD_OPTIONS,
+    payment_method_configuration_details: null, payment_method_options: withCardDefaults(p.payment_method_options),
     payment_method_types: p.payment_method_types ?? ['card'], payment_record: null, processing: null, receipt_email: p.receipt_email ?? null,
     review: null, setup_future_usage: p.setup_future_usage ?? null, shipping: p.shipping ?? null, source: null,
     statement_descriptor: p.statement_descriptor ?? null, statement_descriptor_suffix: p.statement_descriptor_suffix ?? null,
@@ -360,6 +366,17 @@ export function buildPaymentIntent(id: string, p: Partial<Pick<CreateParams, 'ca
 }
 
 type PaymentIntentCommand<P> = Command<P, PaymentDeps>;
+
+/** What update and confirm both set: stored and echoed (the options and types are Oncepay's card payments as given). */
+function applyCommon(pi: PaymentIntent, p: Partial<Pick<UpdateParams, 'payment_method_types' | 'payment_method_options' | 'setup_future_usage'
+  | 'shipping' | 'receipt_email' | 'excluded_payment_method_types'>>): void {
+  if (p.payment_method_types !== undefined) pi.payment_method_types = p.payment_method_types;
+  if (p.payment_method_options !== undefined) pi.payment_method_options = withCardDefaults(p.payment_method_options);
+  if (p.setup_future_usage !== undefined) pi.setup_future_usage = p.setup_future_usage;
+  if (p.shipping !== undefined) pi.shipping = p.shipping;
+  if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+  if (p.excluded_payment_method_types !== undefined) pi.excluded_payment_method_types = p.excluded_payment_method_types;
+}
 
 export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
   name: 'payment_intents.create',
@@ -424,7 +441,8 @@ export const updatePaymentIntent: PaymentIntentCommand<UpdateParams> = {
     if (p.description !== undefined) pi.description = p.description;
     if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
     if (p.capture_method !== undefined) pi.capture_method = p.capture_method;
-    if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+    applyCommon(pi, p);
+    if (p.transfer_group !== undefined) pi.transfer_group = p.transfer_group;
     if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
     if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
     if (p.payment_method !== undefined) {
@@ -442,7 +460,8 @@ export const confirmPaymentIntent: PaymentIntentCommand<ConfirmParams> = {
   async run(ctx, p) {
     const plan = await ctx.atomic('begin', async (q) => {
       const pi = await lockIntent(q, ctx, p.intent);
-      if (p.receipt_email !== undefined) pi.receipt_email = p.receipt_email;
+      requireAction(pi, 'confirm');
+      applyCommon(pi, p);
       const before = pi.status;
       const planned = await startConfirmation(q, ctx, pi, p);
       paymentIntents.update(q, ctx.accountId, pi);

@@ -140,6 +140,7 @@ export interface ChargeCard {
   brand: string;
   checks: CardDetails['checks'];
   country: string;
+  electronic_commerce_indicator: null;
   exp_month: number;
   exp_year: number;
   extended_authorization: { status: 'disabled' };
@@ -156,6 +157,7 @@ export interface ChargeCard {
   overcapture: { maximum_amount_capturable: number; status: 'unavailable' };
   regulated_status: 'unregulated';
   three_d_secure: null | { authentication_flow: 'challenge'; result: 'authenticated'; result_reason: null; version: '2.2.0' };
+  transaction_link_id: null;
   wallet: null;
 }
 

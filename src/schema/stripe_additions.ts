@@ -19,12 +19,12 @@ const order: Addition = { field: 'order', reason: 'the Oncepay order this object
 
 /** Per Stripe object type (its `object` string): the fields Oncepay adds. */
 export const STRIPE_ADDITIONS: Readonly<Record<string, readonly Addition[]>> = {
-  payment_intent: [externalId, order],
+  payment_intent: [externalId, order, { field: 'invoice', reason: 'the invoice this intent pays (2026-10-28.endive reaches it through invoice payments; Oncepay keeps the direct link)' }],
   refund: [externalId],
   product: [externalId],
   price: [externalId],
   invoice: [externalId, order],
-  invoiceitem: [externalId],
+  invoiceitem: [externalId, { field: 'created', reason: 'when the item was created (same as date): Oncepay lists and filters every object by created' }],
   subscription: [externalId],
   'test_helpers.test_clock': [externalId],
   // An order's line items are shaped as Stripe's Checkout line items (`item`), with the unit price beside the totals.

@@ -231,6 +231,7 @@ const charge = shape({
       ...cardCommon,
       amount_authorized: nullable(int()),
       authorization_code: nullable(text()),
+      electronic_commerce_indicator: alwaysNull(),
       extended_authorization: shape({ status: constant('disabled') }),
       incremental_authorization: shape({ status: constant('unavailable') }),
       installments: alwaysNull(),
@@ -244,6 +245,7 @@ const charge = shape({
       three_d_secure: nullable(shape({
         authentication_flow: constant('challenge'), result: constant('authenticated'), result_reason: alwaysNull(), version: text(),
       })),
+      transaction_link_id: alwaysNull(),
       wallet: alwaysNull(),
     }),
     type: constant('card'),
