@@ -76,7 +76,7 @@ export function buildSubscription(n: NewSubscription): Subscription {
     billing_cycle_anchor: n.anchor, billing_cycle_anchor_config: null,
     billing_mode: { flexible: n.billingMode === 'flexible' ? { proration_discounts: 'included' } : null, type: n.billingMode, updated_at: n.now },
     billing_schedules: [], billing_thresholds: null, cancel_at: n.cancelAt, cancel_at_period_end: n.cancelAtPeriodEnd,
-    canceled_at: null, cancellation_details: { comment: null, feedback: null, reason: null },
+    canceled_at: null, cancellation_details: { comment: null, feedback: null, feedback_option: null, reason: null },
     collection_method: n.collectionMethod, created: n.now, currency: n.currency, customer: n.customer, customer_account: null,
     days_until_due: n.daysUntilDue, default_payment_method: n.defaultPaymentMethod, default_source: null, default_tax_rates: [],
     description: n.description, discounts: [], ended_at: null, external_id: n.externalId,

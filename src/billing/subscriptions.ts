@@ -284,7 +284,8 @@ export const cancelSubscription: SubscriptionCommand<CancelParams> = {
     const now = await billingNow(q, ctx.accountId, sub.test_clock);
     endSubscription(sub, now, now);
     sub.cancellation_details = {
-      comment: p.cancellation_details?.comment ?? null, feedback: p.cancellation_details?.feedback ?? null, reason: 'cancellation_requested',
+      comment: p.cancellation_details?.comment ?? null, feedback: p.cancellation_details?.feedback ?? null, feedback_option: null,
+      reason: 'cancellation_requested',
     };
     subscriptions.update(q, ctx.accountId, sub);
     emitEvent(q, ctx, 'customer.subscription.deleted', sub, previousAttributes(before, sub));

@@ -80,6 +80,7 @@ export const subscription = shape({
   cancellation_details: shape({
     comment: nullable(text()),
     feedback: nullable(oneOfValues(CANCELLATION_FEEDBACK)),
+    feedback_option: alwaysNull('Oncepay has no custom feedback options.'),
     reason: nullable(oneOfValues(['cancellation_requested', 'payment_failed'])),
   }),
   collection_method: oneOfValues(['charge_automatically', 'send_invoice']),
