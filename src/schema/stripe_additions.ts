@@ -27,6 +27,8 @@ export const STRIPE_ADDITIONS: Readonly<Record<string, readonly Addition[]>> = {
   invoiceitem: [externalId, { field: 'created', reason: 'when the item was created (same as date): Oncepay lists and filters every object by created' }],
   subscription: [externalId],
   'test_helpers.test_clock': [externalId],
+  // Not Oncepay's own: api.stripe.com sends total_count on embedded lists (subscription items), which the package's ApiList omits.
+  list: [{ field: 'total_count', reason: 'embedded lists carry total_count on the wire, as api.stripe.com sends them; the stripe package\'s ApiList type does not declare it' }],
   // An order's line items are shaped as Stripe's Checkout line items (`item`), with the unit price beside the totals.
   item: [{ field: 'unit_amount', reason: 'an order line item\'s unit price in minor units (Checkout\'s line items carry it only inside price)' }],
   webhook_endpoint: [
