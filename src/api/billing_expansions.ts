@@ -4,10 +4,18 @@
  * by id (`byId`), an includable list (`listOf`), an inline object a path goes through
  * (`embedded`), or always null (`alwaysNull`).
  */
-import { byId, listOf, type ExpansionTable } from './expansion_kit.ts';
+import { alwaysNull, byId, embeddedList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
 import { customers, paymentIntents } from '../payments/payment_objects.ts';
-import { prices, products, subscriptions, testClocks } from '../billing/billing_objects.ts';
+import { invoices, prices, products, subscriptions, testClocks } from '../billing/billing_objects.ts';
+import { confirmationSecretOf, paymentsOf } from '../billing/invoice_reads.ts';
+import { paymentMethodObject } from '../payments/payment_methods.ts';
 import { subscriptionListFilter } from '../billing/subscriptions.ts';
+
+/** An invoice's default_payment_method: the test payment method it names, as a PaymentMethod. */
+const paymentMethodById: Expansion = {
+  to: ['payment_method'],
+  resolve: async (_ctx, value, inv) => (typeof value === 'string' ? paymentMethodObject(value, { created: inv.created as number, customer: null }) ?? value : value ?? null),
+};
 
 export const BILLING_EXPANSIONS: ExpansionTable = {
   customer: {
@@ -23,10 +31,38 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
   },
   invoice: {
     customer: byId(customers),
-    payment_intent: byId(paymentIntents),
+    account_tax_ids: alwaysNull,
+    application: alwaysNull,
+    default_payment_method: paymentMethodById,
+    default_source: alwaysNull,
+    discounts: inline('discount'),
+    'from_invoice.invoice': alwaysNull,
+    latest_revision: alwaysNull,
+    lines: embeddedList('line_item'),
+    on_behalf_of: alwaysNull,
+    'parent.subscription_details.subscription': byId(subscriptions),
+    test_clock: byId(testClocks),
+    // Includable: not in the invoice unless asked for.
+    payments: { to: ['invoice_payment'], list: true, resolve: (ctx, _v, inv) => paymentsOf(ctx.q, ctx.accountId, inv.id as string) },
+    confirmation_secret: { to: [], resolve: (ctx, _v, inv) => confirmationSecretOf(ctx.q, ctx.accountId, inv.id as string) },
+  },
+  line_item: {
+    'pricing.price_details.price': byId(prices),
+    subscription: byId(subscriptions),
+    discounts: inline('discount'),
+  },
+  invoice_payment: {
+    invoice: byId(invoices),
+    'payment.payment_intent': byId(paymentIntents),
+    'payment.charge': alwaysNull,
+    'payment.payment_record': alwaysNull,
   },
   invoiceitem: {
     customer: byId(customers),
+    invoice: byId(invoices),
+    'pricing.price_details.price': byId(prices),
+    test_clock: byId(testClocks),
+    discounts: inline('discount'),
   },
   subscription: {
     customer: byId(customers),

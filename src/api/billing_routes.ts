@@ -1,8 +1,9 @@
-/** Routes of invoices, invoice items, subscriptions and test clock advances (src/billing/). */
-import { boolean, enumOf, expandParam, nonEmptyString, object, optional } from '../schema/params.ts';
-import { command, listPage, listParams, listRoute, read, retrieveRoute, type Route } from './route_kit.ts';
-import { expandObject } from './expansion.ts';
-import { INVOICE_STATUSES, SUBSCRIPTION_STATUSES, invoiceItems, invoiceMessages, invoices, subscriptions } from '../billing/billing_objects.ts';
+/** Routes of invoices, invoice items and test clock advances (src/billing/); subscriptions in subscription_routes.ts. */
+import { boolean, enumOf, expandParam, nonEmptyString, object, optional, unsupported } from '../schema/params.ts';
+import { command, createdFilter, listPage, listParams, read, retrieveRoute, type Route } from './route_kit.ts';
+import { expandList, expandObject } from './expansion.ts';
+import { INVOICE_STATUSES, invoiceItems, invoiceMessages, invoicePayments, invoices } from '../billing/billing_objects.ts';
+import { invoiceListFilter, invoicePaymentListFilter, pageOfLines } from '../billing/invoice_reads.ts';
 import {
   checkCreateInvoice, checkPayInvoice, createInvoice, createInvoiceParams, deleteInvoice, deleteInvoiceParams, finalizeInvoiceCommand,
   finalizeInvoiceParams, markInvoiceUncollectible, markUncollectibleParams, payInvoice, payInvoiceParams, sendInvoice, sendInvoiceParams,
@@ -13,10 +14,6 @@ import {
   checkCreateInvoiceItem, checkUpdateInvoiceItem, createInvoiceItem, createInvoiceItemParams, deleteInvoiceItem, deleteInvoiceItemParams,
   invoiceItemListFilter, updateInvoiceItem, updateInvoiceItemParams,
 } from '../billing/invoice_items.ts';
-import {
-  cancelSubscription, cancelSubscriptionParams, checkCancelSubscription, checkCreateSubscription, checkUpdateSubscription,
-  createSubscription, createSubscriptionParams, subscriptionListFilter, updateSubscription, updateSubscriptionParams,
-} from '../billing/subscriptions.ts';
 import { advanceTestClock, advanceTestClockParams } from '../billing/clock_advance.ts';
 
 const id = () => nonEmptyString(255);
@@ -37,7 +34,10 @@ export const billingRoutes: Route[] = [
   }),
   read({
     path: '/v1/invoiceitems', summary: 'List invoice items', response: 'list:invoiceitem',
-    params: listParams({ customer: optional(id()), invoice: optional(id()), pending: optional(boolean()) }),
+    params: listParams({
+      customer: optional(id()), invoice: optional(id()), pending: optional(boolean()),
+      customer_account: unsupported('Oncepay has no Accounts v2: filter by customer.'),
+    }),
     read: (ctx, p) => listPage(ctx, p, invoiceItems, '/v1/invoiceitems', invoiceItemListFilter(p)),
   }),
 
@@ -54,9 +54,24 @@ export const billingRoutes: Route[] = [
     method: 'DELETE', path: '/v1/invoices/:invoice', summary: 'Delete a draft invoice', params: deleteInvoiceParams, command: deleteInvoice,
     response: 'deleted_invoice',
   }),
-  listRoute('/v1/invoices', invoices, {
-    customer: optional(id()), status: optional(enumOf(INVOICE_STATUSES)), subscription: optional(id()),
-  }, { deleted: false }),
+  read({
+    path: '/v1/invoices', summary: 'List invoices', response: 'list:invoice',
+    params: listParams({
+      customer: optional(id()), status: optional(enumOf(INVOICE_STATUSES)), subscription: optional(id()),
+      collection_method: optional(enumOf(['charge_automatically', 'send_invoice'] as const)), due_date: createdFilter(),
+      customer_account: unsupported('Oncepay has no Accounts v2: filter by customer.'),
+    }),
+    read: (ctx, p) => listPage(ctx, p, invoices, '/v1/invoices', invoiceListFilter(p)),
+  }),
+  read({
+    path: '/v1/invoice_payments', summary: 'List invoice payments', response: 'list:invoice_payment',
+    params: listParams({
+      invoice: optional(id()), status: optional(enumOf(['open', 'paid', 'canceled'] as const)),
+      payment: optional(object({ type: enumOf(['payment_intent', 'payment_record'] as const), payment_intent: optional(id()), payment_record: unsupported('Oncepay has no payment records.') })),
+    }),
+    read: (ctx, p) => listPage(ctx, p, invoicePayments, '/v1/invoice_payments', invoicePaymentListFilter(p)),
+  }),
+  retrieveRoute('/v1/invoice_payments', 'invoice_payment', invoicePayments),
   command({
     method: 'POST', path: '/v1/invoices/:invoice/finalize', summary: 'Finalize a draft invoice', params: finalizeInvoiceParams,
     command: finalizeInvoiceCommand, response: 'invoice',
@@ -79,10 +94,12 @@ export const billingRoutes: Route[] = [
   }),
   read({
     path: '/v1/invoices/:invoice/lines', summary: 'Retrieve an invoice\'s line items', response: 'list:invoice_line_item',
-    params: object({ invoice: id(), expand: expandParam() }),
+    params: listParams({ invoice: id() }),
     async read(ctx, p) {
       const inv = await liveInvoice(ctx.q, ctx.accountId, p.invoice);
-      return { object: 'list', data: inv.lines.data, has_more: false, url: inv.lines.url };
+      const page = pageOfLines(inv, p);
+      const total = p.include?.includes('total_count') ? { total_count: inv.lines.data.length } : {};
+      return { ...page, data: await expandList(ctx.q, ctx.accountId, page.data, p.expand), ...total };
     },
   }),
   read({
@@ -93,30 +110,6 @@ export const billingRoutes: Route[] = [
       const inv = await liveInvoice(ctx.q, ctx.accountId, p.invoice);
       return listPage(ctx, p, invoiceMessages, `/v1/invoices/${inv.id}/messages`, { where: { invoice: inv.id } });
     },
-  }),
-
-  command({
-    method: 'POST', path: '/v1/subscriptions', summary: 'Create a subscription', params: createSubscriptionParams,
-    command: createSubscription, response: 'subscription', check: checkCreateSubscription,
-  }),
-  read({
-    path: '/v1/subscriptions/:subscription', summary: 'Retrieve a subscription', response: 'subscription',
-    params: object({ subscription: id(), expand: expandParam() }),
-    read: async (ctx, p) => expandObject(ctx.q, ctx.accountId, await subscriptions.get(ctx.q, ctx.accountId, p.subscription), p.expand),
-  }),
-  command({
-    method: 'POST', path: '/v1/subscriptions/:subscription', summary: 'Update a subscription', params: updateSubscriptionParams,
-    command: updateSubscription, response: 'subscription', check: checkUpdateSubscription,
-  }),
-  command({
-    method: 'DELETE', path: '/v1/subscriptions/:subscription', summary: 'Cancel a subscription', params: cancelSubscriptionParams,
-    command: cancelSubscription, response: 'subscription', check: checkCancelSubscription,
-  }),
-  read({
-    path: '/v1/subscriptions', response: 'list:subscription',
-    summary: 'List subscriptions (by default those not canceled; status=all lists every one)',
-    params: listParams({ customer: optional(id()), status: optional(enumOf([...SUBSCRIPTION_STATUSES, 'ended', 'all'] as const)), test_clock: optional(id()) }),
-    read: (ctx, p) => listPage(ctx, p, subscriptions, '/v1/subscriptions', subscriptionListFilter(p)),
   }),
 
   command({

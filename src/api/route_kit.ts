@@ -94,8 +94,8 @@ export function read<S extends Shape>(route: {
   return { kind: 'read', method: 'GET', ...route, read: (ctx, p) => route.read(ctx, p as ParsedObject<S>) };
 }
 
-/** `created` filter: an exact timestamp or a range hash. */
-function createdFilter(): Schema<ListQuery['created']> {
+/** `created` filter (and due_date's): an exact timestamp or a range hash. */
+export function createdFilter(): Schema<ListQuery['created']> {
   const bound = optional(integer({ min: 0 }));
   const range = object({ gt: bound, gte: bound, lt: bound, lte: bound });
   return {

@@ -16,6 +16,16 @@ export interface EmbeddedList<T> {
 
 export const embeddedList = <T>(data: T[], url: string): EmbeddedList<T> => ({ object: 'list', data, has_more: false, total_count: data.length, url });
 
+/** An invoice's inline lists (lines, payments): Stripe's ApiList, whole (has_more false), with no total_count. */
+export interface InvoiceList<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+  url: string;
+}
+
+export const invoiceList = <T>(data: T[], url: string): InvoiceList<T> => ({ object: 'list', data, has_more: false, url });
+
 // ---- orders -----------------------------------------------------------------------------------
 
 export const ORDER_STATUSES = ['open', 'partially_paid', 'paid', 'partially_refunded', 'refunded', 'canceled'] as const;
@@ -73,6 +83,8 @@ export interface Product {
   shippable: boolean | null;
   statement_descriptor: string | null;
   tax_code: null;
+  tax_details: null;
+  type: 'good' | 'service';
   unit_label: string | null;
   updated: number;
   url: string | null;
@@ -85,7 +97,8 @@ export interface Recurring {
   interval: PriceInterval;
   interval_count: number;
   meter: null;
-  trial_period_days: null;
+  /** Days of trial a subscription created with trial_from_plan=true gets from this price. */
+  trial_period_days: number | null;
   usage_type: 'licensed';
 }
 
@@ -96,6 +109,7 @@ export interface Price {
   billing_scheme: 'per_unit';
   created: number;
   currency: string;
+  custom_unit_amount: null;
   /** Oncepay extension: the caller's permanent business key. */
   external_id: string | null;
   livemode: false;
@@ -105,6 +119,8 @@ export interface Price {
   product: string;
   recurring: Recurring | null;
   tax_behavior: 'unspecified';
+  tiers_mode: null;
+  transform_quantity: null;
   type: 'one_time' | 'recurring';
   unit_amount: number;
   unit_amount_decimal: string;
@@ -132,12 +148,38 @@ export interface TestClock {
 export const INVOICE_STATUSES = ['draft', 'open', 'paid', 'uncollectible', 'void'] as const;
 export type InvoiceStatus = (typeof INVOICE_STATUSES)[number];
 export type CollectionMethod = 'charge_automatically' | 'send_invoice';
-export type BillingReason = 'manual' | 'subscription_create' | 'subscription_cycle';
+export type BillingReason = 'manual' | 'subscription_create' | 'subscription_cycle' | 'subscription_update';
 
 export interface Period {
   start: number;
   end: number;
 }
+
+/** How a line or an invoice item is priced (since 2025-03-31): a price, or an ad-hoc unit amount. */
+export interface Pricing {
+  price_details?: { price: string; product: string };
+  type: 'price_details';
+  unit_amount_decimal: string | null;
+}
+
+export interface ProrationDetails {
+  credited_items: null;
+}
+
+/** What a line bills: an invoice item, or a subscription item. */
+export type LineParent =
+  | {
+    type: 'invoice_item_details';
+    invoice_item_details: { invoice_item: string; proration: false; proration_details: ProrationDetails; subscription: string | null };
+    subscription_item_details: null;
+  }
+  | {
+    type: 'subscription_item_details';
+    invoice_item_details: null;
+    subscription_item_details: {
+      invoice_item: string | null; proration: false; proration_details: ProrationDetails; subscription: string; subscription_item: string;
+    };
+  };
 
 export interface InvoiceLineItem {
   id: string;
@@ -145,56 +187,123 @@ export interface InvoiceLineItem {
   amount: number;
   currency: string;
   description: string | null;
+  discount_amounts: never[];
+  discountable: boolean;
+  discounts: never[];
   invoice: string;
-  invoice_item: string | null;
   livemode: false;
   metadata: Metadata;
+  parent: LineParent;
   period: Period;
-  price: Price | null;
+  pretax_credit_amounts: never[];
+  pricing: Pricing;
   quantity: number;
+  quantity_decimal: string;
   subscription: string | null;
-  subscription_item: string | null;
-  type: 'invoiceitem' | 'subscription';
+  subtotal: number;
+  taxes: never[];
+}
+
+/** What an invoice was created for: a subscription's period, or nothing (a one-off invoice). */
+export interface InvoiceParent {
+  type: 'subscription_details';
+  quote_details: null;
+  subscription_details: { metadata: Metadata | null; subscription: string };
+}
+
+export interface InvoiceRendering {
+  amount_tax_display: string | null;
+  pdf: { page_size: 'a4' | 'auto' | 'letter' | null } | null;
+  template: string | null;
+  template_version: number | null;
+}
+
+export interface InvoiceShippingDetails {
+  address: Address;
+  name: string;
+  phone: string | null;
+}
+
+export interface Address {
+  city: string | null;
+  country: string | null;
+  line1: string | null;
+  line2: string | null;
+  postal_code: string | null;
+  state: string | null;
 }
 
 export interface Invoice {
   id: string;
   object: 'invoice';
+  account_country: null;
+  account_name: null;
+  account_tax_ids: null;
   amount_due: number;
+  amount_overpaid: number;
   amount_paid: number;
+  /** What was paid outside of Oncepay (pay with paid_out_of_band=true). */
+  amount_paid_off_stripe: number;
   amount_remaining: number;
+  amount_shipping: number;
+  application: null;
   attempt_count: number;
   attempted: boolean;
   auto_advance: boolean;
-  /** When a draft with auto_advance is finalized by the billing run (an hour after creation, as Stripe does). */
+  automatic_tax: { disabled_reason: null; enabled: false; liability: null; provider: null; status: null };
+  /** When a draft with auto_advance is finalized by the billing run (an hour after creation, as Stripe does, unless set). */
   automatically_finalizes_at: number | null;
   billing_reason: BillingReason;
   collection_method: CollectionMethod;
   created: number;
   currency: string;
+  custom_fields: { name: string; value: string }[] | null;
   customer: string;
+  customer_account: null;
+  customer_address: null;
   customer_email: string | null;
   customer_name: string | null;
-  days_until_due: number | null;
+  customer_phone: null;
+  customer_shipping: null;
+  customer_tax_exempt: 'none';
+  customer_tax_ids: never[];
   default_payment_method: string | null;
+  default_source: null;
+  default_tax_rates: never[];
   description: string | null;
+  discounts: never[];
   due_date: number | null;
   effective_at: number | null;
+  ending_balance: number | null;
+  /** Oncepay extension: the caller's permanent business key. */
   external_id: string | null;
+  footer: string | null;
+  from_invoice: null;
   hosted_invoice_url: null;
+  invoice_pdf: null;
+  issuer: { type: 'self' };
   last_finalization_error: null;
-  lines: EmbeddedList<InvoiceLineItem>;
+  latest_revision: null;
+  lines: InvoiceList<InvoiceLineItem>;
   livemode: false;
   metadata: Metadata;
   next_payment_attempt: number | null;
   number: string | null;
+  on_behalf_of: null;
   /** Oncepay extension: the order this invoice pays. */
   order: string | null;
-  paid_out_of_band: boolean;
-  /** Oncepay extension: the payment intent of the latest charge attempt. */
-  payment_intent: string | null;
+  parent: InvoiceParent | null;
+  payment_settings: { default_mandate: null; payment_method_options: null; payment_method_types: 'card'[] | null };
   period_end: number;
   period_start: number;
+  post_payment_credit_notes_amount: number;
+  pre_payment_credit_notes_amount: number;
+  receipt_number: null;
+  rendering: InvoiceRendering | null;
+  shipping_cost: null;
+  shipping_details: InvoiceShippingDetails | null;
+  starting_balance: number;
+  statement_descriptor: string | null;
   status: InvoiceStatus;
   status_transitions: {
     finalized_at: number | null;
@@ -202,35 +311,65 @@ export interface Invoice {
     paid_at: number | null;
     voided_at: number | null;
   };
-  subscription: string | null;
   subtotal: number;
+  subtotal_excluding_tax: number;
   test_clock: string | null;
   total: number;
+  total_discount_amounts: never[];
+  total_excluding_tax: number;
+  total_pretax_credit_amounts: never[];
+  total_taxes: never[];
   webhooks_delivered_at: null;
 }
+
+/** The subscription an invoice bills, if any (`parent.subscription_details.subscription`). */
+export const invoiceSubscription = (inv: Pick<Invoice, 'parent'>): string | null => inv.parent?.subscription_details.subscription ?? null;
 
 export interface InvoiceItem {
   id: string;
   object: 'invoiceitem';
   amount: number;
-  /** Same as date (Oncepay lists and filters every object by created). */
+  /** Oncepay extension: same as date (Oncepay lists and filters every object by created). */
   created: number;
   currency: string;
   customer: string;
+  customer_account: null;
   date: number;
   description: string | null;
   discountable: boolean;
+  discounts: never[];
+  /** Oncepay extension: the caller's permanent business key. */
   external_id: string | null;
   invoice: string | null;
   livemode: false;
   metadata: Metadata;
+  parent: null;
   period: Period;
-  price: Price | null;
+  pricing: Pricing;
   proration: false;
   quantity: number;
-  subscription: null;
+  quantity_decimal: string;
+  tax_rates: never[];
   test_clock: string | null;
-  unit_amount: number;
+}
+
+/** An item's unit amount, in the currency's smallest unit (Oncepay amounts are whole). */
+export const unitAmountOf = (p: Pick<InvoiceItem, 'pricing'>): number => Number(p.pricing.unit_amount_decimal ?? 0);
+
+/** A payment of an invoice: its payment intent (one at a time), as Stripe's InvoicePayment. */
+export interface InvoicePayment {
+  id: string;
+  object: 'invoice_payment';
+  amount_paid: number | null;
+  amount_requested: number;
+  created: number;
+  currency: string;
+  invoice: string;
+  is_default: boolean;
+  livemode: false;
+  payment: { type: 'payment_intent'; payment_intent: string };
+  status: 'open' | 'paid' | 'canceled';
+  status_transitions: { canceled_at: number | null; paid_at: number | null };
 }
 
 /** A message an invoice sent (Oncepay extension: there is no mail, so this is the outbox). */
@@ -250,46 +389,114 @@ export interface InvoiceMessage {
 
 // ---- subscriptions ----------------------------------------------------------------------------
 
-export const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'active', 'past_due', 'unpaid', 'canceled'] as const;
+export const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'unpaid', 'paused', 'canceled'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+/** What a trial ending without a payment method does (Stripe's trial_settings.end_behavior.missing_payment_method). */
+export const TRIAL_END_BEHAVIORS = ['cancel', 'create_invoice', 'pause'] as const;
+export type TrialEndBehavior = (typeof TRIAL_END_BEHAVIORS)[number];
 
 export interface SubscriptionItem {
   id: string;
   object: 'subscription_item';
+  billing_thresholds: null;
   created: number;
+  /** The item's current period (since 2025-03-31 on items, no longer on the subscription). */
   current_period_end: number;
   current_period_start: number;
+  current_trial: null;
+  discounts: never[];
   metadata: Metadata;
+  /** The legacy plan view of the price (Stripe still renders it). */
+  plan: Plan;
   price: Price;
   quantity: number;
   subscription: string;
+  tax_rates: never[];
+}
+
+/** Stripe's legacy Plan object, derived from a recurring price (same id). */
+export interface Plan {
+  id: string;
+  object: 'plan';
+  active: boolean;
+  amount: number;
+  amount_decimal: string;
+  billing_scheme: 'per_unit';
+  created: number;
+  currency: string;
+  interval: PriceInterval;
+  interval_count: number;
+  livemode: false;
+  metadata: Metadata;
+  meter: null;
+  nickname: string | null;
+  product: string;
+  tiers_mode: null;
+  transform_usage: null;
+  trial_period_days: number | null;
+  usage_type: 'licensed';
+}
+
+export const CANCELLATION_FEEDBACK = ['customer_service', 'low_quality', 'missing_features', 'other', 'switched_service', 'too_complex', 'too_expensive', 'unused'] as const;
+
+export interface CancellationDetails {
+  comment: string | null;
+  feedback: (typeof CANCELLATION_FEEDBACK)[number] | null;
+  feedback_option: null;
+  reason: 'cancellation_requested' | 'payment_failed' | null;
 }
 
 export interface Subscription {
   id: string;
   object: 'subscription';
+  application: null;
+  application_fee_percent: null;
+  automatic_tax: { disabled_reason: null; enabled: false; liability: null };
   billing_cycle_anchor: number;
+  billing_cycle_anchor_config: null;
+  billing_mode: { flexible: { proration_discounts: 'included' } | null; type: 'classic' | 'flexible'; updated_at: number };
+  billing_schedules: never[];
+  billing_thresholds: null;
   cancel_at: number | null;
   cancel_at_period_end: boolean;
   canceled_at: number | null;
+  cancellation_details: CancellationDetails;
   collection_method: CollectionMethod;
   created: number;
   currency: string;
-  current_period_end: number;
-  current_period_start: number;
   customer: string;
+  customer_account: null;
   days_until_due: number | null;
   default_payment_method: string | null;
+  default_source: null;
+  default_tax_rates: never[];
   description: string | null;
+  discounts: never[];
   ended_at: number | null;
+  /** Oncepay extension: the caller's permanent business key. */
   external_id: string | null;
+  invoice_settings: { account_tax_ids: null; custom_fields: null; description: null; footer: null; issuer: { type: 'self' } };
   items: EmbeddedList<SubscriptionItem>;
   latest_invoice: string | null;
   livemode: false;
+  managed_payments: null;
   metadata: Metadata;
+  next_pending_invoice_item_invoice: null;
+  on_behalf_of: null;
+  pause_collection: null;
+  payment_settings: { payment_method_options: null; payment_method_types: null; save_default_payment_method: 'off' | 'on_subscription' };
+  pending_invoice_item_interval: null;
+  pending_setup_intent: null;
+  pending_update: null;
+  schedule: null;
   start_date: number;
   status: SubscriptionStatus;
   test_clock: string | null;
+  transfer_data: null;
+  trial_end: number | null;
+  trial_settings: { end_behavior: { billing_cycle_anchor: null; missing_payment_method: TrialEndBehavior } };
+  trial_start: number | null;
 }
 
 // ---- tables -----------------------------------------------------------------------------------
@@ -315,8 +522,8 @@ export const invoices = new ObjectTable<Invoice & { deleted?: boolean }>('invoic
   customer: (i) => i.customer,
   status: (i) => i.status,
   deleted: (i) => i.deleted === true,
-  subscription: (i) => i.subscription,
-  period_start: (i) => (i.subscription ? i.period_start : null),
+  subscription: (i) => invoiceSubscription(i),
+  period_start: (i) => (i.parent ? i.period_start : null),
   order_id: (i) => i.order,
   test_clock: (i) => i.test_clock,
 });
@@ -325,6 +532,11 @@ export const invoiceItems = new ObjectTable<InvoiceItem & { deleted?: boolean }>
   invoice: (i) => i.invoice,
   deleted: (i) => i.deleted === true,
 });
+export const invoicePayments = new ObjectTable<InvoicePayment>('invoice_payments', 'invoice_payment', {
+  invoice: (p) => p.invoice,
+  payment_intent: (p) => p.payment.payment_intent,
+  status: (p) => p.status,
+});
 export const invoiceMessages = new ObjectTable<InvoiceMessage>('invoice_messages', 'invoice_message', {
   invoice: (m) => m.invoice,
 });
@@ -332,5 +544,5 @@ export const subscriptions = new ObjectTable<Subscription>('subscriptions', 'sub
   customer: (s) => s.customer,
   status: (s) => s.status,
   test_clock: (s) => s.test_clock,
-  current_period_end: (s) => s.current_period_end,
+  current_period_end: (s) => s.items.data[0].current_period_end,
 });

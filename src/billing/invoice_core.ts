@@ -10,8 +10,8 @@ import { emitEvent, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
 import {
-  embeddedList, invoiceItems, invoices, type BillingReason, type CollectionMethod, type Invoice, type InvoiceLineItem,
-  type InvoiceStatus, type Period,
+  invoiceList, invoiceItems, invoices, type BillingReason, type CollectionMethod, type Invoice, type InvoiceItem, type InvoiceLineItem,
+  type InvoiceStatus, type Period, type Price, type Pricing,
 } from './billing_objects.ts';
 
 // ---- the state machine ------------------------------------------------------------------------
@@ -59,6 +59,7 @@ export interface NewInvoice {
   customer: Customer;
   currency: string;
   collectionMethod: CollectionMethod;
+  /** Kept beside the invoice by insertInvoice, not in it. */
   daysUntilDue: number | null;
   dueDate: number | null;
   autoAdvance: boolean;
@@ -68,25 +69,83 @@ export interface NewInvoice {
   defaultPaymentMethod: string | null;
   externalId: string | null;
   order: string | null;
-  subscription: string | null;
+  /** The subscription billed, with its metadata at the time (parent.subscription_details). */
+  subscription: { id: string; metadata: Record<string, string> } | null;
   period: Period;
   now: number;
 }
 
-export function buildInvoice(n: NewInvoice): Invoice {
+/** The fields a new invoice's creator may set beyond NewInvoice (footer, rendering, ...), all nullable. */
+export type InvoiceTerms = Partial<Pick<Invoice, 'custom_fields' | 'footer' | 'rendering' | 'shipping_details' | 'statement_descriptor' | 'effective_at' | 'payment_settings' | 'automatically_finalizes_at' | 'number'>>;
+
+export function buildInvoice(n: NewInvoice, terms: InvoiceTerms = {}): Invoice {
   const id = newId('in');
   return {
-    id, object: 'invoice', amount_due: 0, amount_paid: 0, amount_remaining: 0, attempt_count: 0, attempted: false,
-    auto_advance: n.autoAdvance, automatically_finalizes_at: n.autoAdvance ? n.now + 3600 : null,
+    id, object: 'invoice', account_country: null, account_name: null, account_tax_ids: null,
+    amount_due: 0, amount_overpaid: 0, amount_paid: 0, amount_paid_off_stripe: 0, amount_remaining: 0, amount_shipping: 0,
+    application: null, attempt_count: 0, attempted: false, auto_advance: n.autoAdvance,
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null, provider: null, status: null },
+    automatically_finalizes_at: n.autoAdvance ? n.now + 3600 : null,
     billing_reason: n.billingReason, collection_method: n.collectionMethod, created: n.now, currency: n.currency,
-    customer: n.customer.id, customer_email: n.customer.email, customer_name: n.customer.name,
-    days_until_due: n.daysUntilDue, default_payment_method: n.defaultPaymentMethod, description: n.description,
-    due_date: n.dueDate, effective_at: null, external_id: n.externalId, hosted_invoice_url: null, last_finalization_error: null,
-    lines: embeddedList([], `/v1/invoices/${id}/lines`), livemode: false, metadata: n.metadata, next_payment_attempt: null,
-    number: null, order: n.order, paid_out_of_band: false, payment_intent: null,
-    period_end: n.period.end, period_start: n.period.start, status: 'draft',
+    custom_fields: null, customer: n.customer.id, customer_account: null, customer_address: null,
+    customer_email: n.customer.email, customer_name: n.customer.name, customer_phone: null, customer_shipping: null,
+    customer_tax_exempt: 'none', customer_tax_ids: [], default_payment_method: n.defaultPaymentMethod, default_source: null,
+    default_tax_rates: [], description: n.description, discounts: [], due_date: n.dueDate, effective_at: null, ending_balance: null,
+    external_id: n.externalId, footer: null, from_invoice: null, hosted_invoice_url: null, invoice_pdf: null, issuer: { type: 'self' },
+    last_finalization_error: null, latest_revision: null,
+    lines: invoiceList([], `/v1/invoices/${id}/lines`), livemode: false, metadata: n.metadata, next_payment_attempt: null,
+    number: null, on_behalf_of: null, order: n.order,
+    parent: n.subscription ? {
+      type: 'subscription_details', quote_details: null,
+      subscription_details: { metadata: { ...n.subscription.metadata }, subscription: n.subscription.id },
+    } : null,
+    payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
+    period_end: n.period.end, period_start: n.period.start,
+    post_payment_credit_notes_amount: 0, pre_payment_credit_notes_amount: 0, receipt_number: null, rendering: null,
+    shipping_cost: null, shipping_details: null, starting_balance: 0, statement_descriptor: null, status: 'draft',
     status_transitions: { finalized_at: null, marked_uncollectible_at: null, paid_at: null, voided_at: null },
-    subscription: n.subscription, subtotal: 0, test_clock: n.customer.test_clock, total: 0, webhooks_delivered_at: null,
+    subtotal: 0, subtotal_excluding_tax: 0, test_clock: n.customer.test_clock, total: 0, total_discount_amounts: [],
+    total_excluding_tax: 0, total_pretax_credit_amounts: [], total_taxes: [], webhooks_delivered_at: null,
+    ...terms,
+  };
+}
+
+/** The pricing of a line or an item: its price, or its unit amount alone. */
+export const pricingOf = (price: Pick<Price, 'id' | 'product'> | null, unitAmount: number): Pricing => ({
+  ...(price ? { price_details: { price: price.id, product: price.product } } : {}),
+  type: 'price_details', unit_amount_decimal: String(unitAmount),
+});
+
+const NO_PRORATION = { proration: false, proration_details: { credited_items: null } } as const;
+
+/** The line of an invoice that bills an invoice item. */
+export function invoiceItemLine(invoiceId: string, ii: InvoiceItem): InvoiceLineItem {
+  return {
+    id: `il_${ii.id.slice(3)}`, object: 'line_item', amount: ii.amount, currency: ii.currency, description: ii.description,
+    discount_amounts: [], discountable: ii.discountable, discounts: [], invoice: invoiceId, livemode: false, metadata: ii.metadata,
+    parent: {
+      type: 'invoice_item_details', subscription_item_details: null,
+      invoice_item_details: { invoice_item: ii.id, ...NO_PRORATION, subscription: null },
+    },
+    period: ii.period, pretax_credit_amounts: [], pricing: ii.pricing, quantity: ii.quantity, quantity_decimal: String(ii.quantity),
+    subscription: null, subtotal: ii.amount, taxes: [],
+  };
+}
+
+/** The line of an invoice that bills a subscription item for a period. */
+export function subscriptionItemLine(invoiceId: string, l: {
+  subscription: string; item: { id: string; metadata: Record<string, string>; price: Price; quantity: number }; description: string; period: Period;
+}): InvoiceLineItem {
+  const amount = l.item.price.unit_amount * l.item.quantity;
+  return {
+    id: newId('il'), object: 'line_item', amount, currency: l.item.price.currency, description: l.description,
+    discount_amounts: [], discountable: true, discounts: [], invoice: invoiceId, livemode: false, metadata: l.item.metadata,
+    parent: {
+      type: 'subscription_item_details', invoice_item_details: null,
+      subscription_item_details: { invoice_item: null, ...NO_PRORATION, subscription: l.subscription, subscription_item: l.item.id },
+    },
+    period: l.period, pretax_credit_amounts: [], pricing: pricingOf(l.item.price, l.item.price.unit_amount),
+    quantity: l.item.quantity, quantity_decimal: String(l.item.quantity), subscription: l.subscription, subtotal: amount, taxes: [],
   };
 }
 
@@ -95,26 +154,35 @@ export function buildInvoice(n: NewInvoice): Invoice {
  * subscription lines, which have no invoice item).
  */
 export async function computeLines(q: Queryable, accountId: string, inv: Invoice, extraLines: InvoiceLineItem[] = []): Promise<void> {
-  const { rows } = await q.query<{ data: import('./billing_objects.ts').InvoiceItem }>(
+  const { rows } = await q.query<{ data: InvoiceItem }>(
     'SELECT data FROM invoiceitems WHERE account_id = $1 AND invoice = $2 AND NOT deleted ORDER BY seq', [accountId, inv.id]);
-  const itemLines: InvoiceLineItem[] = rows.map(({ data: ii }) => ({
-    id: `il_${ii.id.slice(3)}`, object: 'line_item', amount: ii.amount, currency: ii.currency, description: ii.description,
-    invoice: inv.id, invoice_item: ii.id, livemode: false, metadata: ii.metadata, period: ii.period, price: ii.price,
-    quantity: ii.quantity, subscription: null, subscription_item: null, type: 'invoiceitem',
-  }));
-  const keep = inv.lines.data.filter((l) => l.type === 'subscription');
+  const itemLines = rows.map(({ data: ii }) => invoiceItemLine(inv.id, ii));
+  const keep = inv.lines.data.filter((l) => l.parent.type === 'subscription_item_details');
   const lines = [...(extraLines.length ? extraLines : keep), ...itemLines];
   const total = lines.reduce((s, l) => s + l.amount, 0);
-  inv.lines = embeddedList(lines, `/v1/invoices/${inv.id}/lines`);
+  inv.lines = invoiceList(lines, `/v1/invoices/${inv.id}/lines`);
   inv.subtotal = total;
+  inv.subtotal_excluding_tax = total;
   inv.total = total;
+  inv.total_excluding_tax = total;
   inv.amount_due = Math.max(total, 0);
   inv.amount_remaining = Math.max(total - inv.amount_paid, 0);
 }
 
+/** Inserts a new invoice with its terms kept beside it (days_until_due is not a field of the invoice). */
+export function insertInvoice(q: Tx, accountId: string, inv: Invoice, daysUntilDue: number | null): void {
+  invoices.insert(q, accountId, inv, { days_until_due: daysUntilDue });
+}
+
+/** A send_invoice invoice's days_until_due (null: due on its due_date, or charged automatically). */
+export async function daysUntilDue(q: Queryable, accountId: string, invoiceId: string): Promise<number | null> {
+  const { rows } = await q.query<{ days_until_due: number | null }>('SELECT days_until_due FROM invoices WHERE account_id = $1 AND id = $2', [accountId, invoiceId]);
+  return rows[0]?.days_until_due ?? null;
+}
+
 /** Attaches the customer's pending invoice items (no invoice yet) of this currency to a draft. */
 export async function attachPendingItems(q: Tx, accountId: string, inv: Invoice): Promise<void> {
-  const { rows } = await q.query<{ data: import('./billing_objects.ts').InvoiceItem }>(
+  const { rows } = await q.query<{ data: InvoiceItem }>(
     `SELECT data FROM invoiceitems WHERE account_id = $1 AND customer = $2 AND invoice IS NULL AND NOT deleted
         AND data->>'currency' = $3 ORDER BY seq FOR UPDATE`, [accountId, inv.customer, inv.currency]);
   for (const { data: ii } of rows) {
@@ -149,20 +217,21 @@ export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, 
   requireInvoiceAction(inv, 'finalize');
   if (inv.total < 0) throw invalidRequest(`Invoice ${inv.id} totals ${formatAmount(inv.total, inv.currency)}: an invoice cannot be finalized with a negative total.`, 'invoice');
   if (inv.total > MAX_AMOUNT) throw invalidRequest(`Invoice ${inv.id} totals more than the largest amount a payment may have.`, 'invoice', 'amount_too_large');
-  const customer = await customers.get(q, source.accountId, inv.customer);
-  const seq = await nextInvoiceNumber(q, source.accountId);
+  // A number the caller chose (number=...) is kept; otherwise the account's sequence gives one.
+  const seq = inv.number === null ? await nextInvoiceNumber(q, source.accountId) : null;
   if (opts.autoAdvance !== undefined) inv.auto_advance = opts.autoAdvance;
-  inv.number = `${customer.invoice_prefix}-${String(seq).padStart(4, '0')}`;
+  if (seq !== null) inv.number = `${(await customers.get(q, source.accountId, inv.customer)).invoice_prefix}-${String(seq).padStart(4, '0')}`;
   inv.status = 'open';
   inv.automatically_finalizes_at = null;
   inv.status_transitions.finalized_at = now;
-  inv.effective_at = now;
-  if (inv.collection_method === 'send_invoice' && inv.due_date === null) inv.due_date = now + (inv.days_until_due ?? 30) * 86_400;
+  inv.effective_at ??= now;
+  inv.ending_balance = inv.starting_balance;
+  if (inv.collection_method === 'send_invoice' && inv.due_date === null) inv.due_date = now + ((await daysUntilDue(q, source.accountId, inv.id)) ?? 30) * 86_400;
   // Collected by the billing run, unless the caller pays it itself (a subscription's first invoice).
   if (inv.collection_method === 'charge_automatically' && inv.auto_advance && inv.amount_remaining > 0 && opts.collect !== false) inv.next_payment_attempt = now;
   const zero = inv.amount_remaining === 0;
   if (zero) markPaid(inv, now);
-  invoices.update(q, source.accountId, inv, { number_seq: seq });
+  invoices.update(q, source.accountId, inv, seq === null ? {} : { number_seq: seq });
   emitEvent(q, source, 'invoice.finalized', inv, { status: 'draft', number: null });
   if (zero) emitPaid(q, source, inv);
 }
@@ -184,8 +253,9 @@ function emitPaid(q: Tx, source: EventSource, inv: Invoice): void {
 /** open|uncollectible -> paid, saving the invoice and emitting invoice.payment_succeeded and invoice.paid. */
 export function settleInvoice(q: Tx, source: EventSource, inv: Invoice, now: number, opts: { outOfBand?: boolean } = {}): void {
   const before = inv.status;
+  const paidBefore = inv.amount_paid;
   markPaid(inv, now);
-  if (opts.outOfBand) inv.paid_out_of_band = true;
+  if (opts.outOfBand) inv.amount_paid_off_stripe += inv.amount_paid - paidBefore;
   else inv.attempt_count += 1;
   invoices.update(q, source.accountId, inv);
   emitEvent(q, source, 'invoice.updated', inv, { status: before });

@@ -9,7 +9,7 @@ import type { ListFilter } from '../store/object_table.ts';
 import { ApiError, invalidRequest, objectBusy, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
 import {
-  currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, type ParsedObject,
+  boolean, currency, expandParam, integer, metadata, nonEmptyString, object, optional, clearable, string, unsupported, type ParsedObject, type Schema,
 } from '../schema/params.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
 import { applyMetadata } from '../schema/metadata.ts';
@@ -17,13 +17,33 @@ import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
-import { invoiceItems, invoices, prices, type InvoiceItem } from './billing_objects.ts';
-import { computeLines, lockInvoice } from './invoice_core.ts';
+import { invoiceItems, invoices, prices, unitAmountOf, type InvoiceItem, type Price } from './billing_objects.ts';
+import { computeLines, lockInvoice, pricingOf } from './invoice_core.ts';
 import { liveProduct, unitAmountDecimal } from './catalog.ts';
 import { billingNow } from './time.ts';
 
 const signedAmount = () => integer({ min: -MAX_AMOUNT, max: MAX_AMOUNT });
 const period = () => object({ start: integer({ min: 0 }), end: integer({ min: 0 }) });
+
+const NO_TAX = 'Oncepay calculates no tax: invoice items have no tax rates, tax codes or tax behavior.';
+const NO_DISCOUNTS = 'Oncepay has no coupons or promotion codes, so invoice items carry no discounts.';
+const empty = (v: unknown) => v === '' || (Array.isArray(v) && v.length === 0);
+/** Parameters create and update share that Oncepay knows but cannot act on. */
+const itemUnsupported = {
+  discounts: unsupported(NO_DISCOUNTS, { noop: empty }),
+  tax_behavior: unsupported(NO_TAX, { noop: (v) => v === 'unspecified' }),
+  tax_code: unsupported(NO_TAX, { noop: empty }),
+  tax_rates: unsupported(NO_TAX, { noop: empty }),
+};
+/** A whole quantity written as a decimal (`quantity_decimal`): Oncepay quantities are whole. */
+const wholeQuantity = (): Schema<number> => {
+  const text = string({ max: 30, pattern: /^\d{1,7}(\.0*)?$/, patternMessage: 'Invalid decimal: Oncepay quantities are whole numbers, such as 3 or 3.0.' });
+  return { required: true, parse: (v, path) => integer({ min: 1, max: 1_000_000 }).parse(text.parse(v, path).split('.')[0], path), jsonSchema: () => text.jsonSchema() };
+};
+const priceData = () => object({
+  currency: currency(), product: nonEmptyString(255), unit_amount: optional(integer({ min: 0, max: MAX_AMOUNT })), unit_amount_decimal: optional(unitAmountDecimal()),
+  tax_behavior: unsupported(NO_TAX, { noop: (v) => v === 'unspecified' }),
+});
 
 export const createInvoiceItemParams = object({
   customer: nonEmptyString(255),
@@ -32,7 +52,12 @@ export const createInvoiceItemParams = object({
   quantity: optional(integer({ min: 1, max: 1_000_000 })),
   /** The current API's way to bill a price (`pricing[price]`), and an inline one (`price_data`). */
   pricing: optional(object({ price: nonEmptyString(255) })),
-  price_data: optional(object({ currency: currency(), product: nonEmptyString(255), unit_amount: optional(integer({ min: 0, max: MAX_AMOUNT })), unit_amount_decimal: optional(unitAmountDecimal()) })),
+  price_data: optional(priceData()),
+  quantity_decimal: optional(wholeQuantity()),
+  discountable: optional(boolean()),
+  customer_account: unsupported('Oncepay has no Accounts v2: name the customer with customer.'),
+  subscription: unsupported('Oncepay never ties invoice items to a subscription: subscriptions bill their own items each period.'),
+  ...itemUnsupported,
   /** Older API versions' names for the same: still accepted. */
   unit_amount: optional(signedAmount()),
   price: optional(nonEmptyString(255)),
@@ -51,9 +76,15 @@ export const updateInvoiceItemParams = object({
   unit_amount: optional(signedAmount()),
   unit_amount_decimal: optional(unitAmountDecimal()),
   quantity: optional(integer({ min: 1, max: 1_000_000 })),
+  quantity_decimal: optional(wholeQuantity()),
+  pricing: optional(object({ price: nonEmptyString(255) })),
+  price_data: optional(priceData()),
+  discountable: optional(boolean()),
+  invoicing_rules: unsupported('Oncepay has no invoicing rules (deferring items until credited items resolve).', { noop: empty }),
   description: clearable(string({ max: 500 })),
   metadata: optional(metadata()),
   period: optional(period()),
+  ...itemUnsupported,
   expand: expandParam(),
 });
 
@@ -69,6 +100,8 @@ function checkPeriod(p: { start: number; end: number } | undefined): void {
 const PRICING = ['amount', 'unit_amount', 'unit_amount_decimal', 'pricing', 'price_data', 'price'] as const;
 
 export function checkCreateInvoiceItem(p: CreateParams): void {
+  if (p.quantity !== undefined && p.quantity_decimal !== undefined) throw invalidRequest('You may only specify one of these parameters: quantity, quantity_decimal.', 'quantity_decimal', 'parameters_exclusive');
+  if (p.quantity_decimal !== undefined) p.quantity = p.quantity_decimal;
   const given = PRICING.filter((k) => p[k] !== undefined);
   if (given.length === 0) throw invalidRequest('Missing required param: amount (or unit_amount_decimal, pricing[price] or price_data).', 'amount', 'parameter_missing');
   if (given.length > 1) throw invalidRequest(`You may only specify one of these parameters: ${given.join(', ')}.`, given[1], 'parameters_exclusive');
@@ -85,11 +118,18 @@ export function checkCreateInvoiceItem(p: CreateParams): void {
 }
 
 export function checkUpdateInvoiceItem(p: UpdateParams): void {
+  if (p.quantity !== undefined && p.quantity_decimal !== undefined) throw invalidRequest('You may only specify one of these parameters: quantity, quantity_decimal.', 'quantity_decimal', 'parameters_exclusive');
+  if (p.quantity_decimal !== undefined) p.quantity = p.quantity_decimal;
   if (p.amount !== undefined && (p.unit_amount !== undefined || p.unit_amount_decimal !== undefined || p.quantity !== undefined)) {
     throw invalidRequest('You may only specify one of these parameters: amount, unit_amount_decimal (with quantity).', 'amount', 'parameters_exclusive');
   }
   if (p.unit_amount !== undefined && p.unit_amount_decimal !== undefined) {
     throw invalidRequest('You may only specify one of these parameters: unit_amount, unit_amount_decimal.', 'unit_amount_decimal', 'parameters_exclusive');
+  }
+  const pricings = (['pricing', 'price_data', 'amount', 'unit_amount', 'unit_amount_decimal'] as const).filter((k) => p[k] !== undefined);
+  if (pricings.length > 1) throw invalidRequest(`You may only specify one of these parameters: ${pricings.join(', ')}.`, pricings[1], 'parameters_exclusive');
+  if (p.price_data && (p.price_data.unit_amount === undefined) === (p.price_data.unit_amount_decimal === undefined)) {
+    throw invalidRequest('Pass exactly one of price_data[unit_amount] and price_data[unit_amount_decimal].', 'price_data[unit_amount]');
   }
   checkPeriod(p.period);
 }
@@ -165,9 +205,10 @@ export const createInvoiceItem: Command<CreateParams, PaymentDeps> = {
     const unit = p.amount ?? price?.unit_amount ?? p.price_data?.unit_amount ?? p.price_data?.unit_amount_decimal ?? p.unit_amount ?? p.unit_amount_decimal!;
     const item: InvoiceItem = {
       id, object: 'invoiceitem', amount: p.amount ?? total(unit, quantity, 'quantity'), created: now, currency: cur, customer: customer.id,
-      date: now, description: p.description ?? null, discountable: true, external_id: p.external_id ?? null, invoice: inv?.id ?? null,
-      livemode: false, metadata: applyMetadata({}, p.metadata ?? {}), period: p.period ?? { start: now, end: now }, price,
-      proration: false, quantity, subscription: null, test_clock: customer.test_clock, unit_amount: unit,
+      customer_account: null, date: now, description: p.description ?? null, discountable: p.discountable ?? true, discounts: [],
+      external_id: p.external_id ?? null, invoice: inv?.id ?? null, livemode: false, metadata: applyMetadata({}, p.metadata ?? {}),
+      parent: null, period: p.period ?? { start: now, end: now }, pricing: pricingOf(price, unit), proration: false, quantity,
+      quantity_decimal: String(quantity), tax_rates: [], test_clock: customer.test_clock,
     };
     invoiceItems.insert(q, ctx.accountId, item);
     await refreshDraft(q, ctx.accountId, inv);
@@ -183,17 +224,22 @@ export const updateInvoiceItem: Command<UpdateParams, PaymentDeps> = {
     const before = structuredClone(item);
     if (p.amount !== undefined) {
       item.amount = p.amount;
-      item.unit_amount = p.amount;
+      item.pricing = pricingOf(null, p.amount);
       item.quantity = 1;
     }
-    const unitAmount = p.unit_amount ?? p.unit_amount_decimal;
+    const price = await repricing(q, ctx.accountId, item, p);
+    const unitAmount = p.unit_amount ?? p.unit_amount_decimal ?? price?.unit_amount ?? p.price_data?.unit_amount ?? p.price_data?.unit_amount_decimal;
     const unitParam = p.unit_amount !== undefined ? 'unit_amount' : 'unit_amount_decimal';
     if (unitAmount !== undefined || p.quantity !== undefined) {
-      if (item.price && unitAmount !== undefined) throw invalidRequest(`Invoice item ${item.id} is priced by ${item.price.id}: change its quantity, not its unit amount.`, unitParam);
-      item.unit_amount = unitAmount ?? item.unit_amount;
+      if (item.pricing.price_details && !price && p.price_data === undefined && unitAmount !== undefined) {
+        throw invalidRequest(`Invoice item ${item.id} is priced by ${item.pricing.price_details.price}: change its quantity, not its unit amount.`, unitParam);
+      }
+      if (unitAmount !== undefined) item.pricing = pricingOf(price ?? null, unitAmount);
       item.quantity = p.quantity ?? item.quantity;
-      item.amount = total(item.unit_amount, item.quantity, p.quantity !== undefined ? 'quantity' : unitParam);
+      item.quantity_decimal = String(item.quantity);
+      item.amount = total(unitAmountOf(item), item.quantity, p.quantity !== undefined ? 'quantity' : unitParam);
     }
+    if (p.discountable !== undefined) item.discountable = p.discountable;
     if (p.description !== undefined) item.description = p.description;
     if (p.metadata !== undefined) item.metadata = applyMetadata(item.metadata, p.metadata);
     if (p.period !== undefined) item.period = p.period;
@@ -201,6 +247,20 @@ export const updateInvoiceItem: Command<UpdateParams, PaymentDeps> = {
     return { status: 200, body: await render(q, ctx, item, p.expand) };
   }),
 };
+
+/** A new price for an item (pricing[price] or price_data), checked like at create; undefined when neither is passed. */
+async function repricing(q: Tx, accountId: string, item: InvoiceItem, p: UpdateParams): Promise<Price | undefined> {
+  if (p.price_data) {
+    await liveProduct(q, accountId, p.price_data.product, { param: 'price_data[product]' });
+    if (p.price_data.currency !== item.currency) throw invalidRequest(`Invoice item ${item.id} is in ${item.currency}, not ${p.price_data.currency}.`, 'price_data[currency]');
+    return undefined;
+  }
+  if (!p.pricing) return undefined;
+  const price = await prices.get(q, accountId, p.pricing.price, { param: 'pricing[price]' });
+  if (price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, 'pricing[price]');
+  if (price.currency !== item.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${item.currency} like invoice item ${item.id}.`, 'pricing[price]');
+  return price;
+}
 
 export const deleteInvoiceItem: Command<ParsedObject<typeof deleteInvoiceItemParams.shape>, PaymentDeps> = {
   name: 'invoiceitems.delete',

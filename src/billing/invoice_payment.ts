@@ -7,7 +7,7 @@
  * While the intent is processing, every other payment or status change of the invoice is
  * refused as busy, so an invoice can never be charged twice.
  */
-import type { Tx } from '../store/db.ts';
+import type { Queryable, Tx } from '../store/db.ts';
 import type { PaymentContext } from '../payments/ports.ts';
 import { invalidRequest, objectBusy } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
@@ -15,7 +15,7 @@ import { emitEvent, type EventSource } from '../events/outbox.ts';
 import { customers, paymentIntents, type PaymentError, type PaymentIntent } from '../payments/payment_objects.ts';
 import { applyAuthorization, buildPaymentIntent, checkPaymentMethod, startConfirmation, type ConfirmPlan } from '../payments/payment_intents.ts';
 import type { AuthorizeResult } from '../processor/types.ts';
-import { invoices, subscriptions, type Invoice } from './billing_objects.ts';
+import { invoicePayments, invoices, invoiceSubscription, subscriptions, type Invoice, type InvoicePayment } from './billing_objects.ts';
 import { lockInvoice, requireInvoiceAction, settleInvoice } from './invoice_core.ts';
 import { billingNow } from './time.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
@@ -27,24 +27,61 @@ import { recordOrderPayment, reserveOrderPayment } from './order_payments.ts';
  */
 export async function lockForSettling(q: Tx, accountId: string, id: string): Promise<Invoice> {
   const peek = await invoices.find(q, accountId, id);
-  if (peek?.subscription) await subscriptions.get(q, accountId, peek.subscription, { forUpdate: true });
+  const sub = peek && invoiceSubscription(peek);
+  if (sub) await subscriptions.get(q, accountId, sub, { forUpdate: true });
   return lockInvoice(q, accountId, id);
+}
+
+/** The invoice's current payment (the latest: an invoice has one payment intent at a time). */
+export async function currentPayment(q: Queryable, accountId: string, invoiceId: string): Promise<InvoicePayment | undefined> {
+  const { rows } = await q.query<{ data: InvoicePayment }>(
+    'SELECT data FROM invoice_payments WHERE account_id = $1 AND invoice = $2 ORDER BY seq DESC LIMIT 1', [accountId, invoiceId]);
+  return rows[0]?.data;
+}
+
+/** The payment intent of the invoice's current payment, if any. */
+export async function currentIntent(q: Queryable, accountId: string, invoiceId: string): Promise<PaymentIntent | undefined> {
+  const payment = await currentPayment(q, accountId, invoiceId);
+  return payment ? paymentIntents.get(q, accountId, payment.payment.payment_intent) : undefined;
 }
 
 /** Refuses any change to an invoice while a payment of it is being authorized. */
 export async function requireNoPaymentInFlight(q: Tx, accountId: string, inv: Invoice): Promise<PaymentIntent | undefined> {
-  if (!inv.payment_intent) return undefined;
-  const pi = await paymentIntents.get(q, accountId, inv.payment_intent);
-  if (pi.status === 'processing') throw objectBusy('invoice', inv.id);
+  const pi = await currentIntent(q, accountId, inv.id);
+  if (pi?.status === 'processing') throw objectBusy('invoice', inv.id);
   return pi;
+}
+
+/** The InvoicePayment of an intent: opened with it, paid or canceled with it. */
+function openPayment(inv: Invoice, pi: PaymentIntent): InvoicePayment {
+  return {
+    id: `inpay_${pi.id.slice(3)}`, object: 'invoice_payment', amount_paid: null, amount_requested: pi.amount, created: pi.created,
+    currency: pi.currency, invoice: inv.id, is_default: true, livemode: false, payment: { type: 'payment_intent', payment_intent: pi.id },
+    status: 'open', status_transitions: { canceled_at: null, paid_at: null },
+  };
+}
+
+/** Moves an intent's InvoicePayment along with the intent (paid, canceled); a payment already closed stays as it is. */
+async function closePayment(q: Tx, accountId: string, pi: PaymentIntent, status: 'paid' | 'canceled', at: number): Promise<void> {
+  const { rows } = await q.query<{ data: InvoicePayment }>(
+    'SELECT data FROM invoice_payments WHERE account_id = $1 AND payment_intent = $2 FOR UPDATE', [accountId, pi.id]);
+  const payment = rows[0]?.data;
+  if (!payment || payment.status !== 'open') return;
+  payment.status = status;
+  if (status === 'paid') {
+    payment.amount_paid = pi.amount_received;
+    payment.status_transitions.paid_at = at;
+  } else payment.status_transitions.canceled_at = at;
+  invoicePayments.update(q, accountId, payment);
 }
 
 /** Which payment method pays the invoice: the one passed, the invoice's, its subscription's, its customer's default. */
 async function paymentMethodFor(q: Tx, accountId: string, inv: Invoice, passed: string | undefined): Promise<string> {
   if (passed) return passed;
   if (inv.default_payment_method) return inv.default_payment_method;
-  if (inv.subscription) {
-    const sub = await subscriptions.get(q, accountId, inv.subscription);
+  const subscription = invoiceSubscription(inv);
+  if (subscription) {
+    const sub = await subscriptions.get(q, accountId, subscription);
     if (sub.default_payment_method) return sub.default_payment_method;
   }
   const customer = await customers.get(q, accountId, inv.customer);
@@ -92,8 +129,7 @@ export async function beginInvoicePayment(q: Tx, ctx: PaymentContext, invoiceId:
   paymentIntents.insert(q, ctx.accountId, pi);
   emitEvent(q, ctx, 'payment_intent.created', created);
   emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
-  inv.payment_intent = pi.id;
-  invoices.update(q, ctx.accountId, inv);
+  invoicePayments.insert(q, ctx.accountId, openPayment(inv, pi));
   return { invoice: inv.id, confirm };
 }
 
@@ -113,6 +149,7 @@ export async function invoiceIntentOutcome(q: Tx, source: EventSource, pi: Payme
   const inv = await lockForSettling(q, source.accountId, pi.invoice!);
   const now = await billingNow(q, source.accountId, inv.test_clock);
   if (pi.status === 'succeeded') {
+    await closePayment(q, source.accountId, pi, 'paid', now);
     if (inv.status === 'open' || inv.status === 'uncollectible') {
       settleInvoice(q, source, inv, now);
       await syncSubscriptionPayment(q, source, inv, true);
@@ -158,6 +195,7 @@ export async function abandonWaitingIntent(q: Tx, source: EventSource, seen: Pay
   pi.canceled_at = at;
   pi.next_action = null;
   paymentIntents.update(q, source.accountId, pi);
+  await closePayment(q, source.accountId, pi, 'canceled', at);
   emitEvent(q, source, 'payment_intent.canceled', pi, { status: before });
 }
 

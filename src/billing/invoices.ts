@@ -8,9 +8,9 @@ import type { Tx } from '../store/db.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
-  boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject,
+  boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject,
 } from '../schema/params.ts';
-import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
+import { emitEvent, previousAttributes, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { customers } from '../payments/payment_objects.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { render, type PaymentContext, type PaymentDeps } from '../payments/ports.ts';
@@ -18,17 +18,18 @@ import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, lockInvoice, requireInvoiceAction } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction } from './invoice_core.ts';
+import { applyInvoiceTerms, invoiceCreateOnlyParams, invoiceTermParams } from './invoice_params.ts';
 import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';
 
 const collectionMethod = () => enumOf(['charge_automatically', 'send_invoice'] as const);
-const daysUntilDue = () => integer({ min: 0, max: 3650 });
+const daysParam = () => integer({ min: 0, max: 3650 });
 
 export const createInvoiceParams = object({
   customer: nonEmptyString(255),
   collection_method: optional(collectionMethod()),
-  days_until_due: optional(daysUntilDue()),
+  days_until_due: optional(daysParam()),
   due_date: optional(integer({ min: 0 })),
   auto_advance: optional(boolean()),
   currency: optional(currency()),
@@ -38,18 +39,21 @@ export const createInvoiceParams = object({
   pending_invoice_items_behavior: optional(enumOf(['exclude', 'include'] as const)),
   order: optional(nonEmptyString(255)),
   external_id: optional(nonEmptyString(255)),
+  ...invoiceTermParams,
+  ...invoiceCreateOnlyParams,
   expand: expandParam(),
 });
 
 export const updateInvoiceParams = object({
   invoice: nonEmptyString(255),
   collection_method: optional(collectionMethod()),
-  days_until_due: clearable(daysUntilDue()),
+  days_until_due: clearable(daysParam()),
   due_date: clearable(integer({ min: 0 })),
   auto_advance: optional(boolean()),
   description: clearable(string({ max: 1500 })),
   metadata: optional(metadata()),
   default_payment_method: clearable(nonEmptyString(255)),
+  ...invoiceTermParams,
   expand: expandParam(),
 });
 
@@ -65,6 +69,8 @@ export const payInvoiceParams = object({
   payment_method: optional(nonEmptyString(255)),
   off_session: optional(boolean()),
   forgive: optional(boolean()),
+  mandate: unsupported('Oncepay has no mandates: invoices are paid by card.'),
+  source: unsupported('Oncepay has no sources (the legacy card objects): pass payment_method.'),
   expand: expandParam(),
 });
 
@@ -92,6 +98,9 @@ export function checkPayInvoice(p: PayParams): void {
   if (p.paid_out_of_band && p.payment_method) throw invalidRequest('You cannot pass payment_method with paid_out_of_band=true: an out-of-band payment moves no money here.', 'payment_method', 'parameters_exclusive');
   if (p.payment_method) checkPaymentMethod(p.payment_method);
 }
+
+/** Stripe's refusal of a send_invoice invoice for a customer it cannot send to (its wording). */
+const missingEmail = () => invalidRequest('Missing email. In order to create invoices that are sent to the customer, the customer must have a valid email.', 'customer');
 
 /** Records a message in the invoice's outbox, with the event that announces it. */
 export function recordMessage(q: Tx, source: EventSource, inv: Invoice, m: Pick<InvoiceMessage, 'type' | 'subject' | 'reminder_offset'>, eventType: string, now: number): void {
@@ -126,6 +135,7 @@ export const createInvoice: InvoiceCommand<CreateParams> = {
     }
     const now = await billingNow(q, ctx.accountId, customer.test_clock);
     const method = p.collection_method ?? 'charge_automatically';
+    if (method === 'send_invoice' && !customer.email) throw missingEmail();
     const inv = { ...buildInvoice({
       customer, currency: cur, collectionMethod: method, daysUntilDue: p.days_until_due ?? null, dueDate: p.due_date ?? null,
       autoAdvance: p.auto_advance ?? false, billingReason: 'manual', description: p.description ?? null,
@@ -133,20 +143,22 @@ export const createInvoice: InvoiceCommand<CreateParams> = {
       externalId: p.external_id ?? null, order: order?.id ?? null, subscription: null, period: { start: now, end: now }, now,
     }), id };
     inv.lines.url = `/v1/invoices/${id}/lines`;
+    applyInvoiceTerms(inv, p);
     if (p.pending_invoice_items_behavior === 'include') await attachPendingItems(q, ctx.accountId, inv);
     if (order) {
       // The invoice bills what the order still owes, as one item.
       const item: InvoiceItem = {
         id: newId('ii'), object: 'invoiceitem', amount: order.amount_remaining, created: now, currency: cur, customer: customer.id,
-        date: now, description: order.description ?? `Order ${order.id}`, discountable: false, external_id: null, invoice: id,
-        livemode: false, metadata: {}, period: { start: now, end: now }, price: null, proration: false, quantity: 1,
-        subscription: null, test_clock: customer.test_clock, unit_amount: order.amount_remaining,
+        customer_account: null, date: now, description: order.description ?? `Order ${order.id}`, discountable: false, discounts: [],
+        external_id: null, invoice: id, livemode: false, metadata: {}, parent: null, period: { start: now, end: now },
+        pricing: pricingOf(null, order.amount_remaining), proration: false, quantity: 1, quantity_decimal: '1', tax_rates: [],
+        test_clock: customer.test_clock,
       };
       invoiceItems.insert(q, ctx.accountId, item);
       emitEvent(q, ctx, 'invoiceitem.created', item);
     }
     await computeLines(q, ctx.accountId, inv);
-    invoices.insert(q, ctx.accountId, inv);
+    insertInvoice(q, ctx.accountId, inv, p.days_until_due ?? null);
     emitEvent(q, ctx, 'invoice.created', inv);
     return { status: 200, body: await render(q, ctx, inv, p.expand) };
   }),
@@ -158,7 +170,10 @@ export const updateInvoice: InvoiceCommand<UpdateParams> = {
     const inv = await lockInvoice(q, ctx.accountId, p.invoice);
     const before = structuredClone(inv);
     // A finalized invoice keeps its terms: only its description (while collectible) and metadata change.
-    const draftOnly = (['collection_method', 'days_until_due', 'due_date', 'default_payment_method', 'auto_advance'] as const).filter((k) => p[k] !== undefined);
+    const draftOnly = ([
+      'collection_method', 'days_until_due', 'due_date', 'default_payment_method', 'auto_advance', 'number', 'effective_at',
+      'automatically_finalizes_at', 'custom_fields', 'footer', 'statement_descriptor', 'rendering', 'shipping_details', 'payment_settings',
+    ] as const).filter((k) => p[k] !== undefined);
     const locked = inv.status === 'draft' ? [] : inv.status === 'paid' || inv.status === 'void' ? [...draftOnly, ...(p.description !== undefined ? ['description'] : [])] : draftOnly;
     if (locked.length > 0) {
       throw new ApiError(400, {
@@ -168,21 +183,24 @@ export const updateInvoice: InvoiceCommand<UpdateParams> = {
     }
     if (p.collection_method !== undefined) inv.collection_method = p.collection_method;
     // One of the two terms replaces the other: setting one clears the one not passed.
+    const daysBefore = await daysUntilDue(q, ctx.accountId, inv.id);
+    let days = daysBefore;
     if (p.days_until_due !== undefined) {
-      inv.days_until_due = p.days_until_due;
+      days = p.days_until_due;
       if (p.due_date === undefined && p.days_until_due !== null) inv.due_date = null;
     }
     if (p.due_date !== undefined) {
       inv.due_date = p.due_date;
-      if (p.days_until_due === undefined && p.due_date !== null) inv.days_until_due = null;
+      if (p.days_until_due === undefined && p.due_date !== null) days = null;
     }
     if (p.collection_method === 'charge_automatically') {
-      if (p.days_until_due === undefined) inv.days_until_due = null;
+      if (p.days_until_due === undefined) days = null;
       if (p.due_date === undefined) inv.due_date = null;
     }
     if (p.collection_method !== undefined || p.days_until_due !== undefined || p.due_date !== undefined) {
-      checkCollection(inv.collection_method, inv.days_until_due, inv.due_date, 'days_until_due');
+      checkCollection(inv.collection_method, days, inv.due_date, 'days_until_due');
     }
+    if (p.collection_method === 'send_invoice' && !inv.customer_email && !(await customers.get(q, ctx.accountId, inv.customer)).email) throw missingEmail();
     if (p.auto_advance !== undefined) {
       inv.auto_advance = p.auto_advance;
       inv.automatically_finalizes_at = p.auto_advance ? inv.created + 3600 : null;
@@ -191,7 +209,12 @@ export const updateInvoice: InvoiceCommand<UpdateParams> = {
     if (p.default_payment_method !== undefined) inv.default_payment_method = p.default_payment_method;
     if (p.description !== undefined) inv.description = p.description;
     if (p.metadata !== undefined) inv.metadata = applyMetadata(inv.metadata, p.metadata);
-    saveIfChanged(q, ctx, invoices, before, inv, 'invoice.updated');
+    applyInvoiceTerms(inv, p);
+    if (days === daysBefore) saveIfChanged(q, ctx, invoices, before, inv, 'invoice.updated');
+    else {
+      invoices.update(q, ctx.accountId, inv, { days_until_due: days });
+      emitEvent(q, ctx, 'invoice.updated', inv, previousAttributes(before, inv));
+    }
     return { status: 200, body: await render(q, ctx, inv, p.expand) };
   }),
 };

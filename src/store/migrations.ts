@@ -316,6 +316,38 @@ ALTER TABLE webhook_deliveries ADD COLUMN seq bigserial;
 CREATE INDEX webhook_deliveries_object_queue ON webhook_deliveries (account_id, endpoint_id, object_id, seq) WHERE status = 'pending';
 `,
   },
+  {
+    version: 8,
+    name: 'invoice_payments',
+    sql: `
+-- The payments of invoices (Stripe's InvoicePayment since 2025-03-31): the payment intent that
+-- pays each invoice, one at a time, replacing the invoice's former payment_intent field.
+${objectTable('invoice_payments', `
+  invoice text NOT NULL,
+  payment_intent text NOT NULL,
+  status text NOT NULL,`)}
+CREATE INDEX invoice_payments_invoice ON invoice_payments (account_id, invoice, seq DESC);
+CREATE UNIQUE INDEX invoice_payments_intent ON invoice_payments (account_id, payment_intent);
+-- days_until_due is a term of a send_invoice draft (the due date is set from it at finalization),
+-- no longer a field of the invoice object: it is kept beside it.
+ALTER TABLE invoices ADD COLUMN days_until_due integer;
+UPDATE invoices SET days_until_due = (data->>'days_until_due')::int WHERE data->>'days_until_due' IS NOT NULL;
+-- Invoices finalized before: their intent (data->>'payment_intent') becomes their payment.
+INSERT INTO invoice_payments (account_id, id, created, data, invoice, payment_intent, status)
+SELECT i.account_id, 'inpay_' || substr(i.data->>'payment_intent', 4), (p.data->>'created')::bigint,
+  json_build_object('id', 'inpay_' || substr(i.data->>'payment_intent', 4), 'object', 'invoice_payment',
+    'amount_paid', CASE WHEN p.data->>'status' = 'succeeded' THEN (p.data->>'amount')::bigint END,
+    'amount_requested', (p.data->>'amount')::bigint, 'created', (p.data->>'created')::bigint, 'currency', p.data->>'currency',
+    'invoice', i.id, 'is_default', true, 'livemode', false,
+    'payment', json_build_object('type', 'payment_intent', 'payment_intent', p.id),
+    'status', CASE p.data->>'status' WHEN 'succeeded' THEN 'paid' WHEN 'canceled' THEN 'canceled' ELSE 'open' END,
+    'status_transitions', json_build_object('canceled_at', (p.data->>'canceled_at')::bigint,
+      'paid_at', CASE WHEN p.data->>'status' = 'succeeded' THEN (i.data->'status_transitions'->>'paid_at')::bigint END)),
+  i.id, p.id, CASE p.data->>'status' WHEN 'succeeded' THEN 'paid' WHEN 'canceled' THEN 'canceled' ELSE 'open' END
+FROM invoices i JOIN payment_intents p ON p.account_id = i.account_id AND p.id = i.data->>'payment_intent'
+WHERE i.data->>'payment_intent' IS NOT NULL;
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

@@ -30,6 +30,7 @@ import { send, type Reply } from '../helpers/stripe_errors.ts';
 import { sales } from '../helpers/ledger.ts';
 import { eventsAbout } from '../helpers/events.ts';
 import { uniqueKey } from '../helpers/unique.ts';
+import { intentOf } from '../helpers/invoices.ts';
 import {
   cleanupServersAndStores, createPrivateSchema, dropPrivateSchemas, explain, mapLimit, newSecretKey, newStore, pollUntil, spawnServer,
   STORE, usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
@@ -108,9 +109,10 @@ async function assertPaidOnce(t: Target, invoiceId: string, amount: number, opts
   const stripe = t.stripe();
   const paid = await inv(stripe.invoices.retrieve(invoiceId));
   assert.equal(paid.status, 'paid');
-  assert.deepEqual([paid.amount_paid, paid.amount_remaining, paid.paid_out_of_band], [amount, 0, false]);
-  assert.match(paid.payment_intent ?? '', /^pi_/);
-  const pi = await stripe.paymentIntents.retrieve(paid.payment_intent!);
+  assert.deepEqual([paid.amount_paid, paid.amount_remaining, paid.amount_paid_off_stripe], [amount, 0, 0]);
+  const piId = await intentOf(stripe, paid.id);
+  assert.match(piId ?? '', /^pi_/);
+  const pi = await stripe.paymentIntents.retrieve(piId!);
   assert.deepEqual([pi.status, pi.amount_received], ['succeeded', amount]);
   const intents = (await stripe.paymentIntents.list({ customer: paid.customer, limit: 100 })).data.map((p) => p.id);
   const ledger = opts.wholeAccount ? await t.ledger() : (await Promise.all(intents.map((id) => t.ledger(id)))).flat();
@@ -298,10 +300,10 @@ async function paymentRaces(targets: Target[], amount: number): Promise<void> {
   const mixed = assertManyKeysBurst(await payBurst(targets, c.id, 20, (i) => uniqueKey(`mix-${i}`), (i) => (i % 2 ? 'paid_out_of_band=true' : '')));
   const paid = await inv(stripe.invoices.retrieve(c.id));
   assert.equal(paid.status, 'paid');
-  assert.equal(mixed.json.paid_out_of_band, paid.paid_out_of_band);
+  assert.equal(mixed.json.amount_paid_off_stripe, paid.amount_paid_off_stripe);
   const intents = (await stripe.paymentIntents.list({ customer: cus.id, limit: 100 })).data.map((p) => p.id);
   const sold = sales((await Promise.all(intents.map((id) => targets[0].ledger(id)))).flat());
-  assert.deepEqual(sold.map((e) => e.reference), paid.paid_out_of_band ? [] : [paid.payment_intent], 'one sale if a card paid it, none if out of band');
+  assert.deepEqual(sold.map((e) => e.reference), paid.amount_paid_off_stripe > 0 ? [] : [await intentOf(stripe, paid.id)], 'one sale if a card paid it, none if out of band');
   assert.equal((await eventsAbout(stripe, 'invoice.paid', c.id)).length, 1);
 }
 
@@ -333,8 +335,8 @@ describe(`paying an invoice concurrently [${STORE}]`, () => {
     const cus = await payingCustomer(stripe, 'pm_card_oncepay_slow'); // approves after 3 s
     const open = await openFor(stripe, cus.id, 2700);
     const paying = t.raw('POST', `/v1/invoices/${open.id}/pay`, { body: '', headers: { 'Idempotency-Key': uniqueKey('slow') } });
-    const inFlight = await pollUntil(() => inv(stripe.invoices.retrieve(open.id)), (x) => x.payment_intent !== null, { timeoutMs: 10_000, intervalMs: 20 });
-    assert.equal((await stripe.paymentIntents.retrieve(inFlight.payment_intent!)).status, 'processing');
+    const inFlight = await pollUntil(() => intentOf(stripe, open.id), (pi) => pi !== null, { timeoutMs: 10_000, intervalMs: 20 });
+    assert.equal((await stripe.paymentIntents.retrieve(inFlight!)).status, 'processing');
     for (const [path, body] of [['/pay', ''], ['/pay', 'paid_out_of_band=true'], ['/pay', 'payment_method=pm_card_visa'], ['/void', ''], ['/mark_uncollectible', '']]) {
       const r = await t.raw('POST', `/v1/invoices/${open.id}${path}`, { body, headers: { 'Idempotency-Key': uniqueKey('busy') } });
       assert.deepEqual([r.status, r.json?.error?.code, r.headers.get('retry-after')], [409, 'lock_timeout', '1'], `${path} ${body} during the payment: ${show(r)}`);
@@ -345,7 +347,7 @@ describe(`paying an invoice concurrently [${STORE}]`, () => {
     assert.equal(done.status, 200, show(done));
     const paid = await assertPaidOnce(t, open.id, 2700);
     assert.equal(paid.description, 'changed meanwhile', 'the payment\'s record phase re-read the invoice: the change made meanwhile is kept');
-    assert.equal(paid.paid_out_of_band, false);
+    assert.equal(paid.amount_paid_off_stripe, 0);
   });
 
   describe('an invoice whose payment intent the customer completes directly is paid, and never charged a second time', () => {
@@ -374,7 +376,7 @@ describe(`paying an invoice concurrently [${STORE}]`, () => {
         const sold = sales((await Promise.all(
           (await stripe.paymentIntents.list({ customer: cus.id, limit: 100 })).data.map((p) => t.ledger(p.id)))).flat());
         assert.deepEqual(sold.map((e) => e.reference), [pi.id],
-          `one sale for the invoice; got ${sold.length} (${sold.map((e) => e.reference)}): the invoice was still ${afterConfirm.status} after its intent succeeded, and paying it again ${retry instanceof Error ? `was refused (${retry.message})` : `charged it again through ${retry.payment_intent}`}`);
+          `one sale for the invoice; got ${sold.length} (${sold.map((e) => e.reference)}): the invoice was still ${afterConfirm.status} after its intent succeeded, and paying it again ${retry instanceof Error ? `was refused (${retry.message})` : `charged it again (invoice ${retry.id} ${retry.status})`}`);
         assert.equal(afterConfirm.status, 'paid', 'an invoice whose payment intent succeeded is paid');
       });
     }
@@ -481,7 +483,7 @@ describe(`kill -9 while paying an invoice, then a retry with the same Idempotenc
         assert.equal(retry.status, 'paid');
         const paid = await assertPaidOnce(restarted, invoice.id, PAY_AMOUNT, { wholeAccount: true });
         assert.equal(paid.attempt_count, 1);
-        await assertProcessorAskedAgain(restarted, step, paid.payment_intent!);
+        await assertProcessorAskedAgain(restarted, step, (await intentOf(stripe, paid.id))!);
         const again = await stripe.invoices.pay(invoice.id, {}, { idempotencyKey: key });
         assert.equal(again.lastResponse.headers['idempotent-replayed'], 'true');
         await assertPaidOnce(restarted, invoice.id, PAY_AMOUNT, { wholeAccount: true });
@@ -545,7 +547,7 @@ describe(`kill -9 while paying an invoice, nobody retries: the completer finishe
         const got = await pollUntil(() => inv(stripe.invoices.retrieve(invoice.id)), (x) => x.status === 'paid', { timeoutMs: 20_000 });
         assert.equal(got.status, 'paid', `no client retried: the completer should have paid it within 20 s\n${restarted.output()}`);
         const paid = await assertPaidOnce(restarted, invoice.id, PAY_AMOUNT, { wholeAccount: true });
-        await assertProcessorAskedAgain(restarted, step, paid.payment_intent!);
+        await assertProcessorAskedAgain(restarted, step, (await intentOf(stripe, paid.id))!);
         // The completer stored the response under the key: a late retry replays it.
         const late = await restarted.stripe({ maxNetworkRetries: 5 }).invoices.pay(invoice.id, {}, { idempotencyKey: key });
         assert.equal(late.lastResponse.headers['idempotent-replayed'], 'true');
