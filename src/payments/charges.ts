@@ -42,7 +42,10 @@ export function buildCharge(pi: PaymentIntent, c: { id: string; paymentMethod: s
         mandate: null, multicapture: { status: 'unavailable' }, network: card.network, network_token: { used: false },
         network_transaction_id: result.outcome === 'approved' ? result.network_transaction_id : null,
         overcapture: { maximum_amount_capturable: c.amount, status: 'unavailable' }, regulated_status: 'unregulated',
-        three_d_secure: c.authenticated ? { authentication_flow: 'challenge', result: 'authenticated', result_reason: null, version: '2.2.0' } : null,
+        three_d_secure: c.authenticated ? {
+          authentication_flow: 'challenge', electronic_commerce_indicator: '05', exemption_indicator: null, result: 'authenticated',
+          result_reason: null, transaction_id: `3ds_${c.id}`, version: '2.2.0',
+        } : null,
         transaction_link_id: null, wallet: null,
       },
       type: 'card',

@@ -156,7 +156,10 @@ export interface ChargeCard {
   network_transaction_id: string | null;
   overcapture: { maximum_amount_capturable: number; status: 'unavailable' };
   regulated_status: 'unregulated';
-  three_d_secure: null | { authentication_flow: 'challenge'; result: 'authenticated'; result_reason: null; version: '2.2.0' };
+  three_d_secure: null | {
+    authentication_flow: 'challenge'; electronic_commerce_indicator: '05'; exemption_indicator: null; result: 'authenticated';
+    result_reason: null; transaction_id: string; version: '2.2.0';
+  };
   transaction_link_id: null;
   wallet: null;
 }

@@ -243,7 +243,8 @@ const charge = shape({
       overcapture: shape({ maximum_amount_capturable: int(), status: constant('unavailable') }),
       regulated_status: oneOfValues(['regulated', 'unregulated']),
       three_d_secure: nullable(shape({
-        authentication_flow: constant('challenge'), result: constant('authenticated'), result_reason: alwaysNull(), version: text(),
+        authentication_flow: constant('challenge'), electronic_commerce_indicator: constant('05'), exemption_indicator: alwaysNull(),
+        result: constant('authenticated'), result_reason: alwaysNull(), transaction_id: text(), version: text(),
       })),
       transaction_link_id: alwaysNull(),
       wallet: alwaysNull(),
