@@ -98,9 +98,18 @@ export interface World {
 
 /** Reads every intent (and its ledger), refund, charge and invoice through the API. */
 export async function loadWorld(d: Direct): Promise<World> {
-  const [intents, refunds, charges, invoices] = [
+  const [intents, refunds, charges, listed, payments] = [
     await listAll(d, '/v1/payment_intents'), await listAll(d, '/v1/refunds'), await listAll(d, '/v1/charges'), await listAll(d, '/v1/invoices'),
+    await listAll(d, '/v1/invoice_payments'),
   ];
+  // Since 2025-03-31 an invoice names neither its intent nor its subscription: its payments (newest
+  // first, so the first seen is the current one) and parent do. The checks read them as before.
+  const intentOf = new Map<string, string>();
+  for (const p of payments) if (!intentOf.has(p.invoice)) intentOf.set(p.invoice, p.payment.payment_intent);
+  const invoices = listed.map((i) => ({
+    ...i, payment_intent: intentOf.get(i.id) ?? null, paid_out_of_band: i.amount_paid_off_stripe > 0,
+    subscription: i.parent?.subscription_details?.subscription ?? null,
+  }));
   const ledger = new Map<string, LedgerEntry[]>();
   await mapLimit(intents, 6, async (pi) => {
     const r = await getJson(d, `/v1/test_helpers/acquirer_ledger?reference=${encodeURIComponent(pi.id)}`);
