@@ -229,7 +229,7 @@ export interface Refund {
   currency: string;
   customer: string | null;
   customer_account: null;
-  destination_details: { card: { reference: string | null; reference_status: 'pending' | 'available'; reference_type: 'acquirer_reference_number'; type: 'refund' }; type: 'card' };
+  destination_details: { card: { reference?: string; reference_status: 'pending' | 'available'; reference_type: 'acquirer_reference_number'; type: 'refund' }; type: 'card' };
   external_id: string | null;
   instructions_email?: string;
   metadata: Metadata;

@@ -87,7 +87,7 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
       const refund: Refund = {
         id, object: 'refund', amount: amt, balance_transaction: null, charge: charge.id, created: nowSeconds(),
         currency: charge.currency, customer: charge.customer, customer_account: null,
-        destination_details: { card: { reference: null, reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
+        destination_details: { card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' }, type: 'card' },
         external_id: p.external_id ?? null, ...(p.instructions_email ? { instructions_email: p.instructions_email } : {}),
         metadata: applyMetadata({}, p.metadata ?? {}), payment_intent: charge.payment_intent, payment_method: charge.payment_method,
         reason: p.reason ?? null, receipt_number: null, source_transfer_reversal: null, status: 'pending', transfer_reversal: null,

@@ -280,9 +280,9 @@ const refund = shape({
   customer_account: alwaysNull(),
   destination_details: shape({
     card: shape({
-      reference: nullable(text()), reference_status: oneOfValues(['pending', 'available']),
+      reference: text('The acquirer reference number, once the refund succeeded.'), reference_status: oneOfValues(['pending', 'available']),
       reference_type: constant('acquirer_reference_number'), type: constant('refund'),
-    }),
+    }, { optional: ['reference'] }),
     type: constant('card'),
   }),
   external_id: nullable(text('Oncepay extension: the caller\'s permanent business key for this refund.')),
