@@ -239,7 +239,10 @@ function fieldViolations(checker: ts.TypeChecker, file: ts.SourceFile, report: (
 
 /** `Charge.PaymentMethodDetails.Card`, not the ambiguous `Card`. */
 const typeName = (checker: ts.TypeChecker, t: ts.Type) =>
-  checker.typeToString(t, undefined, ts.TypeFormatFlags.UseFullyQualifiedType).replace(/import\("[^"]*"\)\./g, '');
+  shortTypeName(checker.typeToString(t, undefined, ts.TypeFormatFlags.UseFullyQualifiedType));
+
+/** Without the module prefixes the compiler writes (`import("…/resources/Charges", { with: … }).Charge`). */
+export const shortTypeName = (name: string) => name.replace(/import\("[^"]*"(?:, \{[^()]*\})?\)\./g, '');
 
 const shorten = (s: string, max = 400) => (s.length > max ? `${s.slice(0, max)}...` : s);
 

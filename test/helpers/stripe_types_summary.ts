@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { shortTypeName } from './stripe_types.ts';
 
 interface Line {
   file: string;
@@ -27,6 +28,8 @@ export function summarize(text: string): string {
   const byField = new Map<string, { count: number; responses: number; files: Set<string>; example: Line }>();
   for (const l of lines) {
     if (l.summary) continue;
+    l.objectType = shortTypeName(l.objectType ?? '?');
+    l.message = shortTypeName(l.message ?? '');
     const kind = /^(missing|unknown field)/.exec(l.message ?? '')?.[1] ?? 'wrong value';
     const field = kind === 'wrong value' ? (l.path ?? '').replace(/\[\d+\]/g, '[]') : (l.path ?? '').split('.').pop()!.replace(/\[\d+\]/g, '');
     const key = `${l.objectType}\t${kind}\t${field}`;
