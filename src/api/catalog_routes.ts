@@ -1,5 +1,5 @@
 /** Routes of products, prices and test clocks (src/billing/catalog.ts, src/billing/test_clocks.ts). */
-import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string } from '../schema/params.ts';
+import { array, boolean, currency, enumOf, expandParam, nonEmptyString, object, optional, string, unsupported } from '../schema/params.ts';
 import { invalidRequest } from '../errors.ts';
 import { command, listPage, listParams, listRoute, read, retrieveRoute, type Route } from './route_kit.ts';
 import { PRICE_INTERVALS, prices, products, testClocks } from '../billing/billing_objects.ts';
@@ -35,6 +35,7 @@ export const catalogRoutes: Route[] = [
       active: optional(boolean()),
       shippable: optional(boolean()),
       url: optional(string({ max: 5000 })),
+      type: optional(enumOf(['good', 'service'] as const)),
       ids: optional(array(nonEmptyString(255), { max: 100 })),
     }),
     read: (ctx, p) => listPage(ctx, p, products, '/v1/products', productListFilter(p)),
@@ -60,6 +61,7 @@ export const catalogRoutes: Route[] = [
       recurring: optional(object({
         interval: optional(enumOf(PRICE_INTERVALS)),
         usage_type: optional(enumOf(['licensed', 'metered'] as const)),
+        meter: unsupported('Oncepay has no metered billing (meters): no price has one.'),
       })),
     }),
     read: (ctx, p) => listPage(ctx, p, prices, '/v1/prices', priceListFilter(p)),

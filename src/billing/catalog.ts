@@ -165,6 +165,7 @@ export const createPriceParams = object({
     statement_descriptor: optional(statementDescriptor()),
     unit_label: optional(unitLabel()),
     tax_code: unsupported(NO_TAX),
+    tax_details: unsupported(NO_TAX),
   })),
   active: optional(boolean()),
   nickname: optional(string({ max: 5000 })),

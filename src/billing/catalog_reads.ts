@@ -27,12 +27,13 @@ export interface ProductListFilters {
   active?: boolean;
   shippable?: boolean;
   url?: string;
+  type?: 'good' | 'service';
   ids?: string[];
   starting_after?: string;
   ending_before?: string;
 }
 
-/** Live products, narrowed by active, shippable, url and ids (which no cursor may accompany). */
+/** Live products, narrowed by active, shippable, url, type and ids (which no cursor may accompany). */
 export function productListFilter(p: ProductListFilters): ListFilter {
   if (p.ids && (p.starting_after || p.ending_before)) {
     throw invalidRequest('You cannot use ids together with starting_after or ending_before.', 'ids');
@@ -42,6 +43,7 @@ export function productListFilter(p: ProductListFilters): ListFilter {
   const match: Record<string, unknown> = {};
   if (p.shippable !== undefined) match.shippable = p.shippable;
   if (p.url !== undefined) match.url = p.url;
+  if (p.type !== undefined) match.type = p.type;
   return { where, whereSql: jsonFilter(match, { ids: p.ids }) };
 }
 

@@ -8,11 +8,11 @@
  * commits before the deletion, and is deleted with the others, or sees the clock deleted.
  */
 import type { Command } from '../idempotency/engine.ts';
-import type { Queryable } from '../store/db.ts';
-import { resourceMissing } from '../errors.ts';
+import type { Queryable, Tx } from '../store/db.ts';
+import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { clearable, expandParam, integer, nonEmptyString, object, optional, string, type ParsedObject } from '../schema/params.ts';
-import { emitEvent } from '../events/outbox.ts';
+import { emitEvent, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { testClocks, type TestClock } from './billing_objects.ts';
 import { cancelSubscriptionsOf } from './subscription_status.ts';
@@ -26,6 +26,8 @@ export const MAX_FROZEN_TIME = 253_402_300_799;
 export const createTestClockParams = object({
   frozen_time: integer({ min: 0, max: MAX_FROZEN_TIME }),
   name: clearable(string({ max: 300 })),
+  /** An existing customer to attach (it then lives at the clock's time); it must be on no clock and have no live subscription. */
+  customer: optional(nonEmptyString(255)),
   external_id: optional(nonEmptyString(255)),
   expand: expandParam(),
 });
@@ -39,6 +41,17 @@ export async function liveTestClock(q: Queryable, accountId: string, id: string,
   const c: Stored | undefined = await testClocks.find(q, accountId, id, opts);
   if (!c || c.deleted) throw resourceMissing('test_clock', id, opts.param ?? 'id');
   return c;
+}
+
+/** `customer` on creation: the customer moves onto the new clock (emits customer.updated). */
+async function attachCustomer(q: Tx, source: EventSource, id: string, clock: string): Promise<void> {
+  const c: (Customer & { deleted?: boolean }) | undefined = await customers.find(q, source.accountId, id, { forUpdate: true });
+  if (!c || c.deleted) throw resourceMissing('customer', id, 'customer');
+  if (c.test_clock) throw invalidRequest(`Customer ${id} is already attached to test clock ${c.test_clock}: a customer can be on one clock only.`, 'customer');
+  const { rows } = await q.query(`SELECT 1 FROM subscriptions WHERE account_id = $1 AND customer = $2 AND status NOT IN ('canceled', 'incomplete_expired') LIMIT 1`, [source.accountId, id]);
+  if (rows.length > 0) throw invalidRequest(`Customer ${id} has live subscriptions billed on the wall clock: only a customer without them can move onto a test clock.`, 'customer');
+  customers.update(q, source.accountId, { ...c, test_clock: clock });
+  emitEvent(q, source, 'customer.updated', { ...c, test_clock: clock }, { test_clock: null });
 }
 
 export const createTestClock: Command<ParsedObject<typeof createTestClockParams.shape>> = {
@@ -56,6 +69,7 @@ export const createTestClock: Command<ParsedObject<typeof createTestClockParams.
     };
     testClocks.insert(q, ctx.accountId, clock);
     emitEvent(q, ctx, 'test_helpers.test_clock.created', clock);
+    if (p.customer) await attachCustomer(q, ctx, p.customer, clock.id);
     return { status: 200, body: clock };
   }),
 };

@@ -15,6 +15,7 @@ import type Stripe from 'stripe';
 import { useTestServer, type TestServer } from '../helpers/server.ts';
 import { send, assertStripeError, assertOk, type Reply } from '../helpers/stripe_errors.ts';
 import { sales } from '../helpers/ledger.ts';
+import { intentOf } from '../helpers/invoices.ts';
 import { storedEvents } from '../helpers/events.ts';
 import { at, expectedEnd, expectedPeriods, iso, type Interval } from '../helpers/periods.ts';
 
@@ -22,12 +23,12 @@ const { server: s } = useTestServer();
 
 const DAY = 86_400;
 interface Sub {
-  id: string; status: string; current_period_start: number; current_period_end: number; latest_invoice: string | null;
-  items: { data: Array<{ id: string; quantity: number }> };
+  id: string; status: string; latest_invoice: string | null;
+  items: { data: Array<{ id: string; quantity: number; current_period_start: number; current_period_end: number }> };
 }
 interface Inv {
-  id: string; status: string; billing_reason: string; subscription: string | null; number: string; total: number; amount_paid: number;
-  amount_remaining: number; attempt_count: number; period_start: number; period_end: number; payment_intent: string | null;
+  id: string; status: string; billing_reason: string; number: string; total: number; amount_paid: number;
+  amount_remaining: number; attempt_count: number; period_start: number; period_end: number;
   collection_method: string; due_date: number | null; created: number; test_clock: string | null; next_payment_attempt: number | null;
   status_transitions: { finalized_at: number | null; paid_at: number | null };
   lines: { data: Array<{ quantity: number; amount: number; period: { start: number; end: number } }> };
@@ -102,17 +103,17 @@ async function assertBilledOncePerPeriod(w: World, sub: Sub, anchor: number, int
     assert.equal(inv.attempt_count, 1, `${inv.number}: paid at the first attempt`);
     assert.equal(inv.created, inv.period_start, 'an invoice is created when its period starts');
     assert.deepEqual(inv.lines.data.map((l) => l.period), [{ start: inv.period_start, end: inv.period_end }]);
-    const entries = await w.ledger(inv.payment_intent!);
+    const entries = await w.ledger((await intentOf(w.stripe, inv.id))!);
     assert.deepEqual(entries.map((e) => `${e.kind}:${e.amount}:${e.outcome}`), [`sale:${amount}:approved`], `${inv.number}: one sale`);
   }
   const all = await w.ledger();
   assert.equal(all.length, periods, `the account's ledger: exactly one operation per invoice, got ${JSON.stringify(all)}`);
-  assert.deepEqual(new Set(all.map((e) => e.reference)), new Set(invoices.map((i) => i.payment_intent)));
+  assert.deepEqual(new Set(all.map((e) => e.reference)), new Set(await Promise.all(invoices.map((i) => intentOf(w.stripe, i.id)))));
   assert.equal((await w.events('invoice.created')).length, periods, 'one invoice.created per period');
   assert.equal((await w.events('invoice.paid')).length, periods, 'one invoice.paid per period');
   const current = (await w.stripe.subscriptions.retrieve(sub.id)) as unknown as Sub;
-  assert.equal(current.current_period_start, expectedEnd(anchor, interval, count, periods - 1));
-  assert.equal(current.current_period_end, expectedEnd(anchor, interval, count, periods));
+  assert.equal(current.items.data[0].current_period_start, expectedEnd(anchor, interval, count, periods - 1));
+  assert.equal(current.items.data[0].current_period_end, expectedEnd(anchor, interval, count, periods));
   assert.equal(current.latest_invoice, invoices.at(-1)!.id);
   return invoices;
 }
@@ -124,7 +125,7 @@ describe('renewals', () => {
     const w = await world({ anchor: JAN31 });
     const sub = await w.subscribe();
     assert.equal(sub.status, 'active');
-    assert.equal(sub.current_period_end, at('2026-02-28T12:00:00Z'));
+    assert.equal(sub.items.data[0].current_period_end, at('2026-02-28T12:00:00Z'));
     await w.advance(at('2026-05-31T12:00:00Z'));
     const invoices = await assertBilledOncePerPeriod(w, sub, JAN31, 'month', 1, 5, 2000);
     assert.deepEqual(invoices.slice(1).map((i) => iso(i.period_start)), ['2026-02-28T12:00:00Z', '2026-03-31T12:00:00Z', '2026-04-30T12:00:00Z', '2026-05-31T12:00:00Z']);
@@ -192,7 +193,7 @@ describe('renewals', () => {
       for (const inv of invoices) {
         assert.equal(inv.status, 'paid');
         assert.equal(inv.total, [1000, 500, 1500][i]);
-        assert.deepEqual((await w.ledger(inv.payment_intent!)).map((e) => `${e.kind}:${e.amount}`), [`sale:${inv.total}`]);
+        assert.deepEqual((await w.ledger((await intentOf(w.stripe, inv.id))!)).map((e) => `${e.kind}:${e.amount}`), [`sale:${inv.total}`]);
       }
       all.push(...invoices);
     }
@@ -217,7 +218,7 @@ describe('failed renewals', () => {
     assert.equal((await w.events('invoice.payment_failed', failed.id)).length, 1);
     const updates = await w.events('customer.subscription.updated', sub.id);
     assert.deepEqual(updates.map((e) => [e.data.object.status, e.data.previous_attributes?.status ?? null]).filter(([, prev]) => prev !== null).at(-1), ['past_due', 'active']);
-    assert.deepEqual((await w.ledger(failed.payment_intent!)).map((e) => `${e.kind}:${e.outcome}`), ['authorization:declined']);
+    assert.deepEqual((await w.ledger((await intentOf(w.stripe, failed.id))!)).map((e) => `${e.kind}:${e.outcome}`), ['authorization:declined']);
 
     // Advancing again does not retry the failed invoice (no smart retries), and bills the next period.
     await w.advance(at('2026-03-31T12:00:00Z'));
@@ -328,7 +329,7 @@ describe('send_invoice subscriptions', () => {
       assert.equal(inv.status, 'open');
       assert.equal(inv.due_date, inv.period_start + 14 * DAY);
       assert.equal(inv.attempt_count, 0);
-      assert.equal(inv.payment_intent, null);
+      assert.equal((await intentOf(w.stripe, inv.id)), null);
       assert.equal(inv.next_payment_attempt, null);
       assert.equal(inv.total, 2500);
     }
