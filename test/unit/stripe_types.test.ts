@@ -96,3 +96,11 @@ test('mode: report by default, enforce/off by env, anything else refused', () =>
   assert.equal(stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'off' }), 'off');
   assert.throws(() => stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'loud' }));
 });
+
+test('deleted objects are checked as their Deleted* type', () => {
+  const deleted = { id: 'cus_Abc123Xyz', object: 'customer', deleted: true };
+  const ok = checkStripeTypes([response(deleted, { method: 'DELETE', route: '/v1/customers/:customer', url: '/v1/customers/cus_Abc123Xyz' })]);
+  assert.deepEqual(ok.violations, []);
+  const bad = checkStripeTypes([response({ ...deleted, email: null })]);
+  assert.deepEqual(bad.violations.map((v) => [v.checkedAs, v.path]), [['Stripe.DeletedCustomer', 'email']]);
+});
