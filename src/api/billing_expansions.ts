@@ -66,6 +66,29 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
   },
   subscription: {
     customer: byId(customers),
+    // Stripe's subscription guide expands latest_invoice.confirmation_secret or latest_invoice.payments (through the invoice's entries).
+    latest_invoice: byId(invoices),
+    default_payment_method: paymentMethodById,
+    test_clock: byId(testClocks),
+    items: embeddedList('subscription_item'),
+    application: alwaysNull,
+    default_source: alwaysNull,
+    discounts: inline('discount'),
+    on_behalf_of: alwaysNull,
+    pending_setup_intent: alwaysNull,
+    schedule: alwaysNull,
+    'transfer_data.destination': alwaysNull,
+    'automatic_tax.liability.account': alwaysNull,
+    'invoice_settings.issuer.account': alwaysNull,
+    'invoice_settings.account_tax_ids': alwaysNull,
+  },
+  subscription_item: {
+    price: inline('price'),
+    plan: inline('plan'),
+    discounts: inline('discount'),
+  },
+  plan: {
+    product: byId(products),
   },
   order: {
     customer: byId(customers),

@@ -857,3 +857,37 @@ describe('actions by status (SUBSCRIPTION_ACTIONS over the API)', () => {
     }
   });
 });
+
+describe('expansion', () => {
+  test('latest_invoice with its payments and confirmation_secret (the subscription guide\'s pattern), customer, default_payment_method, items.data.price.product, test_clock; nulls where there is nothing', async () => {
+    const price = await recurringPrice({ amount: 990 });
+    const cus = await customer({ pm: null });
+    // default_incomplete: the first invoice waits for the client, which confirms it with the secret.
+    const sub = await stripe.subscriptions.create({
+      customer: cus.id, items: [{ price: price.id }], payment_behavior: 'default_incomplete',
+      expand: ['latest_invoice.confirmation_secret', 'latest_invoice.payments', 'items.data.price.product', 'customer'],
+    });
+    assert.equal(sub.status, 'incomplete');
+    const inv = sub.latest_invoice as Stripe.Invoice;
+    assert.equal(typeof inv, 'object');
+    assert.equal(inv.object, 'invoice');
+    assert.equal((sub.customer as Stripe.Customer).id, cus.id);
+    assert.equal(((sub.items.data[0].price.product) as Stripe.Product).object, 'product');
+    // No payment yet: no intent to hold a secret, no payments.
+    assert.equal(inv.confirmation_secret, null);
+    assert.deepEqual(inv.payments?.data, []);
+
+    const paid = await createSub({ customer: (await customer()).id, items: [{ price: price.id }] });
+    const full = await stripe.subscriptions.retrieve(paid.id, {
+      expand: ['latest_invoice.payments.data.payment.payment_intent', 'latest_invoice.confirmation_secret', 'default_payment_method', 'test_clock', 'schedule'],
+    });
+    const latest = full.latest_invoice as Stripe.Invoice;
+    const pi = latest.payments!.data[0].payment.payment_intent as Stripe.PaymentIntent;
+    assert.deepEqual([pi.object, pi.status, pi.amount], ['payment_intent', 'succeeded', 990]);
+    assert.equal(latest.confirmation_secret?.client_secret, pi.client_secret);
+    assert.deepEqual([full.default_payment_method, full.test_clock, full.schedule], [null, null, null], 'nothing to expand: null');
+    const listed = await stripe.subscriptions.list({ customer: paid.customer as string, expand: ['data.latest_invoice'] });
+    assert.equal((listed.data[0].latest_invoice as Stripe.Invoice).id, latest.id);
+    assertStripeError(await get(`/v1/subscriptions/${paid.id}?expand[]=items.data.nope`), { status: 400, param: 'expand' });
+  });
+});
