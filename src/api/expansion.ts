@@ -14,6 +14,7 @@ import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
 import { paymentMethodObject } from '../payments/payment_methods.ts';
+import { taxIds } from '../payments/tax_ids.ts';
 import type { Expander } from '../payments/ports.ts';
 import { alwaysNull, byId, emptyList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
 import { BILLING_EXPANSIONS } from './billing_expansions.ts';
@@ -45,7 +46,7 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
     discount: alwaysNull,
     'invoice_settings.default_payment_method': paymentMethod((c) => c.id),
     sources: emptyList((c) => `/v1/customers/${c.id as string}/sources`),
-    tax_ids: emptyList((c) => `/v1/customers/${c.id as string}/tax_ids`),
+    tax_ids: listOf(taxIds, (c) => `/v1/customers/${c.id as string}/tax_ids`, (c) => ({ where: { customer: c.id as string, deleted: false } })),
   },
   payment_intent: {
     'amount_details.line_items': emptyList((pi) => `/v1/payment_intents/${pi.id as string}/amount_details_line_items`),
@@ -93,6 +94,10 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
   },
   balance_transaction: {
     source: balanceSource,
+  },
+  tax_id: {
+    customer: byId(customers),
+    'owner.customer': byId(customers),
   },
   payment_method: {
     'card.generated_from.setup_attempt': alwaysNull,

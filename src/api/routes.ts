@@ -12,9 +12,10 @@ import { orderRoutes } from './order_routes.ts';
 import { catalogRoutes } from './catalog_routes.ts';
 import { billingRoutes } from './billing_routes.ts';
 import { subscriptionRoutes } from './subscription_routes.ts';
+import { taxIdRoutes } from './tax_id_routes.ts';
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
-  return [...paymentRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...eventRoutes(policy)];
+  return [...paymentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...eventRoutes(policy)];
 }
 
 /** Every command the routes run: what the engine must know to run or resume a key. */

@@ -5,6 +5,7 @@ export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refunded', 'charge.succeeded',
   'customer.created', 'customer.deleted', 'customer.updated',
   'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.updated',
+  'customer.tax_id.created', 'customer.tax_id.deleted', 'customer.tax_id.updated',
   'invoice.created', 'invoice.deleted', 'invoice.finalized', 'invoice.marked_uncollectible', 'invoice.paid',
   'invoice.payment_failed', 'invoice.payment_succeeded', 'invoice.reminder', 'invoice.sent', 'invoice.updated', 'invoice.voided',
   'invoiceitem.created', 'invoiceitem.deleted', 'invoiceitem.updated',

@@ -10,6 +10,7 @@ import { customers, type Customer, type DeletedCustomer } from './payment_object
 import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { render, type PaymentDeps } from './ports.ts';
+import { deleteCustomerTaxIds, insertTaxIds, taxIdDataParam } from './tax_ids.ts';
 
 const invoiceSettings = object({
   custom_fields: clearable(array(object({ name: nonEmptyString(40), value: nonEmptyString(140) }), { max: 4 })),
@@ -54,7 +55,7 @@ export async function retrieveCustomer(q: Queryable, accountId: string, id: stri
 
 export const createCustomerParams = object({
   ...fields,
-  tax_id_data: REFUSED.tax(),
+  tax_id_data: taxIdDataParam(),
   /** The test clock whose time this customer's billing follows: set at creation only, never changed. */
   test_clock: optional(nonEmptyString(255)),
 });
@@ -124,6 +125,7 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
     }
     customers.insert(q, ctx.accountId, c);
     emitEvent(q, ctx, 'customer.created', c);
+    if (p.tax_id_data) insertTaxIds(q, ctx, c.id, p.tax_id_data, c.created);
     return { status: 200, body: await render(q, ctx, c, p.expand) };
   }),
 };
@@ -148,6 +150,7 @@ export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.sh
     // As Stripe does, a deleted customer's subscriptions end now.
     await ctx.deps.customerBilling.deleting(q, ctx, c);
     customers.update(q, ctx.accountId, { ...c, deleted: true });
+    await deleteCustomerTaxIds(q, ctx, c.id);
     emitEvent(q, ctx, 'customer.deleted', c);
     const deleted: DeletedCustomer = { id: c.id, object: 'customer', deleted: true };
     return { status: 200, body: deleted };

@@ -348,6 +348,19 @@ FROM invoices i JOIN payment_intents p ON p.account_id = i.account_id AND p.id =
 WHERE i.data->>'payment_intent' IS NOT NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'tax_ids',
+    sql: `
+-- Tax IDs (src/payments/tax_ids.ts): a customer's (customer set) or the account's own
+-- (owner_type self). Deleted ones are kept for their events' history and read as missing.
+${objectTable('tax_ids', `
+  customer text,
+  owner_type text NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,`)}
+CREATE INDEX tax_ids_customer ON tax_ids (account_id, customer, seq DESC) WHERE NOT deleted;
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

@@ -22,6 +22,7 @@ import {
 import { ORDER_SCHEMAS } from './orders.ts';
 import { CATALOG_SCHEMAS } from './catalog.ts';
 import { BILLING_SCHEMAS } from './billing.ts';
+import { TAX_ID_SCHEMAS } from './tax_ids.ts';
 import { type SchemaName } from './schema_names.ts';
 
 export type { JsonSchema };
@@ -74,7 +75,7 @@ const customer = shape({
   sources: includedList({ type: 'object' }),
   subscriptions: includedList(ref('subscription')),
   tax_exempt: oneOfValues(['none', 'exempt', 'reverse']),
-  tax_ids: includedList({ type: 'object' }),
+  tax_ids: includedList(ref('tax_id')),
   test_clock: nullableExpandable('The test clock this customer was created on (set at creation only).', 'test_helpers.test_clock', 'deleted_test_clock'),
 }, { title: 'Customer', optional: ['business_name', 'individual_name', 'cash_balance', 'discount', 'sources', 'subscriptions', 'tax_ids'] });
 
@@ -334,6 +335,7 @@ const balanceTransaction = shape({
 /** Which object an event carries, by the pattern of its type (`customer.subscription.*` is not a customer's). */
 const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
+  ['^customer\\.tax_id\\.', 'tax_id'],
   ['^payment_intent\\.', 'payment_intent'], ['^charge\\.', 'charge'], ['^refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'],
   ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
@@ -532,4 +534,5 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   ...ORDER_SCHEMAS,
   ...CATALOG_SCHEMAS,
   ...BILLING_SCHEMAS,
+  ...TAX_ID_SCHEMAS,
 };
