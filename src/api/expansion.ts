@@ -39,6 +39,9 @@ const balanceSource: Expansion = {
   },
 };
 
+/** A tax ID owner's field: stays absent when the owner has none (an account's own tax ID has no owner.customer). */
+const ownerField = (e: Expansion): Expansion => ({ ...e, resolve: async (ctx, v, p) => (v === undefined ? undefined : e.resolve(ctx, v, p)) });
+
 export const PAYMENT_EXPANSIONS: ExpansionTable = {
   customer: {
     cash_balance: alwaysNull,
@@ -97,7 +100,9 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
   },
   tax_id: {
     customer: byId(customers),
-    'owner.customer': byId(customers),
+    'owner.account': ownerField(alwaysNull),
+    'owner.application': ownerField(alwaysNull),
+    'owner.customer': ownerField(byId(customers)),
   },
   payment_method: {
     'card.generated_from.setup_attempt': alwaysNull,

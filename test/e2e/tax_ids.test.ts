@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
 import { EU_VAT_EXAMPLES, TAX_ID_FORMATS, taxIdCountry } from '../../src/payments/tax_id_formats.ts';
+import { expansionsOf } from '../../src/api/expansion.ts';
+import { expandableFields } from '../helpers/stripe_declarations.ts';
 
 const { stripe } = useTestServer();
 
@@ -192,6 +194,15 @@ describe('/v1/tax_ids', () => {
     assert.deepEqual((await stripe.customers.listTaxIds(c.id)).data.map((x) => x.id), [t.id]);
     const viaOwner = await stripe.taxIds.retrieve(t.id, { expand: ['owner.customer'] });
     assert.equal((viaOwner.owner?.customer as Stripe.Customer).id, c.id);
+    // Every field Stripe declares expandable on TaxId expands; an owner field the owner lacks stays absent.
+    const fields = expandableFields('TaxId');
+    assert.deepEqual(fields.filter((f) => !(f in expansionsOf('tax_id'))), []);
+    const all = await stripe.taxIds.retrieve(t.id, { expand: fields });
+    assert.deepEqual(Object.keys(all.owner ?? {}).sort(), ['customer', 'customer_account', 'type']);
+    const own = await stripe.taxIds.create({ type: 'us_ein', value: '98-7654321' });
+    const ownAll = await stripe.taxIds.retrieve(own.id, { expand: fields });
+    assert.deepEqual(ownAll.owner, { type: 'self', customer_account: null });
+    assert.equal(ownAll.customer, null);
   });
 
   test('without owner: the account\'s own (owner self, no customer, no verification), listed by default; deleted with taxIds.del', async () => {
