@@ -10,7 +10,7 @@ import type { Tx } from '../store/db.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { invoices, subscriptions, type BillingReason, type Invoice, type InvoiceLineItem, type Period, type Subscription } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, requireInvoiceAction, subscriptionItemLine } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, insertInvoice, requireInvoiceAction, subscriptionItemLine } from './invoice_core.ts';
 import { currentIntent } from './invoice_payment.ts';
 import { fullPeriodFrom, periodOf, setPeriod } from './subscription_build.ts';
 import { periodEnd, periodIndex } from './time.ts';
@@ -51,7 +51,7 @@ export async function invoicePeriod(
   });
   if (!free) await attachPendingItems(q, source.accountId, inv);
   await computeLines(q, source.accountId, inv, subscriptionLines(sub, inv.id, period, free));
-  invoices.insert(q, source.accountId, inv);
+  insertInvoice(q, source.accountId, inv, sub.days_until_due);
   emitEvent(q, source, 'invoice.created', inv);
   await finalizeInvoice(q, source, inv, period.start, { collect });
   return inv;

@@ -196,7 +196,10 @@ describe('products', () => {
       [`name=x&${Array.from({ length: 9 }, (_, i) => `images[${i}]=https://e.x/${i}`).join('&')}`, 'images', 'parameter_invalid_array'],
       ['name=x&images=notalist', 'images', 'parameter_invalid_array'],
       [`name=x&url=${'u'.repeat(5001)}`, 'url', 'parameter_invalid_string'],
-      ['name=x&type=good', 'type', 'parameter_unknown'],
+      ['name=x&type=gadget', 'type'],
+      ['name=x&tax_code=txcd_10000000', 'tax_code', 'parameter_unsupported'],
+      ['name=x&package_dimensions[height]=1', 'package_dimensions', 'parameter_unsupported'],
+      ['name=x&marketing_features[0][name]=Fast', 'marketing_features', 'parameter_unsupported'],
       ['name=x&default_price_data=1', 'default_price_data', 'parameter_invalid_hash'],
     ];
     for (const [body, param, code] of cases) {
@@ -245,9 +248,9 @@ describe('prices', () => {
     assert.match(once.id, /^price_[A-Za-z0-9]+$/);
     assert.equal(String(once.unit_amount_decimal), '0', 'the client reads unit_amount_decimal as a Decimal');
     assert.deepEqual({ ...once, unit_amount_decimal: String(once.unit_amount_decimal) }, {
-      id: once.id, object: 'price', active: true, billing_scheme: 'per_unit', created: once.created, currency: 'usd', livemode: false,
-      external_id: null, lookup_key: null, metadata: { a: '1' }, nickname: 'free', product: product.id, recurring: null, tax_behavior: 'unspecified',
-      type: 'one_time', unit_amount: 0, unit_amount_decimal: '0',
+      id: once.id, object: 'price', active: true, billing_scheme: 'per_unit', created: once.created, currency: 'usd', custom_unit_amount: null,
+      livemode: false, external_id: null, lookup_key: null, metadata: { a: '1' }, nickname: 'free', product: product.id, recurring: null,
+      tax_behavior: 'unspecified', tiers_mode: null, transform_quantity: null, type: 'one_time', unit_amount: 0, unit_amount_decimal: '0',
     });
     const weekly = await stripe.prices.create({ product: product.id, currency: 'eur', unit_amount: 700, recurring: { interval: 'week', interval_count: 2, usage_type: 'licensed' } });
     assert.equal(weekly.type, 'recurring');
@@ -394,7 +397,10 @@ describe('prices', () => {
       [`${ok}&unit_amount=5&metadata[k]=${'v'.repeat(501)}`, 'metadata[k]'],
       ['currency=usd&unit_amount=5&product_data[active]=true', 'product_data[name]', 'parameter_missing'],
       ['currency=usd&unit_amount=5&product_data[name]=x&product_data[description]=d', 'product_data[description]', 'parameter_unknown'],
-      [`${ok}&unit_amount=5&tiers[0][up_to]=inf`, 'tiers', 'parameter_unknown'],
+      [`${ok}&unit_amount=5&tiers[0][up_to]=inf`, 'tiers', 'parameter_unsupported'],
+      [`${ok}&unit_amount=5&currency_options[eur][unit_amount]=4`, 'currency_options', 'parameter_unsupported'],
+      [`${ok}&unit_amount=5&recurring[interval]=month&recurring[trial_period_days]=-1`, 'recurring[trial_period_days]', 'parameter_invalid_integer'],
+      [`${ok}&unit_amount=5&recurring[interval]=month&recurring[meter]=mtr_1`, 'recurring[meter]', 'parameter_unsupported'],
     ];
     for (const [body, param, code] of cases) {
       assertStripeError(await post('/v1/prices', body), { status: 400, param, ...(code ? { code } : {}) });
