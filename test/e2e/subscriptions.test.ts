@@ -792,7 +792,7 @@ describe('expand on create', () => {
     const price = await recurringPrice({ amount: 360 });
     const cus = await customer();
     const key = uniqueKey('expand');
-    const res = await post('/v1/subscriptions', `customer=${cus.id}&items[0][price]=${price.id}&expand[]=latest_invoice`, { headers: { 'Idempotency-Key': key } });
+    const res = await post('/v1/subscriptions', `customer=${cus.id}&items[0][price]=${price.id}&expand[]=latest_invoice.nope`, { headers: { 'Idempotency-Key': key } });
     assertStripeError(res, { status: 400, param: 'expand' });
     // A 400 must mean nothing happened: no subscription, no invoice, no money moved.
     const subs = (await stripe.subscriptions.list({ customer: cus.id, status: 'all' })).data as unknown as Sub[];
