@@ -263,6 +263,14 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.customers.retrieve(cus.id);
     await stripe.customers.update(cus.id, { description: 'vip', invoice_settings: { default_payment_method: '' } });
     await stripe.customers.list({ limit: 2, email: 'tour@example.com' });
+    const txi = await stripe.customers.createTaxId(cus.id, { type: 'eu_vat', value: 'DE123456789' });
+    await stripe.customers.listTaxIds(cus.id);
+    await stripe.customers.retrieveTaxId(cus.id, txi.id);
+    await stripe.customers.deleteTaxId(cus.id, txi.id);
+    const ownTxi = await stripe.taxIds.create({ type: 'us_ein', value: '12-3456789' });
+    await stripe.taxIds.list();
+    await stripe.taxIds.retrieve(ownTxi.id);
+    await stripe.taxIds.del(ownTxi.id);
 
     const pi = await stripe.paymentIntents.create(
       { amount: 2000, currency: 'usd', customer: cus.id, payment_method: 'pm_card_visa', confirm: true, metadata: { order: '1' }, expand: ['latest_charge.balance_transaction', 'customer'] },
