@@ -2,7 +2,7 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 
 /** Every event type Oncepay emits. */
 export const EVENT_TYPES = [
-  'charge.captured', 'charge.failed', 'charge.refunded', 'charge.succeeded',
+  'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded',
   'customer.created', 'customer.deleted', 'customer.updated',
   'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.updated',
   'customer.tax_id.created', 'customer.tax_id.deleted', 'customer.tax_id.updated',

@@ -5,6 +5,11 @@
  *   record (charge, balance transaction, final status, response) in one transaction.
  * A crash anywhere resumes from the last committed step; the downstream key makes the
  * processor call safe to repeat.
+ *
+ * Events follow what Stripe emits for card payments (docs/EVENTS.md lists each flow and its
+ * source). `processing` is only Oncepay's fence while the processor answers: Stripe documents
+ * that cards never enter it, so no event shows it. State events (succeeded, canceled, ...)
+ * carry no previous_attributes: Stripe includes them only on `*.updated` events.
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
@@ -186,6 +191,16 @@ function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed
   });
 }
 
+/**
+ * An authorization's uncaptured part goes back to the customer: Stripe counts it in the charge's
+ * amount_refunded (refunded once all of the amount is), with no balance transaction, since it
+ * never moved.
+ */
+function releaseUncaptured(charge: Charge, amount: number): void {
+  charge.amount_refunded += amount;
+  charge.refunded = charge.amount_refunded >= charge.amount;
+}
+
 /** Locks the intent row; refuses when another request is mid-operation on it. */
 async function lockIntent(q: Tx, ctx: PaymentContext, id: string): Promise<PaymentIntent> {
   const { rows } = await q.query<{ data: PaymentIntent; locked_by: string | null }>(
@@ -291,7 +306,7 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     pi.status = 'requires_action';
     pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
     save();
-    emitEvent(q, ctx, 'payment_intent.requires_action', pi, { status: 'processing', next_action: null });
+    emitEvent(q, ctx, 'payment_intent.requires_action', pi);
     await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
@@ -312,8 +327,7 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     pi.amount_capturable = plan.capture ? 0 : plan.amount;
     pi.last_payment_error = null;
     save();
-    emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi,
-      plan.capture ? { status: 'processing', amount_received: 0, latest_charge: plan.snapshot.latest_charge } : { status: 'processing', amount_capturable: 0, latest_charge: plan.snapshot.latest_charge });
+    emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi);
     await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
@@ -322,7 +336,7 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
   pi.payment_method = null;
   pi.last_payment_error = error;
   save();
-  emitEvent(q, ctx, 'payment_intent.payment_failed', pi, { status: 'processing', payment_method: plan.paymentMethod, last_payment_error: plan.snapshot.last_payment_error });
+  emitEvent(q, ctx, 'payment_intent.payment_failed', pi);
   await ctx.deps.purposes.authorized(q, ctx, pi);
   return { pi, error };
 }
@@ -341,6 +355,16 @@ const CARD_OPTIONS = { card: { installments: null, mandate_options: null, networ
 function withCardDefaults(given: Record<string, unknown> | null | undefined): Record<string, unknown> {
   if (!given) return CARD_OPTIONS;
   return { ...given, card: { ...CARD_OPTIONS.card, ...(given.card as object | undefined) } };
+}
+
+/**
+ * What `payment_intent.created` carries for an intent created and confirmed in one call: the
+ * intent before its payment method is attached (requires_payment_method). Stripe's lifecycle
+ * says an intent is created in requires_payment_method until a payment method is attached, and
+ * that requires_confirmation is skipped when the payment method comes with the confirmation.
+ */
+export function asCreatedForConfirmation(pi: PaymentIntent): PaymentIntent {
+  return { ...structuredClone(pi), payment_method: null, status: 'requires_payment_method' };
 }
 
 /** A new intent (requires_payment_method, or requires_confirmation when it has a payment method). */
@@ -408,11 +432,10 @@ export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
     const begun = await ctx.atomic('create', async (q) => {
       const { pi, existing } = await build(q);
       if (existing) return { existing: pi.id, plan: null };
-      const created = structuredClone(pi);
+      const created = asCreatedForConfirmation(pi);
       const plan = await startConfirmation(q, ctx, pi, {});
       paymentIntents.insert(q, ctx.accountId, pi);
       emitEvent(q, ctx, 'payment_intent.created', created);
-      emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
       return { existing: null, plan };
     });
     if (!begun.plan) {
@@ -462,10 +485,8 @@ export const confirmPaymentIntent: PaymentIntentCommand<ConfirmParams> = {
       const pi = await lockIntent(q, ctx, p.intent);
       requireAction(pi, 'confirm');
       applyCommon(pi, p);
-      const before = pi.status;
       const planned = await startConfirmation(q, ctx, pi, p);
       paymentIntents.update(q, ctx.accountId, pi);
-      emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
       return planned;
     });
     const result = await authorize(ctx, plan);
@@ -484,7 +505,7 @@ export const capturePaymentIntent: PaymentIntentCommand<CaptureParams> = {
         throw invalidRequest(`The amount to capture (${amountToCapture}) is greater than the amount capturable (${pi.amount_capturable}) on this PaymentIntent.`, 'amount_to_capture', 'amount_too_large');
       }
       setLock(q, ctx, pi.id, ctx.idempotencyKey);
-      return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency, amountCapturable: pi.amount_capturable };
+      return { intent: pi.id, chargeId: pi.latest_charge!, amount: amountToCapture, currency: pi.currency };
     });
     await ctx.foreign('capture', () => ctx.deps.processor.capture({
       accountId: ctx.accountId, downstreamKey: `${plan.chargeId}:capture`, reference: plan.intent,
@@ -496,11 +517,13 @@ export const capturePaymentIntent: PaymentIntentCommand<CaptureParams> = {
       const now = nowSeconds();
       charge.captured = true;
       charge.amount_captured = plan.amount;
+      // Stripe: capturing less than authorized refunds the rest automatically (the charge's amount_refunded).
+      releaseUncaptured(charge, charge.amount - plan.amount);
       charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
         amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
       });
       charges.update(q, ctx.accountId, charge);
-      emitEvent(q, ctx, 'charge.captured', charge, { captured: false, amount_captured: 0, balance_transaction: null });
+      emitEvent(q, ctx, 'charge.captured', charge);
       pi.status = 'succeeded';
       pi.amount_received = plan.amount;
       pi.amount_capturable = 0;
@@ -508,7 +531,7 @@ export const capturePaymentIntent: PaymentIntentCommand<CaptureParams> = {
       if (p.statement_descriptor !== undefined) pi.statement_descriptor = p.statement_descriptor;
       if (p.statement_descriptor_suffix !== undefined) pi.statement_descriptor_suffix = p.statement_descriptor_suffix;
       paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
-      emitEvent(q, ctx, 'payment_intent.succeeded', pi, { status: 'requires_capture', amount_received: 0, amount_capturable: plan.amountCapturable });
+      emitEvent(q, ctx, 'payment_intent.succeeded', pi);
       await ctx.deps.purposes.captured(q, ctx, pi);
       return { status: 200, body: await render(q, ctx, pi, p.expand) };
     });
@@ -535,14 +558,20 @@ export const cancelPaymentIntent: PaymentIntentCommand<CancelParams> = {
     return ctx.finish('record', async (q) => {
       const pi = await lockIntent(q, ctx, plan.intent);
       if (!plan.voidCharge) requireAction(pi, 'cancel');
-      const previous = { status: pi.status, canceled_at: null, cancellation_reason: null, amount_capturable: pi.amount_capturable };
+      if (plan.voidCharge) {
+        // Stripe: canceling a requires_capture intent refunds its amount_capturable automatically.
+        const charge = await charges.get(q, ctx.accountId, plan.voidCharge, { forUpdate: true });
+        releaseUncaptured(charge, plan.amount);
+        charges.update(q, ctx.accountId, charge);
+        emitEvent(q, ctx, 'charge.refunded', charge);
+      }
       pi.status = 'canceled';
       pi.canceled_at = nowSeconds();
       pi.cancellation_reason = p.cancellation_reason ?? null;
       pi.amount_capturable = 0;
       pi.next_action = null;
       paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
-      emitEvent(q, ctx, 'payment_intent.canceled', pi, previous);
+      emitEvent(q, ctx, 'payment_intent.canceled', pi);
       return { status: 200, body: await render(q, ctx, pi, p.expand) };
     });
   },

@@ -2,6 +2,12 @@
  * Refunds: begin (lock the charge, reserve the amount as a pending refund so concurrent refunds
  * can never exceed what was captured), refund at the processor with the refund id as downstream
  * key, record (refund succeeded, charge totals, balance transaction, response).
+ *
+ * The pending row is only Oncepay's reservation while the processor answers: a card refund is
+ * created `succeeded` (Stripe's refunds guide: card refunds in test mode succeed at once), so the
+ * record phase emits `charge.refunded` and then `refund.created` carrying the succeeded refund,
+ * and nothing shows it pending. A later update (metadata) emits `refund.updated` and, as
+ * Stripe does for card refunds, `charge.refund.updated`.
  */
 import type { Command } from '../idempotency/engine.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
@@ -70,7 +76,8 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
       const { rows } = await q.query<{ pending: number }>(
         `SELECT COALESCE(SUM((data->>'amount')::bigint), 0)::int8 AS pending FROM refunds
           WHERE account_id = $1 AND charge = $2 AND data->>'status' = 'pending'`, [ctx.accountId, charge.id]);
-      const refundable = charge.amount_captured - charge.amount_refunded - rows[0].pending;
+      // amount_refunded also counts an authorization's uncaptured part, released at capture.
+      const refundable = charge.amount - charge.amount_refunded - rows[0].pending;
       const amt = p.amount ?? refundable;
       if (refundable <= 0) {
         throw invalidRequest(`Charge ${charge.id} has already been refunded.`, 'charge', 'charge_already_refunded');
@@ -93,7 +100,6 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
         reason: p.reason ?? null, receipt_number: null, source_transfer_reversal: null, status: 'pending', transfer_reversal: null,
       };
       refunds.insert(q, ctx.accountId, refund);
-      emitEvent(q, ctx, 'refund.created', refund);
       return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
     });
     if (plan.existing) {
@@ -114,12 +120,11 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
         amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
       });
       refunds.update(q, ctx.accountId, refund);
-      emitEvent(q, ctx, 'refund.updated', refund, { status: 'pending', balance_transaction: null });
-      const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
       charge.amount_refunded += refund.amount;
-      charge.refunded = charge.amount_refunded >= charge.amount_captured;
+      charge.refunded = charge.amount_refunded >= charge.amount;
       charges.update(q, ctx.accountId, charge);
-      emitEvent(q, ctx, 'charge.refunded', charge, previous);
+      emitEvent(q, ctx, 'charge.refunded', charge);
+      emitEvent(q, ctx, 'refund.created', refund);
       if (charge.payment_intent) {
         await ctx.deps.purposes.refunded(q, ctx, await paymentIntents.get(q, ctx.accountId, charge.payment_intent), refund.amount);
       }
@@ -136,7 +141,10 @@ export const updateRefund: Command<UpdateParams, PaymentDeps> = {
     const before = refund.metadata;
     if (p.metadata !== undefined) refund.metadata = applyMetadata(refund.metadata, p.metadata);
     refunds.update(q, ctx.accountId, refund);
-    if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) emitEvent(q, ctx, 'refund.updated', refund, { metadata: before });
+    if (JSON.stringify(before) !== JSON.stringify(refund.metadata)) {
+      emitEvent(q, ctx, 'charge.refund.updated', refund, { metadata: before });
+      emitEvent(q, ctx, 'refund.updated', refund, { metadata: before });
+    }
     return { status: 200, body: await render(q, ctx, refund, p.expand) };
   }),
 };

@@ -56,7 +56,7 @@ const DISABLE_AFTER_MS = 1000;
 /** Allow-listed in production: a loopback address other than 127.0.0.1, so 127.0.0.1 itself stays refused. */
 const ALLOWED_HOST = '127.0.0.2';
 
-const FLOW_TYPES = ['payment_intent.created', 'payment_intent.processing', 'charge.succeeded', 'payment_intent.succeeded'];
+const FLOW_TYPES = ['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded'];
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -138,7 +138,7 @@ async function history(api: Api, eventId: string, endpointId?: string): Promise<
   return data.reverse();
 }
 
-/** The four events of a create+confirm, in any order (their order is checked by a test of its own). */
+/** The three events of a create+confirm, in any order (their order is checked by a test of its own). */
 function assertFlowTypes(events: Array<{ type: string }>): void {
   assert.deepEqual(events.map((e) => e.type).sort(), [...FLOW_TYPES].sort());
 }
@@ -467,14 +467,14 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
   // dispatcher's whole pass and would distort the timing of the others.
 
   describe('delivery, retries and history (test mode)', { concurrency: 1 }, () => {
-    test('a create+confirm flow: four events, each signed so that stripe.webhooks.constructEvent and standardwebhooks verify it, webhook-id = event id', { timeout: 30_000 }, async () => {
+    test('a create+confirm flow: three events, each signed so that stripe.webhooks.constructEvent and standardwebhooks verify it, webhook-id = event id', { timeout: 30_000 }, async () => {
       const api = await mainAccount();
       const receiver = await Receiver.start();
       const we = await createEndpoint(api, receiver.url());
       const pi = assertOk(await createAndConfirm(api));
       const events = await listEvents(api);
       assertFlowTypes(events);
-      await waitFor('all four events acknowledged by the receiver', () => events.map((e) => receiver.acked(e.id)), (v) => v.every(Boolean));
+      await waitFor('all three events acknowledged by the receiver', () => events.map((e) => receiver.acked(e.id)), (v) => v.every(Boolean));
       for (const ev of events) {
         const [hit] = receiver.hitsOf(ev.id);
         assert.equal(receiver.count(ev.id), 1, `${ev.type} delivered once`);
@@ -792,7 +792,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       assert.deepEqual([r1.count(ev.id), r2.count(ev.id)], [2, 3]);
     });
 
-    test('replayed idempotent requests emit no extra events: create+confirm emits exactly its four events, delivered once each, however often it is replayed', { timeout: 30_000 }, async () => {
+    test('replayed idempotent requests emit no extra events: create+confirm emits exactly its three events, delivered once each, however often it is replayed', { timeout: 30_000 }, async () => {
       const api = await mainAccount();
       const receiver = await Receiver.start();
       await createEndpoint(api, receiver.url());
@@ -801,7 +801,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       const events = await listEvents(api);
       assertFlowTypes(events);
       for (const e of events) assert.equal(e.request.idempotency_key, key, 'the events name the request that caused them');
-      await waitFor('four deliveries', () => events.map((e) => receiver.acked(e.id)), (v) => v.every(Boolean));
+      await waitFor('three deliveries', () => events.map((e) => receiver.acked(e.id)), (v) => v.every(Boolean));
       for (let i = 0; i < 3; i++) {
         const replay = await createAndConfirm(api, { idempotencyKey: key });
         assert.equal(replay.headers.get('idempotent-replayed'), 'true');
@@ -811,7 +811,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       const afterReplays = await listEvents(api);
       assert.deepEqual(afterReplays.map((e) => e.id), events.map((e) => e.id), 'no event from replays');
       assert.deepEqual(events.map((e) => receiver.count(e.id)), [1, 1, 1, 1]);
-      assert.equal(receiver.hits.length, 4, 'the receiver got exactly the four events');
+      assert.equal(receiver.hits.length, 3, 'the receiver got exactly the three events');
     });
 
     test('GET /v1/events lists a flow\'s events in the order they happened, newest first', { timeout: 30_000 }, async () => {
@@ -1082,7 +1082,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
         const N = 16;
         await mapLimit(range(N), 4, (i) => createAndConfirm(servers[i % 2], { amount: 1000 + i }));
         const events = await listEvents(servers[1]);
-        assert.equal(events.length, N * 4, 'four events per create+confirm');
+        assert.equal(events.length, N * 3, 'three events per create+confirm');
         await waitFor('every event acknowledged', () => events.filter((e) => !receiver.acked(e.id)).map((e) => e.id), (v) => v.length === 0, { timeoutMs: 30_000 });
         let retried = 0;
         for (const ev of events) {
@@ -1128,7 +1128,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
 
         servers[0] = await spawnServer({ store, key: secret, env });
         const events = (await listEvents(survivor)).filter((e) => !earlier.has(e.id));
-        assert.ok(events.length >= 4, `events committed before the kill: ${events.length}`);
+        assert.ok(events.length >= 3, `events committed before the kill: ${events.length}`);
         // Deliveries claimed by the dead process wait out their lease (30 s), then go again.
         await waitFor('every event acknowledged after the restart', () => events.filter((e) => !receiver.acked(e.id)).map((e) => e.id), (v) => v.length === 0,
           { timeoutMs: 70_000, intervalMs: 200 });

@@ -336,7 +336,7 @@ const balanceTransaction = shape({
 const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
   ['^customer\\.tax_id\\.', 'tax_id'],
-  ['^payment_intent\\.', 'payment_intent'], ['^charge\\.', 'charge'], ['^refund\\.', 'refund'],
+  ['^payment_intent\\.', 'payment_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'],
   ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];

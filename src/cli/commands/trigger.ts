@@ -77,6 +77,15 @@ const monthlyPrice: Step = {
   body: () => ({ currency: 'usd', unit_amount: 1000, recurring: { interval: 'month' }, product_data: { name: '(created by oncepay trigger)' } }),
 };
 
+/** A card refund is created succeeded; what updates it afterwards is its metadata (refund.updated and charge.refund.updated). */
+const refundUpdate: Fixture = {
+  description: 'creates a succeeded payment intent, refunds it, then updates the refund',
+  steps: [succeededIntent, refund, {
+    label: 'updating refund', method: 'POST', path: (o) => `/v1/refunds/${o.refund.id}`, as: 'refund',
+    body: () => ({ metadata: { triggered: 'true' } }),
+  }],
+};
+
 export const FIXTURES: Record<string, Fixture> = {
   'invoice.created': { description: 'creates a customer, an invoice item and a draft invoice', steps: [payingCustomer, invoiceItem, draftInvoice()] },
   'invoice.finalized': {
@@ -120,7 +129,6 @@ export const FIXTURES: Record<string, Fixture> = {
     description: 'creates a payment intent (2000 usd) without confirming it',
     steps: [intent('creating payment intent (2000 usd)', {})],
   },
-  'payment_intent.processing': { description: 'creates and confirms a payment intent (pm_card_visa)', steps: [succeededIntent] },
   'payment_intent.succeeded': { description: 'creates and confirms a payment intent (2000 usd, pm_card_visa)', steps: [succeededIntent] },
   'payment_intent.payment_failed': {
     description: 'creates and confirms a payment intent with a declined card (pm_card_visa_chargeDeclined)', steps: [declinedIntent],
@@ -150,13 +158,8 @@ export const FIXTURES: Record<string, Fixture> = {
   },
   'charge.refunded': { description: 'creates a succeeded payment intent, then refunds it', steps: [succeededIntent, refund] },
   'refund.created': { description: 'creates a succeeded payment intent, then refunds it', steps: [succeededIntent, refund] },
-  'refund.updated': {
-    description: 'creates a succeeded payment intent, refunds it, then updates the refund',
-    steps: [succeededIntent, refund, {
-      label: 'updating refund', method: 'POST', path: (o) => `/v1/refunds/${o.refund.id}`, as: 'refund',
-      body: () => ({ metadata: { triggered: 'true' } }),
-    }],
-  },
+  'refund.updated': refundUpdate,
+  'charge.refund.updated': refundUpdate,
 };
 
 export const SUPPORTED_EVENTS = Object.keys(FIXTURES).sort();
