@@ -109,15 +109,17 @@ async function listAll<T>(api: Api, path: string): Promise<T[]> {
   }
 }
 
-/** A subscription's invoices, oldest first, each with the payment intent of its payment (from /v1/invoice_payments). */
-async function subInvoices(api: Api, sub: string): Promise<Inv[]> {
-  const invoices = (await listAll<Inv>(api, `/v1/invoices?subscription=${sub}`)).reverse();
+/** Sets each invoice's payment_intent: the intent of its payment (from /v1/invoice_payments). */
+async function withIntents(api: Api, invoices: Inv[]): Promise<Inv[]> {
   for (const inv of invoices) {
     const payments = await listAll<{ payment: { payment_intent: string } }>(api, `/v1/invoice_payments?invoice=${inv.id}`);
     inv.payment_intent = payments[0]?.payment.payment_intent ?? null;
   }
   return invoices;
 }
+
+/** A subscription's invoices, oldest first, each with its payment intent. */
+const subInvoices = async (api: Api, sub: string) => withIntents(api, (await listAll<Inv>(api, `/v1/invoices?subscription=${sub}`)).reverse());
 
 /**
  * Every invoice is paid exactly once: one approved sale under its payment intent, and the
@@ -126,6 +128,7 @@ async function subInvoices(api: Api, sub: string): Promise<Inv[]> {
 async function assertEachInvoicePaidOnce(api: Api, invoices: Inv[]): Promise<LedgerEntry[]> {
   const all = await api.ledger();
   const sold = sales(all);
+  await withIntents(api, invoices);
   for (const inv of invoices) {
     assert.equal(inv.status, 'paid', `${inv.id} (${inv.billing_reason}, ${iso(inv.period_start)}) should be paid: ${JSON.stringify(inv).slice(0, 300)}`);
     assert.equal(inv.amount_paid, inv.total);
