@@ -498,9 +498,9 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
         refusedByBoth(hit, `whsec_${randomBytes(32).toString('base64')}`, 'another secret');
         refusedByBoth({ ...hit, body: hit.body.replace(/"livemode": *false/, '"livemode": true') }, we.secret, 'a tampered body');
       }
-      const h = await history(api, events[3].id);
+      const h = await history(api, events[2].id);
       assert.equal(h.length, 1);
-      assertAttemptShape(h[0], events[3], we);
+      assertAttemptShape(h[0], events[2], we);
       assert.equal(h[0].outcome, 'delivered');
       assert.equal(h[0].status_code, 200);
       assert.equal(h[0].response_body_excerpt, 'ok');
@@ -810,7 +810,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       await sleep(500);
       const afterReplays = await listEvents(api);
       assert.deepEqual(afterReplays.map((e) => e.id), events.map((e) => e.id), 'no event from replays');
-      assert.deepEqual(events.map((e) => receiver.count(e.id)), [1, 1, 1, 1]);
+      assert.deepEqual(events.map((e) => receiver.count(e.id)), [1, 1, 1]);
       assert.equal(receiver.hits.length, 3, 'the receiver got exactly the three events');
     });
 
@@ -819,7 +819,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       await createAndConfirm(api);
       const newestFirst = assertOk(await call(api, 'GET', '/v1/events', { limit: 10 })).data.map((e: any) => e.type);
       assert.deepEqual(newestFirst, [...FLOW_TYPES].reverse(),
-        'payment_intent.created, then processing, then charge.succeeded, then payment_intent.succeeded (listed newest first)');
+        'payment_intent.created, then charge.succeeded, then payment_intent.succeeded (listed newest first)');
       const wildcard = assertOk(await call(api, 'GET', '/v1/events', { type: 'payment_intent.*' })).data.map((e: any) => e.type);
       assert.deepEqual(wildcard, [...FLOW_TYPES].reverse().filter((t) => t.startsWith('payment_intent.')));
     });
