@@ -476,7 +476,10 @@ export interface Subscription {
   ended_at: number | null;
   /** Oncepay extension: the caller's permanent business key. */
   external_id: string | null;
-  invoice_settings: { account_tax_ids: null; custom_fields: null; description: null; footer: null; issuer: { type: 'self' } };
+  /** What the subscription's invoices carry: custom fields, description and footer. */
+  invoice_settings: {
+    account_tax_ids: null; custom_fields: { name: string; value: string }[] | null; description: string | null; footer: string | null; issuer: { type: 'self' };
+  };
   items: EmbeddedList<SubscriptionItem>;
   latest_invoice: string | null;
   livemode: false;

@@ -67,6 +67,7 @@ export interface NewSubscription {
   trial: Period | null;
   trialEndBehavior: TrialEndBehavior;
   saveDefaultPaymentMethod: 'off' | 'on_subscription';
+  invoiceSettings: Pick<Subscription['invoice_settings'], 'custom_fields' | 'description' | 'footer'>;
 }
 
 export function buildSubscription(n: NewSubscription): Subscription {
@@ -80,7 +81,7 @@ export function buildSubscription(n: NewSubscription): Subscription {
     collection_method: n.collectionMethod, created: n.now, currency: n.currency, customer: n.customer, customer_account: null,
     days_until_due: n.daysUntilDue, default_payment_method: n.defaultPaymentMethod, default_source: null, default_tax_rates: [],
     description: n.description, discounts: [], ended_at: null, external_id: n.externalId,
-    invoice_settings: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: { type: 'self' } },
+    invoice_settings: { account_tax_ids: null, ...n.invoiceSettings, issuer: { type: 'self' } },
     items: embeddedList(n.items, `/v1/subscription_items?subscription=${n.id}`), latest_invoice: null, livemode: false,
     managed_payments: null, metadata: n.metadata, next_pending_invoice_item_invoice: null, on_behalf_of: null,
     pause_collection: null,

@@ -83,10 +83,14 @@ const trialSettings = () => object({
 const cancellationDetails = () => object({
   comment: clearable(string({ max: 5000 })),
   feedback: clearable(enumOf(CANCELLATION_FEEDBACK)),
+  feedback_option: unsupported('Oncepay has no custom cancellation feedback options: use feedback.'),
 });
 
 const invoiceSettings = () => object({
   account_tax_ids: unsupported(NO_TAX, { noop: emptyList }),
+  custom_fields: clearable(array(object({ name: nonEmptyString(40), value: nonEmptyString(140) }), { max: 4 })),
+  description: clearable(string({ max: 1500 })),
+  footer: clearable(string({ max: 5000 })),
   issuer: optional(object({ type: enumOf(['self'] as const), account: unsupported(NO_CONNECT) })),
 });
 

@@ -46,9 +46,9 @@ export async function invoicePeriod(
 ): Promise<Invoice> {
   const inv = buildInvoice({
     customer, currency: sub.currency, collectionMethod: sub.collection_method, daysUntilDue: sub.days_until_due, dueDate: null,
-    autoAdvance: true, billingReason: reason, description: null, metadata: {}, defaultPaymentMethod: null, externalId: null,
+    autoAdvance: true, billingReason: reason, description: sub.invoice_settings.description, metadata: {}, defaultPaymentMethod: null, externalId: null,
     order: null, subscription: { id: sub.id, metadata: sub.metadata }, period, now: period.start,
-  });
+  }, { custom_fields: sub.invoice_settings.custom_fields, footer: sub.invoice_settings.footer });
   if (!free) await attachPendingItems(q, source.accountId, inv);
   await computeLines(q, source.accountId, inv, subscriptionLines(sub, inv.id, period, free));
   insertInvoice(q, source.accountId, inv, sub.days_until_due);

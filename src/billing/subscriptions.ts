@@ -155,6 +155,10 @@ export const createSubscription: SubscriptionCommand<CreateParams> = {
         cancelAt: p.cancel_at === undefined ? null : cancelAtOf(p.cancel_at, period, now), cancelAtPeriodEnd: p.cancel_at_period_end ?? false,
         billingMode: p.billing_mode?.type ?? 'flexible', trial, trialEndBehavior: p.trial_settings?.end_behavior.missing_payment_method ?? 'create_invoice',
         saveDefaultPaymentMethod: p.payment_settings?.save_default_payment_method ?? 'off',
+        invoiceSettings: {
+          custom_fields: p.invoice_settings?.custom_fields ?? null, description: p.invoice_settings?.description ?? null,
+          footer: p.invoice_settings?.footer ?? null,
+        },
       });
       // A trial, and the time before a later anchor, are free: a $0 invoice, paid at once.
       const inv = await invoicePeriod(q, ctx, sub, customer, period, 'subscription_create', trial ? 'trial' : anchor !== now ? 'until_anchor' : null);
@@ -249,6 +253,10 @@ export const updateSubscription: SubscriptionCommand<UpdateParams> = {
       if (details?.comment !== undefined) sub.cancellation_details.comment = details.comment;
       if (details?.feedback !== undefined) sub.cancellation_details.feedback = details.feedback;
       applyCollection(sub, p);
+      for (const k of ['custom_fields', 'description', 'footer'] as const) {
+        const v = p.invoice_settings?.[k];
+        if (v !== undefined) (sub.invoice_settings as Record<typeof k, unknown>)[k] = v;
+      }
       if (p.default_payment_method !== undefined) sub.default_payment_method = p.default_payment_method;
       if (p.description !== undefined) sub.description = p.description;
       if (p.metadata !== undefined) sub.metadata = applyMetadata(sub.metadata, p.metadata);

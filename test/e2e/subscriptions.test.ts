@@ -891,3 +891,20 @@ describe('expansion', () => {
     assertStripeError(await get(`/v1/subscriptions/${paid.id}?expand[]=items.data.nope`), { status: 400, param: 'expand' });
   });
 });
+
+describe('invoice_settings', () => {
+  test('custom_fields, description and footer go on the subscription\'s invoices; an update changes them for the next ones', async () => {
+    const price = await recurringPrice({ amount: 410 });
+    const cus = await customer();
+    const sub = await stripe.subscriptions.create({
+      customer: cus.id, items: [{ price: price.id }],
+      invoice_settings: { custom_fields: [{ name: 'PO', value: '1234' }], description: 'Thanks', footer: 'Oncepay Ltd' } as never,
+    });
+    assert.deepEqual(sub.invoice_settings.custom_fields, [{ name: 'PO', value: '1234' }]);
+    const inv = await stripe.invoices.retrieve(sub.latest_invoice as string);
+    assert.deepEqual([inv.custom_fields, inv.description, inv.footer], [[{ name: 'PO', value: '1234' }], 'Thanks', 'Oncepay Ltd']);
+    const up = await stripe.subscriptions.update(sub.id, { invoice_settings: { footer: 'New footer', custom_fields: '' } as never });
+    assert.deepEqual([up.invoice_settings.footer, up.invoice_settings.custom_fields, up.invoice_settings.description], ['New footer', null, 'Thanks']);
+    assertStripeError(await post(`/v1/subscriptions/${sub.id}`, 'cancellation_details[feedback_option]=x'), { status: 400, param: 'cancellation_details[feedback_option]', code: 'parameter_unsupported' });
+  });
+});

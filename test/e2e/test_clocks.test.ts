@@ -227,6 +227,7 @@ async function insertSubscription(customer: string, clock: string, price: Subscr
     id, customer, testClock: clock, currency: 'usd', items: [item], now: start, anchor: start, status, collectionMethod: 'charge_automatically',
     daysUntilDue: null, defaultPaymentMethod: null, description: null, metadata: {}, externalId: null, cancelAt: null, cancelAtPeriodEnd: false,
     billingMode: 'flexible', trial: null, trialEndBehavior: 'create_invoice', saveDefaultPaymentMethod: 'off',
+    invoiceSettings: { custom_fields: null, description: null, footer: null },
   });
   if (status === 'canceled') Object.assign(sub, { canceled_at: start + 1, ended_at: start + 1 });
   await s.oncepay.db.tx(async (q) => { subscriptions.insert(q, s.accountId, sub); });

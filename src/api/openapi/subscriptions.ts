@@ -97,7 +97,10 @@ export const subscription = shape({
   ended_at: nullable(timestamp()),
   external_id: nullable(text('Oncepay extension: the caller\'s permanent business key.')),
   invoice_settings: shape({
-    account_tax_ids: alwaysNull(), custom_fields: alwaysNull(), description: alwaysNull(), footer: alwaysNull(),
+    account_tax_ids: alwaysNull(),
+    custom_fields: nullable({ type: 'array', maxItems: 4, items: shape({ name: text(), value: text() }) }),
+    description: nullable(text('The description of its invoices.')),
+    footer: nullable(text('The footer of its invoices.')),
     issuer: shape({ type: constant('self') }),
   }),
   items: embeddedItems,
