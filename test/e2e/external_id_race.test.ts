@@ -18,6 +18,7 @@ import { sales } from '../helpers/ledger.ts';
 import { form } from '../helpers/stripe_errors.ts';
 import { uniqueKey } from '../helpers/unique.ts';
 import { FaultSwitch } from '../../src/faults.ts';
+import { intentOf } from '../helpers/invoices.ts';
 
 const faults = new FaultSwitch();
 /** Short, so the crashed refund's lock goes stale quickly; the slow card's run keeps its own lock fresh (heartbeat). */
@@ -166,7 +167,9 @@ describe('subscriptions (another resource, same rule)', () => {
     assert.equal(retried.headers.get('idempotent-replayed'), null);
     const invoices = await stripe.invoices.list({ customer: cus.id, limit: 10 });
     assert.equal(invoices.data.length, 1);
-    assert.equal(sales(await s.ledger((invoices.data[0] as unknown as { payment_intent: string }).payment_intent)).length, 1);
+    const intent = await intentOf(stripe, invoices.data[0].id);
+    assert.ok(intent, 'the first invoice has its payment intent');
+    assert.equal(sales(await s.ledger(intent)).length, 1);
   });
 });
 
