@@ -6,8 +6,8 @@
  * A crash anywhere resumes from the last committed step; the downstream key makes the
  * processor call safe to repeat.
  *
- * Events follow what Stripe emits for card payments (docs/EVENTS.md lists each flow and its
- * source). `processing` is only Oncepay's fence while the processor answers: Stripe documents
+ * Events follow what Stripe emits for card payments (test/e2e/event_sequences.test.ts lists
+ * each flow). `processing` is only Oncepay's fence while the processor answers: Stripe documents
  * that cards never enter it, so no event shows it. State events (succeeded, canceled, ...)
  * carry no previous_attributes: Stripe includes them only on `*.updated` events.
  */
