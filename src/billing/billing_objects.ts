@@ -31,14 +31,19 @@ export const invoiceList = <T>(data: T[], url: string): InvoiceList<T> => ({ obj
 export const ORDER_STATUSES = ['open', 'partially_paid', 'paid', 'partially_refunded', 'refunded', 'canceled'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** An order's line item, in the shape of Stripe's line items (`item`), with its unit amount beside. */
 export interface OrderLineItem {
   id: string;
   object: 'item';
+  adjustable_quantity: null;
+  amount_discount: 0;
   amount_subtotal: number;
+  amount_tax: 0;
   amount_total: number;
   currency: string;
   description: string | null;
-  price: string | null;
+  metadata: Record<string, string>;
+  price: Price | null;
   quantity: number;
   unit_amount: number;
 }

@@ -18,7 +18,7 @@ import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
 import { emitEvent, saveIfChanged } from '../events/outbox.ts';
-import { embeddedList, orders, type Order, type OrderLineItem } from './billing_objects.ts';
+import { embeddedList, orders, prices, type Order, type OrderLineItem, type Price } from './billing_objects.ts';
 import { ORDER_ALLOWED, orderAllows, orderStatusInvalid, paymentsInFlight, settle } from './order_payments.ts';
 
 export const MAX_LINE_ITEMS = 100;
@@ -88,20 +88,37 @@ export function checkOrderTotal(p: { line_items?: LineItemParams[]; currency?: s
   }
 }
 
-function buildLines(items: LineItemParams[], currency: string): OrderLineItem[] {
-  return items.map((li) => {
+/**
+ * Line items in the shape of Stripe's (Checkout) line items. A `price` names a Price of the
+ * account in the order's currency, carried whole as Stripe's line items carry theirs; a price
+ * that does not exist is a 400 resource_missing naming the line's parameter.
+ */
+async function buildLines(q: Queryable, accountId: string, items: LineItemParams[], currency: string): Promise<OrderLineItem[]> {
+  const lines: OrderLineItem[] = [];
+  for (const [i, li] of items.entries()) {
     const quantity = li.quantity ?? 1;
     const total = li.amount * quantity;
-    return {
-      id: newId('li'), object: 'item', amount_subtotal: total, amount_total: total, currency,
-      description: li.description ?? null, price: li.price ?? null, quantity, unit_amount: li.amount,
-    };
-  });
+    const price = li.price === undefined ? null : await lineItemPrice(q, accountId, li.price, currency, `line_items[${i}][price]`);
+    lines.push({
+      id: newId('li'), object: 'item', adjustable_quantity: null, amount_discount: 0, amount_subtotal: total, amount_tax: 0,
+      amount_total: total, currency, description: li.description ?? null, metadata: {}, price, quantity, unit_amount: li.amount,
+    });
+  }
+  return lines;
+}
+
+async function lineItemPrice(q: Queryable, accountId: string, id: string, currency: string, param: string): Promise<Price> {
+  const price = await prices.find(q, accountId, id);
+  if (!price) throw resourceMissing('price', id, param);
+  if (price.currency !== currency) {
+    throw invalidRequest(`The price ${id} is in ${price.currency}, but this order is in ${currency}: a line item's price must be in the order's currency.`, param);
+  }
+  return price;
 }
 
 /** Sets the lines and the totals they make. */
-function setLines(o: Order, items: LineItemParams[]): void {
-  const lines = buildLines(items, o.currency);
+async function setLines(q: Queryable, accountId: string, o: Order, items: LineItemParams[]): Promise<void> {
+  const lines = await buildLines(q, accountId, items, o.currency);
   o.line_items = embeddedList(lines, `/v1/orders/${o.id}/line_items`);
   o.amount_subtotal = o.amount_total = lines.reduce((s, l) => s + l.amount_total, 0);
   settle(o);
@@ -138,7 +155,7 @@ export const createOrder: Command<CreateParams, PaymentDeps> = {
       line_items: embeddedList([], `/v1/orders/${id}/line_items`), livemode: false,
       metadata: applyMetadata({}, p.metadata ?? {}), status: 'open',
     };
-    setLines(order, p.line_items);
+    await setLines(q, ctx.accountId, order, p.line_items);
     orders.insert(q, ctx.accountId, order);
     emitEvent(q, ctx, 'order.created', order);
     return { status: 200, body: await render(q, ctx, order, p.expand) };
@@ -155,7 +172,7 @@ export const updateOrder: Command<UpdateParams, PaymentDeps> = {
     if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
     if (p.customer !== undefined) order.customer = p.customer;
     if (p.description !== undefined) order.description = p.description;
-    if (p.line_items !== undefined) setLines(order, p.line_items);
+    if (p.line_items !== undefined) await setLines(q, ctx.accountId, order, p.line_items);
     if (p.metadata !== undefined) order.metadata = applyMetadata(order.metadata, p.metadata);
     saveIfChanged(q, ctx, orders, before, order, 'order.updated');
     return { status: 200, body: await render(q, ctx, order, p.expand) };

@@ -63,7 +63,7 @@ async function fresh(): Promise<Account> {
   };
 }
 
-const ORDER = { currency: 'usd', line_items: [{ amount: 250, quantity: 2, description: 'Widget', price: 'price_widget' }, { amount: 500 }] };
+const ORDER = { currency: 'usd', line_items: [{ amount: 250, quantity: 2, description: 'Widget' }, { amount: 500 }] };
 
 const object = (e: Stripe.Event) => e.data.object as unknown as Order;
 
@@ -71,7 +71,9 @@ describe('orders: create, retrieve, list, update, cancel', () => {
   test('create computes the totals and renders the line items; retrieve and list return it; order.created', async () => {
     const a = await fresh();
     const customer = await a.stripe.customers.create({ name: 'Buyer' });
-    const o = await a.create({ ...ORDER, customer: customer.id, description: 'Two widgets and a gadget', metadata: { ref: 'A-1' } });
+    const price = await a.stripe.prices.create({ currency: 'usd', unit_amount: 250, product_data: { name: 'Widget' } });
+    const withPrice = { ...ORDER, line_items: [{ ...ORDER.line_items[0], price: price.id }, ORDER.line_items[1]] };
+    const o = await a.create({ ...withPrice, customer: customer.id, description: 'Two widgets and a gadget', metadata: { ref: 'A-1' } });
     assert.match(o.id, /^order_[A-Za-z0-9]+$/);
     assert.equal(o.object, 'order');
     assert.equal(o.status, 'open');
@@ -86,11 +88,13 @@ describe('orders: create, retrieve, list, update, cancel', () => {
     assert.deepEqual({ ...o.line_items, data: undefined }, { object: 'list', data: undefined, has_more: false, total_count: 2, url: `/v1/orders/${o.id}/line_items` });
     const [w, g] = o.line_items.data;
     assert.match(w.id, /^li_[A-Za-z0-9]+$/);
+    // Stripe's line item shape; the price is carried whole, as Stripe's line items carry it.
+    const line = { object: 'item', adjustable_quantity: null, amount_discount: 0, amount_tax: 0, currency: 'usd', metadata: {} };
     assert.deepEqual({ ...w, id: undefined }, {
-      id: undefined, object: 'item', amount_subtotal: 500, amount_total: 500, currency: 'usd', description: 'Widget', price: 'price_widget', quantity: 2, unit_amount: 250,
+      ...line, id: undefined, amount_subtotal: 500, amount_total: 500, description: 'Widget', price: JSON.parse(JSON.stringify(price)), quantity: 2, unit_amount: 250,
     });
     assert.deepEqual({ ...g, id: undefined }, {
-      id: undefined, object: 'item', amount_subtotal: 500, amount_total: 500, currency: 'usd', description: null, price: null, quantity: 1, unit_amount: 500,
+      ...line, id: undefined, amount_subtotal: 500, amount_total: 500, description: null, price: null, quantity: 1, unit_amount: 500,
     });
 
     const got = await a.retrieve(o.id);
@@ -412,6 +416,7 @@ describe('bad input names the parameter', () => {
       [`currency=usd&${LI}&line_items[0][quantity]=-1`, 'line_items[0][quantity]', 'parameter_invalid_integer'],
       [`currency=usd&${LI}&line_items[0][quantity]=x`, 'line_items[0][quantity]', 'parameter_invalid_integer'],
       [`currency=usd&${LI}&line_items[0][price]=`, 'line_items[0][price]', 'parameter_invalid_empty'],
+      [`currency=usd&${LI}&line_items[0][price]=price_missing`, 'line_items[0][price]', 'resource_missing'],
       [`currency=usd&${LI}&line_items[0][description]=${'d'.repeat(1001)}`, 'line_items[0][description]', 'parameter_invalid_string'],
       [`currency=usd&${LI}&line_items[0][color]=red`, 'line_items[0][color]', 'parameter_unknown'],
       ['currency=usd&line_items[0]=5', 'line_items[0]', 'parameter_invalid_hash'],
@@ -447,6 +452,11 @@ describe('bad input names the parameter', () => {
     const gone = await a.stripe.customers.create({ name: 'Gone' });
     await a.stripe.customers.del(gone.id);
     assertStripeError(await post(a, '/v1/orders', `currency=usd&${LI}&customer=${gone.id}`), { status: 400, param: 'customer', code: 'resource_missing' });
+    // A line's price must be in the order's currency.
+    const eur = await a.stripe.prices.create({ currency: 'eur', unit_amount: 100, product_data: { name: 'In euros' } });
+    const mismatch = await post(a, '/v1/orders', `currency=usd&${LI}&line_items[0][price]=${eur.id}`);
+    assertStripeError(mismatch, { status: 400, param: 'line_items[0][price]' });
+    assert.match(mismatch.json.error.message, /eur/);
 
     // Nothing was created by any of these.
     assert.deepEqual((await a.list()).data, []);

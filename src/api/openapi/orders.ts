@@ -6,18 +6,22 @@ import { ORDER_SCHEMA_NAMES } from './schema_names.ts';
 import { ORDER_STATUSES } from '../../billing/billing_objects.ts';
 import {
   type JsonSchema, ref, shape, nullable, id, text, int, oneOfValues, constant, timestamp, currencyCode, metadata, livemode, objectName,
-  nullableExpandable,
+  nullableExpandable, alwaysNull,
 } from './blocks.ts';
 
 
 const lineItem = shape({
   id: id('li'),
   object: objectName('item'),
+  adjustable_quantity: alwaysNull(),
+  amount_discount: { type: 'integer', const: 0, description: 'Always 0: Oncepay has no discounts.' },
   amount_subtotal: int('unit_amount × quantity.', 1),
+  amount_tax: { type: 'integer', const: 0, description: 'Always 0: Oncepay calculates no tax.' },
   amount_total: int('unit_amount × quantity (no discounts or taxes).', 1),
   currency: currencyCode(),
   description: nullable(text()),
-  price: nullable(text('The price id given when the order was created, stored as is.')),
+  metadata: metadata(),
+  price: nullable(ref('price')),
   quantity: int(undefined, 1),
   unit_amount: int('The amount of one unit, in the currency\'s smallest unit.', 1),
 }, { title: 'Order line item' });
