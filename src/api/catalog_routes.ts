@@ -7,7 +7,12 @@ import {
   checkCreatePrice, checkCreateProduct, createPrice, createPriceParams, createProduct, createProductParams, deleteProduct,
   deleteProductParams, updatePrice, updatePriceParams, updateProduct, updateProductParams,
 } from '../billing/catalog.ts';
+import { planOf } from '../billing/catalog.ts';
 import { priceListFilter, productListFilter } from '../billing/catalog_reads.ts';
+import {
+  checkCreatePlan, createPlan, createPlanParams, deletePlan, deletePlanParams, livePlanPrice, planListFilter, updatePlan, updatePlanParams,
+} from '../billing/plans.ts';
+import { expandList, expandObject } from './expansion.ts';
 import { createTestClock, createTestClockParams, deleteTestClock, deleteTestClockParams, liveTestClock } from '../billing/test_clocks.ts';
 
 /** Nothing on a test clock is expandable. */
@@ -45,7 +50,7 @@ export const catalogRoutes: Route[] = [
     method: 'POST', path: '/v1/prices', summary: 'Create a price', params: createPriceParams, command: createPrice,
     response: 'price', check: checkCreatePrice,
   }),
-  retrieveRoute('/v1/prices', 'price', prices),
+  retrieveRoute('/v1/prices', 'price', prices, {}, { live: true }),
   command({
     method: 'POST', path: '/v1/prices/:price', summary: 'Update a price', params: updatePriceParams, command: updatePrice,
     response: 'price',
@@ -65,6 +70,34 @@ export const catalogRoutes: Route[] = [
       })),
     }),
     read: (ctx, p) => listPage(ctx, p, prices, '/v1/prices', priceListFilter(p)),
+  }),
+
+  // Plans: the legacy face of recurring prices (src/billing/plans.ts).
+  command({
+    method: 'POST', path: '/v1/plans', summary: 'Create a plan (and its recurring price, with the same id)', params: createPlanParams,
+    command: createPlan, response: 'plan', check: checkCreatePlan,
+  }),
+  read({
+    path: '/v1/plans/:plan', summary: 'Retrieve a plan (any recurring price, as a plan)', response: 'plan',
+    params: object({ plan: nonEmptyString(255), expand: expandParam() }),
+    read: async (ctx, p) => expandObject(ctx.q, ctx.accountId, planOf(await livePlanPrice(ctx.q, ctx.accountId, p.plan)), p.expand),
+  }),
+  command({
+    method: 'POST', path: '/v1/plans/:plan', summary: 'Update a plan (and its price)', params: updatePlanParams, command: updatePlan,
+    response: 'plan',
+  }),
+  command({
+    method: 'DELETE', path: '/v1/plans/:plan', summary: 'Delete a plan (and its price; subscriptions keep theirs)', params: deletePlanParams,
+    command: deletePlan, response: 'deleted_plan',
+  }),
+  read({
+    path: '/v1/plans', summary: 'List plans (the recurring prices)', response: 'list:plan',
+    params: listParams({ active: optional(boolean()), product: optional(nonEmptyString(255)) }),
+    read: (ctx, p) => listPage(ctx, p, prices, '/v1/plans', {
+      ...planListFilter(p),
+      // Rendered as plans; the envelope's type is the table's.
+      render: async (items) => (await expandList(ctx.q, ctx.accountId, items.map(planOf), p.expand)) as unknown as typeof items,
+    }),
   }),
 
   command({

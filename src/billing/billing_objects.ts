@@ -517,10 +517,11 @@ export const products = new ObjectTable<Product & { deleted?: boolean }>('produc
   active: (p) => p.active,
   deleted: (p) => p.deleted === true,
 });
-export const prices = new ObjectTable<Price>('prices', 'price', {
+export const prices = new ObjectTable<Price & { deleted?: boolean }>('prices', 'price', {
   product: (p) => p.product,
   active: (p) => p.active,
   type: (p) => p.type,
+  deleted: (p) => p.deleted === true,
 });
 export const testClocks = new ObjectTable<TestClock & { deleted?: boolean }>('test_clocks', 'test_helpers.test_clock', {
   status: (c) => c.status,

@@ -23,9 +23,9 @@ import {
 import { MAX_AMOUNT } from '../schema/money.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { render, type PaymentDeps } from '../payments/ports.ts';
-import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
+import { emitEvent, previousAttributes, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
-import { PRICE_INTERVALS, prices, products, type Price, type PriceInterval, type Product } from './billing_objects.ts';
+import { PRICE_INTERVALS, prices, products, type Plan, type Price, type PriceInterval, type Product } from './billing_objects.ts';
 
 // ---- parameters -------------------------------------------------------------------------------
 
@@ -43,6 +43,14 @@ const recurringShape = object({
   meter: unsupported('Oncepay has no metered billing (meters).'),
 });
 
+/** Refuses an interval longer than Stripe's three-year maximum; `param` names interval_count. */
+export function checkIntervalCount(interval: PriceInterval, count: number, param: string): void {
+  if (count <= MAX_INTERVAL_COUNT[interval]) return;
+  throw invalidRequest(
+    `Invalid ${param}: the maximum interval is three years (3 years, 36 months, 156 weeks or 1095 days); ${count} ${interval}s is longer.`,
+    param, 'parameter_invalid_integer');
+}
+
 /** `recurring`: an interval, and a count within Stripe's three-year maximum. */
 function recurring(): Schema<{ interval: PriceInterval; interval_count: number; trial_period_days?: number }> {
   return {
@@ -50,12 +58,7 @@ function recurring(): Schema<{ interval: PriceInterval; interval_count: number; 
     parse(v, path) {
       const r = recurringShape.parse(v, path);
       const count = r.interval_count ?? 1;
-      const max = MAX_INTERVAL_COUNT[r.interval];
-      if (count > max) {
-        throw invalidRequest(
-          `Invalid ${path}[interval_count]: the maximum interval is three years (3 years, 36 months, 156 weeks or 1095 days); ${count} ${r.interval}s is longer.`,
-          `${path}[interval_count]`, 'parameter_invalid_integer');
-      }
+      checkIntervalCount(r.interval, count, `${path}[interval_count]`);
       return { interval: r.interval, interval_count: count, trial_period_days: r.trial_period_days };
     },
     jsonSchema: () => recurringShape.jsonSchema(),
@@ -84,8 +87,8 @@ export function unitAmountDecimal(): Schema<number> {
   };
 }
 
-/** A product's custom id: letters, digits, '_' and '-' (it appears in URLs). */
-const productId = () => string({
+/** A custom id (a product's, a plan's): letters, digits, '_' and '-' (it appears in URLs). */
+export const productId = () => string({
   max: 255, pattern: /^[A-Za-z0-9_-]+$/,
   patternMessage: 'Invalid id: a product id may contain only letters, digits, underscores and hyphens, and must not be empty.',
 });
@@ -154,19 +157,22 @@ export const updateProductParams = object({
 
 export const deleteProductParams = object({ id: nonEmptyString(255) });
 
+/** A product created inline with its price (prices' product_data, plans' product hash). */
+export const inlineProduct = () => object({
+  name: productName(),
+  id: optional(productId()),
+  active: optional(boolean()),
+  metadata: optional(metadata()),
+  statement_descriptor: optional(statementDescriptor()),
+  unit_label: optional(unitLabel()),
+  tax_code: unsupported(NO_TAX),
+  tax_details: unsupported(NO_TAX),
+});
+
 export const createPriceParams = object({
   ...priceData,
   product: optional(nonEmptyString(255)),
-  product_data: optional(object({
-    name: productName(),
-    id: optional(productId()),
-    active: optional(boolean()),
-    metadata: optional(metadata()),
-    statement_descriptor: optional(statementDescriptor()),
-    unit_label: optional(unitLabel()),
-    tax_code: unsupported(NO_TAX),
-    tax_details: unsupported(NO_TAX),
-  })),
+  product_data: optional(inlineProduct()),
   active: optional(boolean()),
   nickname: optional(string({ max: 5000 })),
   lookup_key: optional(nonEmptyString(200)),
@@ -195,7 +201,7 @@ type CreateProduct = ParsedObject<typeof createProductParams.shape>;
 type UpdateProduct = ParsedObject<typeof updateProductParams.shape>;
 type CreatePrice = ParsedObject<typeof createPriceParams.shape>;
 type UpdatePrice = ParsedObject<typeof updatePriceParams.shape>;
-type PriceData = ParsedObject<typeof priceData>;
+export type PriceData = ParsedObject<typeof priceData>;
 
 const exclusive = (a: string, b: string) => invalidRequest(`You may only specify one of these parameters: ${a}, ${b}.`, b);
 
@@ -226,7 +232,43 @@ export async function liveProduct(q: Queryable, accountId: string, id: string, o
   return p;
 }
 
+/** A price that exists and is not deleted (deleting its plan deletes it), or resource_missing. */
+export async function livePrice(q: Queryable, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}): Promise<Price> {
+  const p = await prices.find(q, accountId, id, opts);
+  if (!p || p.deleted) throw resourceMissing('price', id, opts.param ?? 'id');
+  return p;
+}
+
 const deletedProduct = (id: string) => ({ id, object: 'product' as const, deleted: true as const });
+
+// ---- plans: the legacy face of recurring prices ---------------------------------------------------
+
+/** The Plan view of a recurring price (same id): what /v1/plans and a subscription item's `plan` show. */
+export function planOf(price: Price): Plan {
+  const r = price.recurring!;
+  return {
+    id: price.id, object: 'plan', active: price.active, amount: price.unit_amount, amount_decimal: price.unit_amount_decimal,
+    billing_scheme: 'per_unit', created: price.created, currency: price.currency, interval: r.interval, interval_count: r.interval_count,
+    livemode: false, metadata: price.metadata, meter: null, nickname: price.nickname, product: price.product, tiers_mode: null,
+    transform_usage: null, trial_period_days: r.trial_period_days, usage_type: 'licensed',
+  };
+}
+
+/**
+ * A price's created or deleted event, and for a recurring price the same event of its plan:
+ * Stripe keeps the two faces in step, so a consumer listening to either learns of it.
+ */
+export function emitPriceEvent(q: Tx, source: EventSource, verb: 'created' | 'deleted', price: Price): void {
+  emitEvent(q, source, `price.${verb}`, price);
+  if (price.recurring) emitEvent(q, source, `plan.${verb}`, planOf(price));
+}
+
+/** Saves a changed price with price.updated, and plan.updated when its plan view changed too. */
+export function savePriceIfChanged(q: Tx, source: EventSource, before: Price, after: Price): void {
+  if (!saveIfChanged(q, source, prices, before, after, 'price.updated') || !after.recurring) return;
+  const previous = previousAttributes(planOf(before), planOf(after));
+  if (Object.keys(previous).length > 0) emitEvent(q, source, 'plan.updated', planOf(after), previous);
+}
 
 // ---- building blocks of the commands ------------------------------------------------------------
 
@@ -234,7 +276,7 @@ const deletedProduct = (id: string) => ({ id, object: 'product' as const, delete
  * Serializes, until commit, the transactions claiming one name (a lookup key, a product id) in
  * one account. The name comes last, so the ':'-joined text is unambiguous.
  */
-async function lockName(q: Tx, accountId: string, kind: 'price.lookup_key' | 'product.id', name: string): Promise<void> {
+export async function lockName(q: Tx, accountId: string, kind: 'price.lookup_key' | 'product.id' | 'price.id', name: string): Promise<void> {
   await q.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7204552))', [`${accountId}:${kind}:${name}`]);
 }
 
@@ -262,7 +304,7 @@ function productExists(id: string, param: string): ApiError {
 }
 
 /** A new product; a custom id must be free (deleted products keep theirs). */
-async function newProduct(
+export async function newProduct(
   q: Tx, accountId: string,
   p: { id?: string; name: string; active?: boolean; description?: string; images?: string[]; metadata?: Record<string, string | null> | null; shippable?: boolean; statement_descriptor?: string; unit_label?: string; url?: string; external_id?: string; type?: 'good' | 'service' },
   idParam: string,
@@ -284,7 +326,7 @@ async function newProduct(
   };
 }
 
-function newPrice(product: string, d: PriceData & { active?: boolean; nickname?: string; lookup_key?: string; external_id?: string }, id = newId('price')): Price {
+export function newPrice(product: string, d: Pick<PriceData, 'currency' | 'unit_amount' | 'unit_amount_decimal' | 'recurring' | 'metadata'> & { active?: boolean; nickname?: string; lookup_key?: string; external_id?: string }, id = newId('price')): Price {
   const amount = d.unit_amount ?? d.unit_amount_decimal ?? 0;
   return {
     id, object: 'price', active: d.active ?? true, billing_scheme: 'per_unit', created: nowSeconds(),
@@ -314,7 +356,7 @@ export const createProduct: Command<CreateProduct, PaymentDeps> = {
     emitEvent(q, ctx, 'product.created', product);
     if (price) {
       prices.insert(q, ctx.accountId, price);
-      emitEvent(q, ctx, 'price.created', price);
+      emitPriceEvent(q, ctx, 'created', price);
     }
     return { status: 200, body: await render(q, ctx, product, p.expand) };
   }),
@@ -337,7 +379,7 @@ export const updateProduct: Command<UpdateProduct, PaymentDeps> = {
     if (p.default_price !== undefined) {
       if (p.default_price !== null) {
         const price = await prices.find(q, ctx.accountId, p.default_price, { forUpdate: true });
-        if (!price) throw resourceMissing('price', p.default_price, 'default_price');
+        if (!price || price.deleted) throw resourceMissing('price', p.default_price, 'default_price');
         if (price.product !== product.id) {
           throw invalidRequest(`The price ${price.id} belongs to product ${price.product}, not to ${product.id}: a product's default price must be one of its own prices.`, 'default_price');
         }
@@ -402,7 +444,7 @@ export const createPrice: Command<CreatePrice, PaymentDeps> = {
     }
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
     prices.insert(q, ctx.accountId, price);
-    emitEvent(q, ctx, 'price.created', price);
+    emitPriceEvent(q, ctx, 'created', price);
     return { status: 200, body: await render(q, ctx, price, p.expand) };
   }),
 };
@@ -410,10 +452,10 @@ export const createPrice: Command<CreatePrice, PaymentDeps> = {
 export const updatePrice: Command<UpdatePrice, PaymentDeps> = {
   name: 'prices.update',
   run: (ctx, p) => ctx.finish('update', async (q) => {
-    const unlocked = await prices.get(q, ctx.accountId, p.price);
+    const unlocked = await livePrice(q, ctx.accountId, p.price);
     // Product first (the lock order), then the price.
     const product = await products.find(q, ctx.accountId, unlocked.product, { forUpdate: true });
-    const price = await prices.get(q, ctx.accountId, p.price, { forUpdate: true });
+    const price = await livePrice(q, ctx.accountId, p.price, { forUpdate: true });
     const before = structuredClone(price);
     if (p.active !== undefined) {
       if (!p.active && price.active && product && !product.deleted && product.default_price === price.id) {
@@ -428,7 +470,7 @@ export const updatePrice: Command<UpdatePrice, PaymentDeps> = {
     const mustClaim = price.active && price.lookup_key !== null && (price.lookup_key !== before.lookup_key || !before.active);
     const loser = mustClaim ? await claimLookupKey(q, ctx.accountId, price.lookup_key!, price.id, p.transfer_lookup_key === true) : undefined;
     emitLookupKeyLoss(q, ctx, loser, price.lookup_key ?? '');
-    saveIfChanged(q, ctx, prices, before, price, 'price.updated');
+    savePriceIfChanged(q, ctx, before, price);
     return { status: 200, body: await render(q, ctx, price, p.expand) };
   }),
 };

@@ -58,7 +58,7 @@ export interface PriceListFilters {
 
 /** Prices narrowed by active, product, type (columns), currency, recurring and lookup_keys. */
 export function priceListFilter(p: PriceListFilters): ListFilter {
-  const where: Record<string, string | boolean> = {};
+  const where: Record<string, string | boolean> = { deleted: false };
   for (const k of ['active', 'product', 'type'] as const) if (p[k] !== undefined) where[k] = p[k];
   const match: Record<string, unknown> = {};
   if (p.currency !== undefined) match.currency = p.currency;

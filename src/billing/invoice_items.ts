@@ -17,9 +17,9 @@ import { render, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
-import { invoiceItems, invoices, prices, unitAmountOf, type InvoiceItem, type Price } from './billing_objects.ts';
+import { invoiceItems, invoices, unitAmountOf, type InvoiceItem, type Price } from './billing_objects.ts';
 import { computeLines, lockInvoice, pricingOf } from './invoice_core.ts';
-import { liveProduct, unitAmountDecimal } from './catalog.ts';
+import { livePrice, liveProduct, unitAmountDecimal } from './catalog.ts';
 import { billingNow } from './time.ts';
 
 const signedAmount = () => integer({ min: -MAX_AMOUNT, max: MAX_AMOUNT });
@@ -192,7 +192,7 @@ export const createInvoiceItem: Command<CreateParams, PaymentDeps> = {
     const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
     const priceId = p.pricing?.price ?? p.price;
     const priceParam = p.pricing ? 'pricing[price]' : 'price';
-    const price = priceId ? await prices.get(q, ctx.accountId, priceId, { param: priceParam }) : null;
+    const price = priceId ? await livePrice(q, ctx.accountId, priceId, { param: priceParam }) : null;
     if (price && price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, priceParam);
     if (p.price_data) await liveProduct(q, ctx.accountId, p.price_data.product, { param: 'price_data[product]' });
     const cur = price?.currency ?? p.price_data?.currency ?? p.currency!;
@@ -256,7 +256,7 @@ async function repricing(q: Tx, accountId: string, item: InvoiceItem, p: UpdateP
     return undefined;
   }
   if (!p.pricing) return undefined;
-  const price = await prices.get(q, accountId, p.pricing.price, { param: 'pricing[price]' });
+  const price = await livePrice(q, accountId, p.pricing.price, { param: 'pricing[price]' });
   if (price.type !== 'one_time') throw invalidRequest(`Price ${price.id} is recurring: invoice items take one-time prices (subscriptions bill recurring ones).`, 'pricing[price]');
   if (price.currency !== item.currency) throw invalidRequest(`Price ${price.id} is in ${price.currency}, not ${item.currency} like invoice item ${item.id}.`, 'pricing[price]');
   return price;

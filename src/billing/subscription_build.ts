@@ -6,21 +6,11 @@
 import { newId } from '../ids.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import {
-  embeddedList, type CollectionMethod, type Period, type Plan, type Price, type Subscription, type SubscriptionItem, type SubscriptionStatus,
+  embeddedList, type CollectionMethod, type Period, type Price, type Subscription, type SubscriptionItem, type SubscriptionStatus,
   type TrialEndBehavior,
 } from './billing_objects.ts';
 import { periodEnd } from './time.ts';
-
-/** The legacy plan view of a recurring price (Stripe renders both on an item). */
-export function planOf(price: Price): Plan {
-  const r = price.recurring!;
-  return {
-    id: price.id, object: 'plan', active: price.active, amount: price.unit_amount, amount_decimal: price.unit_amount_decimal,
-    billing_scheme: 'per_unit', created: price.created, currency: price.currency, interval: r.interval, interval_count: r.interval_count,
-    livemode: false, metadata: price.metadata, meter: null, nickname: price.nickname, product: price.product, tiers_mode: null,
-    transform_usage: null, trial_period_days: r.trial_period_days, usage_type: 'licensed',
-  };
-}
+import { planOf } from './catalog.ts';
 
 export function newItem(subscription: string, price: Price, quantity: number, metadata: Record<string, string | null> | null | undefined, period: Period, now: number): SubscriptionItem {
   return {

@@ -20,10 +20,11 @@ import { liveCustomer } from '../payments/customers.ts';
 import { authorize } from '../payments/payment_intents.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
-import { invoices, prices, subscriptions, type Invoice, type Period, type Price, type Subscription, type SubscriptionStatus } from './billing_objects.ts';
+import { invoices, subscriptions, type Invoice, type Period, type Price, type Subscription, type SubscriptionStatus } from './billing_objects.ts';
 import { beginInvoicePayment, finishInvoicePayment } from './invoice_payment.ts';
 import { SUBSCRIPTION_ACTIONS, type SubscriptionAction } from './subscription_status.ts';
-import { buildSubscription, fullPeriodFrom, newItem, periodOf, planOf, setPeriod } from './subscription_build.ts';
+import { buildSubscription, fullPeriodFrom, newItem, periodOf, setPeriod } from './subscription_build.ts';
+import { livePrice, planOf } from './catalog.ts';
 import { endSubscription, invoicePeriod, startPeriodNow, trialWarningDue, warnTrialEnding } from './subscription_renewal.ts';
 import {
   itemPrice, MAX_TRIAL_DAYS, type CancelParams, type CreateParams, type ResumeParams, type UpdateParams,
@@ -49,7 +50,7 @@ function requireSubscriptionAction(sub: Subscription, action: SubscriptionAction
 
 /** A price a subscription item may take: active, recurring, on the subscription's currency and interval. */
 async function itemPriceObject(q: Tx, accountId: string, id: string, param: string, like?: Price): Promise<Price> {
-  const price = await prices.get(q, accountId, id, { param });
+  const price = await livePrice(q, accountId, id, { param });
   if (!price.active) throw invalidRequest(`Price ${price.id} is not active: subscriptions take active prices.`, param);
   if (price.type !== 'recurring' || !price.recurring) throw invalidRequest(`Price ${price.id} is a one-time price: subscription items take recurring prices.`, param);
   if (like && like.currency !== price.currency) throw invalidRequest(`All items of a subscription must have one currency: ${price.id} is in ${price.currency}, ${like.id} in ${like.currency}.`, param);

@@ -13,6 +13,7 @@ export const EVENT_TYPES = [
   'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.created',
   'payment_intent.payment_failed', 'payment_intent.processing', 'payment_intent.requires_action',
   'payment_intent.succeeded',
+  'plan.created', 'plan.deleted', 'plan.updated',
   'price.created', 'price.deleted', 'price.updated',
   'product.created', 'product.deleted', 'product.updated',
   'refund.created', 'refund.updated',

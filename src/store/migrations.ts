@@ -361,6 +361,14 @@ ${objectTable('tax_ids', `
 CREATE INDEX tax_ids_customer ON tax_ids (account_id, customer, seq DESC) WHERE NOT deleted;
 `,
   },
+  {
+    version: 10,
+    name: 'deleted_prices',
+    sql: `
+-- Deleting a plan deletes its price (src/billing/plans.ts): kept for its events' history, read as missing.
+ALTER TABLE prices ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

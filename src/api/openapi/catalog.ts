@@ -41,8 +41,42 @@ const deletedProduct = shape({
   deleted: constant(true),
 }, { title: 'Deleted product', description: 'What a deleted product renders as (on DELETE, and when a price expands it).' });
 
+/** A price's id: price_..., or the id its plan was created with (a plan and its price share it). */
+const priceId = (): JsonSchema => ({
+  type: 'string', pattern: '^[A-Za-z0-9_-]+$', maxLength: 255, description: 'price_... or the id its plan was created with.',
+});
+
+/** Stripe's legacy Plan: the view of a recurring price (same id), at /v1/plans and on subscription items. */
+const plan = shape({
+  id: priceId(),
+  object: objectName('plan'),
+  active: bool(),
+  amount: int(undefined, 0),
+  amount_decimal: { type: 'string', pattern: '^[0-9]+$' },
+  billing_scheme: oneOfValues(['per_unit']),
+  created: timestamp(),
+  currency: currencyCode(),
+  interval: oneOfValues(PRICE_INTERVALS),
+  interval_count: int(undefined, 1),
+  livemode: livemode(),
+  metadata: metadata(),
+  meter: alwaysNull(),
+  nickname: nullable(text()),
+  product: expandable('The product.', 'product', 'deleted_product'),
+  tiers_mode: alwaysNull(),
+  transform_usage: alwaysNull(),
+  trial_period_days: nullable(int(undefined, 0)),
+  usage_type: oneOfValues(['licensed']),
+}, { title: 'Plan', description: 'The legacy plan view of a recurring price (same id).' });
+
+const deletedPlan = shape({
+  id: priceId(),
+  object: objectName('plan'),
+  deleted: constant(true),
+}, { title: 'Deleted plan' });
+
 const price = shape({
-  id: id('price'),
+  id: priceId(),
   object: objectName('price'),
   active: bool('Whether the price can be used for new purchases.'),
   billing_scheme: oneOfValues(['per_unit']),
@@ -95,6 +129,8 @@ export const CATALOG_SCHEMAS: Record<(typeof CATALOG_SCHEMA_NAMES)[number], Json
   product,
   deleted_product: deletedProduct,
   price,
+  plan,
+  deleted_plan: deletedPlan,
   'test_helpers.test_clock': testClock,
   deleted_test_clock: deletedTestClock,
 };

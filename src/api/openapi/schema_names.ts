@@ -5,7 +5,7 @@
  */
 export const ORDER_SCHEMA_NAMES = ['order', 'order_line_item'] as const;
 
-export const CATALOG_SCHEMA_NAMES = ['product', 'deleted_product', 'price', 'test_helpers.test_clock', 'deleted_test_clock'] as const;
+export const CATALOG_SCHEMA_NAMES = ['product', 'deleted_product', 'price', 'plan', 'deleted_plan', 'test_helpers.test_clock', 'deleted_test_clock'] as const;
 
 export const BILLING_SCHEMA_NAMES = [
   'invoice', 'deleted_invoice', 'invoice_line_item', 'invoiceitem', 'deleted_invoiceitem', 'invoice_message', 'invoice_payment', 'subscription',

@@ -337,8 +337,8 @@ const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
   ['^customer\\.tax_id\\.', 'tax_id'],
   ['^payment_intent\\.', 'payment_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
-  ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'],
-  ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
+  ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'], ['^plan\\.', 'plan'],
+  ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^invoice_payment\\.', 'invoice_payment'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];
 for (const t of EVENT_TYPES) {
   const matches = EVENT_OBJECTS.filter(([p]) => new RegExp(p).test(t)).length;

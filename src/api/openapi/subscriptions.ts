@@ -11,29 +11,6 @@ import { CANCELLATION_FEEDBACK, PRICE_INTERVALS, SUBSCRIPTION_STATUSES, TRIAL_EN
 
 const emptyArray = (description = 'Not supported by Oncepay: always empty.'): JsonSchema => ({ type: 'array', maxItems: 0, description });
 
-/** Stripe's legacy Plan view of the item's price (same id). */
-const plan = shape({
-  id: id('price'),
-  object: objectName('plan'),
-  active: bool(),
-  amount: int(undefined, 0),
-  amount_decimal: { type: 'string', pattern: '^[0-9]+$' },
-  billing_scheme: oneOfValues(['per_unit']),
-  created: timestamp(),
-  currency: currencyCode(),
-  interval: oneOfValues(PRICE_INTERVALS),
-  interval_count: int(undefined, 1),
-  livemode: livemode(),
-  metadata: metadata(),
-  meter: alwaysNull(),
-  nickname: nullable(text()),
-  product: expandable('The product.', 'product', 'deleted_product'),
-  tiers_mode: alwaysNull(),
-  transform_usage: alwaysNull(),
-  trial_period_days: nullable(int(undefined, 0)),
-  usage_type: oneOfValues(['licensed']),
-}, { title: 'Plan', description: 'The legacy plan view of the item\'s recurring price.' });
-
 export const subscriptionItem = shape({
   id: id('si'),
   object: objectName('subscription_item'),
@@ -44,7 +21,7 @@ export const subscriptionItem = shape({
   current_trial: alwaysNull(),
   discounts: emptyArray(),
   metadata: metadata(),
-  plan,
+  plan: ref('plan'),
   price: ref('price'),
   quantity: int(undefined, 0),
   subscription: id('sub'),
