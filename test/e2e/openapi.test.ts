@@ -191,9 +191,9 @@ describe('the document', () => {
 describe('the conformance check', () => {
   const customer = {
     id: 'cus_A1', object: 'customer', address: null, balance: 0, created: 1_700_000_000, currency: null, default_source: null,
-    delinquent: false, description: null, email: 'ada@example.com', invoice_prefix: 'ABCD1234',
+    customer_account: null, delinquent: false, description: null, email: 'ada@example.com', invoice_prefix: 'ABCD1234',
     invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
-    livemode: false, metadata: {}, name: null, phone: null, preferred_locales: [], shipping: null, tax_exempt: 'none', test_clock: null,
+    livemode: false, metadata: {}, name: null, next_invoice_sequence: 1, phone: null, preferred_locales: [], shipping: null, tax_exempt: 'none', test_clock: null,
   };
   const response = (body: unknown, over: Partial<RecordedResponse> = {}): RecordedResponse => ({
     method: 'GET', route: '/v1/customers/:customer', url: '/v1/customers/cus_A1', status: 200, contentType: 'application/json; charset=utf-8',
@@ -220,7 +220,7 @@ describe('the conformance check', () => {
       [response({ ...customer, secret: 'leaked' }), /must NOT have additional properties.*"secret"/],
       [response({ ...customer, created: '1700000000' }), /\/created must be integer/],
       [response({ ...customer, invoice_prefix: null }), /\/invoice_prefix must be string/],
-      [response({ ...customer, tax_exempt: 'exempt' }), /\/tax_exempt must be equal to one of the allowed values/],
+      [response({ ...customer, tax_exempt: 'sometimes' }), /\/tax_exempt must be equal to one of the allowed values/],
       [response({ id: 'cus_A1', object: 'customer', deleted: false }), /deleted must be equal to constant/],
       [response({ error: { type: 'invalid_request_error', message: 'x', hint: 'y' } }, { status: 400 }), /\/error must NOT have additional properties/],
       [response({ error: { type: 'teapot_error', message: 'x' } }, { route: undefined, status: 404 }), /\/error\/type must be equal to one of the allowed values/],
@@ -381,8 +381,10 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.invoices.list({ customer: payer.id, status: 'draft' });
     await stripe.invoices.listLineItems(draft.id);
     const open = await stripe.invoices.finalizeInvoice(draft.id);
-    const paidInvoice = await stripe.invoices.pay(open.id, { expand: ['payment_intent'] } as Stripe.InvoicePayParams);
+    const paidInvoice = await stripe.invoices.pay(open.id, { expand: ['payments'] });
     assert.equal(paidInvoice.status, 'paid');
+    const payments = await stripe.invoicePayments.list({ invoice: open.id });
+    await stripe.invoicePayments.retrieve(payments.data[0].id);
     const billed = await stripe.invoices.create({ customer: payer.id, collection_method: 'send_invoice', days_until_due: 7 });
     await stripe.invoiceItems.create({ customer: payer.id, amount: 900, currency: 'usd', invoice: billed.id });
     await stripe.invoices.finalizeInvoice(billed.id);
@@ -412,6 +414,16 @@ describe('every route, once, through the server: all answers conform', () => {
     const advanced = await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: 1_767_225_600 + 366 * 86_400 });
     assert.equal(advanced.status, 'ready');
     await stripe.subscriptions.cancel(sub.id);
+    // A trial that ends without a payment method pauses; resuming it (with a card now) bills again.
+    const trialer = await stripe.customers.create({ email: 'trial@example.com', test_clock: clock.id });
+    const trial = await stripe.subscriptions.create({
+      customer: trialer.id, items: [{ price: yearly.id }], trial_period_days: 3,
+      trial_settings: { end_behavior: { missing_payment_method: 'pause' } },
+    });
+    await stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: 1_767_225_600 + 366 * 86_400 + 5 * 86_400 });
+    assert.equal((await stripe.subscriptions.retrieve(trial.id)).status, 'paused');
+    await stripe.customers.update(trialer.id, { invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    assert.equal((await stripe.subscriptions.resume(trial.id)).status, 'active');
 
     await stripe.customers.del(cus.id);
     assert.equal(((await stripe.customers.retrieve(cus.id)) as Stripe.DeletedCustomer).deleted, true);
