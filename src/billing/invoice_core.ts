@@ -6,7 +6,7 @@
 import type { Tx, Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { emitEvent, type EventSource } from '../events/outbox.ts';
+import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
 import {
@@ -180,8 +180,11 @@ export async function daysUntilDue(q: Queryable, accountId: string, invoiceId: s
   return rows[0]?.days_until_due ?? null;
 }
 
-/** Attaches the customer's pending invoice items (no invoice yet) of this currency to a draft. */
-export async function attachPendingItems(q: Tx, accountId: string, inv: Invoice): Promise<void> {
+/**
+ * Attaches the customer's pending invoice items (no invoice yet) of this currency to a draft;
+ * returns them, for emitItemsClaimed once the invoice's own event is out.
+ */
+export async function attachPendingItems(q: Tx, accountId: string, inv: Invoice): Promise<InvoiceItem[]> {
   const { rows } = await q.query<{ data: InvoiceItem }>(
     `SELECT data FROM invoiceitems WHERE account_id = $1 AND customer = $2 AND invoice IS NULL AND NOT deleted
         AND data->>'currency' = $3 ORDER BY seq FOR UPDATE`, [accountId, inv.customer, inv.currency]);
@@ -191,6 +194,18 @@ export async function attachPendingItems(q: Tx, accountId: string, inv: Invoice)
   }
   // The updates above are deferred: flush them before computing the lines by reading.
   if (rows.length) await q.query('SELECT 1');
+  return rows.map((r) => r.data);
+}
+
+/**
+ * invoiceitem.updated for items an invoice claimed (or released: `previousInvoice` is what they
+ * had), after the invoice's event, as Stripe emitted it (stripe-cli's invoice fixtures show
+ * invoice.created, then invoiceitem.updated). Stripe dropped the type from its Event enum on
+ * 2023-09-04 and now says nothing; Oncepay keeps it as its own, so that a consumer's mirror of an
+ * item learns the invoice it is on.
+ */
+export function emitItemsClaimed(q: Tx, source: EventSource, items: InvoiceItem[], previousInvoice: string | null = null): void {
+  for (const ii of items) emitEvent(q, source, 'invoiceitem.updated', ii, { invoice: previousInvoice });
 }
 
 // ---- finalizing and settling ------------------------------------------------------------------
@@ -232,8 +247,8 @@ export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, 
   const zero = inv.amount_remaining === 0;
   if (zero) markPaid(inv, now);
   invoices.update(q, source.accountId, inv, seq === null ? {} : { number_seq: seq });
-  emitEvent(q, source, 'invoice.finalized', inv, { status: 'draft', number: null });
-  if (zero) emitPaid(q, source, inv);
+  emitEvent(q, source, 'invoice.finalized', inv);
+  if (zero) emitPaid(q, source, inv, { outOfBand: false });
 }
 
 function markPaid(inv: Invoice, now: number): void {
@@ -245,21 +260,25 @@ function markPaid(inv: Invoice, now: number): void {
   inv.status_transitions.paid_at = now;
 }
 
-function emitPaid(q: Tx, source: EventSource, inv: Invoice): void {
-  emitEvent(q, source, 'invoice.payment_succeeded', inv);
+/**
+ * invoice.paid, then invoice.payment_succeeded for a payment (a $0 invoice counts as one):
+ * Stripe's order. An out-of-band payment is invoice.paid alone ("invoice.paid is also emitted
+ * for out-of-band payments", stripe-cli#821; payment_succeeded is about a payment attempt).
+ */
+function emitPaid(q: Tx, source: EventSource, inv: Invoice, opts: { outOfBand: boolean }): void {
   emitEvent(q, source, 'invoice.paid', inv);
+  if (!opts.outOfBand) emitEvent(q, source, 'invoice.payment_succeeded', inv);
 }
 
-/** open|uncollectible -> paid, saving the invoice and emitting invoice.payment_succeeded and invoice.paid. */
+/** open|uncollectible -> paid, saving the invoice: invoice.updated (what changed), then emitPaid's events. */
 export function settleInvoice(q: Tx, source: EventSource, inv: Invoice, now: number, opts: { outOfBand?: boolean } = {}): void {
-  const before = inv.status;
-  const paidBefore = inv.amount_paid;
+  const before = structuredClone(inv);
   markPaid(inv, now);
-  if (opts.outOfBand) inv.amount_paid_off_stripe += inv.amount_paid - paidBefore;
+  if (opts.outOfBand) inv.amount_paid_off_stripe += inv.amount_paid - before.amount_paid;
   else inv.attempt_count += 1;
   invoices.update(q, source.accountId, inv);
-  emitEvent(q, source, 'invoice.updated', inv, { status: before });
-  emitPaid(q, source, inv);
+  emitEvent(q, source, 'invoice.updated', inv, previousAttributes(before, inv));
+  emitPaid(q, source, inv, { outOfBand: opts.outOfBand === true });
 }
 
 /** Locks an invoice (not deleted); 404 resource_missing otherwise. */

@@ -1,7 +1,8 @@
 /**
  * Paying an invoice with a card, as three steps of the caller's command (the pay endpoint, a
  * subscription's first invoice, the billing run's automatic collection):
- *   begin   lock the invoice, create its payment intent and move it to processing
+ *   begin   lock the invoice, create its payment intent and move it to processing (Oncepay's
+ *           fence, which no event shows: Stripe's card payments never enter processing)
  *   (foreign) authorize at the processor, the charge id as downstream key
  *   finish  record the charge, then settle the invoice or count the failed attempt.
  * While the intent is processing, every other payment or status change of the invoice is
@@ -61,10 +62,14 @@ function openPayment(inv: Invoice, pi: PaymentIntent): InvoicePayment {
   };
 }
 
-/** Moves an intent's InvoicePayment along with the intent (paid, canceled); a payment already closed stays as it is. */
-async function closePayment(q: Tx, accountId: string, pi: PaymentIntent, status: 'paid' | 'canceled', at: number): Promise<void> {
+/**
+ * Moves an intent's InvoicePayment along with the intent (paid, canceled); a payment already
+ * closed stays as it is. A paid one emits invoice_payment.paid (Stripe's only InvoicePayment
+ * event; a cancellation has none).
+ */
+export async function closePayment(q: Tx, source: EventSource, pi: PaymentIntent, status: 'paid' | 'canceled', at: number): Promise<void> {
   const { rows } = await q.query<{ data: InvoicePayment }>(
-    'SELECT data FROM invoice_payments WHERE account_id = $1 AND payment_intent = $2 FOR UPDATE', [accountId, pi.id]);
+    'SELECT data FROM invoice_payments WHERE account_id = $1 AND payment_intent = $2 FOR UPDATE', [source.accountId, pi.id]);
   const payment = rows[0]?.data;
   if (!payment || payment.status !== 'open') return;
   payment.status = status;
@@ -72,7 +77,8 @@ async function closePayment(q: Tx, accountId: string, pi: PaymentIntent, status:
     payment.amount_paid = pi.amount_received;
     payment.status_transitions.paid_at = at;
   } else payment.status_transitions.canceled_at = at;
-  invoicePayments.update(q, accountId, payment);
+  invoicePayments.update(q, source.accountId, payment);
+  if (status === 'paid') emitEvent(q, source, 'invoice_payment.paid', payment);
 }
 
 /** Which payment method pays the invoice: the one passed, the invoice's, its subscription's, its customer's default. */
@@ -114,10 +120,8 @@ export async function beginInvoicePayment(q: Tx, ctx: PaymentContext, invoiceId:
   if (previous && WAITING.includes(previous.status)) {
     const pi = await paymentIntents.get(q, ctx.accountId, previous.id, { forUpdate: true });
     if (pi.status === 'processing') throw objectBusy('invoice', inv.id);
-    const before = pi.status;
     const confirm = await startConfirmation(q, ctx, pi, { payment_method: pm });
     paymentIntents.update(q, ctx.accountId, pi);
-    emitEvent(q, ctx, 'payment_intent.processing', pi, { status: before });
     return { invoice: inv.id, confirm };
   }
   const pi = buildPaymentIntent(newId('pi'), {
@@ -128,7 +132,6 @@ export async function beginInvoicePayment(q: Tx, ctx: PaymentContext, invoiceId:
   const confirm = await startConfirmation(q, ctx, pi, {});
   paymentIntents.insert(q, ctx.accountId, pi);
   emitEvent(q, ctx, 'payment_intent.created', created);
-  emitEvent(q, ctx, 'payment_intent.processing', pi, { status: created.status });
   invoicePayments.insert(q, ctx.accountId, openPayment(inv, pi));
   return { invoice: inv.id, confirm };
 }
@@ -149,11 +152,11 @@ export async function invoiceIntentOutcome(q: Tx, source: EventSource, pi: Payme
   const inv = await lockForSettling(q, source.accountId, pi.invoice!);
   const now = await billingNow(q, source.accountId, inv.test_clock);
   if (pi.status === 'succeeded') {
-    await closePayment(q, source.accountId, pi, 'paid', now);
-    if (inv.status === 'open' || inv.status === 'uncollectible') {
-      settleInvoice(q, source, inv, now);
-      await syncSubscriptionPayment(q, source, inv, true);
-    }
+    // The invoice's events first (invoice.updated, paid, payment_succeeded), then its payment's.
+    const settles = inv.status === 'open' || inv.status === 'uncollectible';
+    if (settles) settleInvoice(q, source, inv, now);
+    await closePayment(q, source, pi, 'paid', now);
+    if (settles) await syncSubscriptionPayment(q, source, inv, true);
     return inv;
   }
   inv.attempt_count += 1;
@@ -189,14 +192,13 @@ export async function abandonWaitingIntent(q: Tx, source: EventSource, seen: Pay
   const pi = await paymentIntents.get(q, source.accountId, seen.id, { forUpdate: true });
   if (pi.status === 'processing') throw objectBusy('invoice', pi.invoice ?? pi.id);
   if (!WAITING.includes(pi.status)) return;
-  const before = pi.status;
   pi.status = 'canceled';
   pi.cancellation_reason = 'abandoned';
   pi.canceled_at = at;
   pi.next_action = null;
   paymentIntents.update(q, source.accountId, pi);
-  await closePayment(q, source.accountId, pi, 'canceled', at);
-  emitEvent(q, source, 'payment_intent.canceled', pi, { status: before });
+  await closePayment(q, source, pi, 'canceled', at);
+  emitEvent(q, source, 'payment_intent.canceled', pi);
 }
 
 /** A paid_out_of_band payment: records it without moving money. */

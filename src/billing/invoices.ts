@@ -18,7 +18,7 @@ import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, emitItemsClaimed, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction } from './invoice_core.ts';
 import { applyInvoiceTerms, invoiceCreateOnlyParams, invoiceTermParams } from './invoice_params.ts';
 import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';
@@ -144,7 +144,7 @@ export const createInvoice: InvoiceCommand<CreateParams> = {
     }), id };
     inv.lines.url = `/v1/invoices/${id}/lines`;
     applyInvoiceTerms(inv, p);
-    if (p.pending_invoice_items_behavior === 'include') await attachPendingItems(q, ctx.accountId, inv);
+    const claimed = p.pending_invoice_items_behavior === 'include' ? await attachPendingItems(q, ctx.accountId, inv) : [];
     if (order) {
       // The invoice bills what the order still owes, as one item.
       const item: InvoiceItem = {
@@ -160,6 +160,7 @@ export const createInvoice: InvoiceCommand<CreateParams> = {
     await computeLines(q, ctx.accountId, inv);
     insertInvoice(q, ctx.accountId, inv, p.days_until_due ?? null);
     emitEvent(q, ctx, 'invoice.created', inv);
+    emitItemsClaimed(q, ctx, claimed);
     return { status: 200, body: await render(q, ctx, inv, p.expand) };
   }),
 };
@@ -226,12 +227,17 @@ export const deleteInvoice: InvoiceCommand<ParsedObject<typeof deleteInvoicePara
     requireInvoiceAction(inv, 'delete');
     // Its items go back to pending, to be billed by a later invoice; but an order's invoice item
     // is the order's bill and goes with it (a later invoice would charge it without paying the order).
+    const { rows } = await q.query<{ data: InvoiceItem }>(
+      'SELECT data FROM invoiceitems WHERE account_id = $1 AND invoice = $2 AND NOT deleted ORDER BY seq FOR UPDATE', [ctx.accountId, inv.id]);
     q.write(inv.order
       ? 'UPDATE invoiceitems SET deleted = true, data = (data::jsonb || \'{"deleted": true}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2'
       : 'UPDATE invoiceitems SET invoice = NULL, data = (data::jsonb || \'{"invoice": null}\'::jsonb)::json WHERE account_id = $1 AND invoice = $2',
     [ctx.accountId, inv.id]);
     invoices.update(q, ctx.accountId, { ...inv, deleted: true });
     emitEvent(q, ctx, 'invoice.deleted', inv);
+    const items = rows.map((r) => r.data);
+    if (inv.order) for (const ii of items) emitEvent(q, ctx, 'invoiceitem.deleted', ii);
+    else emitItemsClaimed(q, ctx, items.map((ii) => ({ ...ii, invoice: null })), inv.id);
     return { status: 200, body: { id: inv.id, object: 'invoice', deleted: true } };
   }),
 };
@@ -270,12 +276,11 @@ const closeAs = (name: string, action: 'void' | 'mark_uncollectible', status: 'v
     const inv = await lockInvoice(q, ctx.accountId, p.invoice);
     requireInvoiceAction(inv, action);
     await abandonWaitingIntent(q, ctx, await requireNoPaymentInFlight(q, ctx.accountId, inv), nowSeconds());
-    const before = inv.status;
     inv.status = status;
     inv.status_transitions[stamp] = await billingNow(q, ctx.accountId, inv.test_clock);
     inv.next_payment_attempt = null;
     invoices.update(q, ctx.accountId, inv);
-    emitEvent(q, ctx, eventType, inv, { status: before });
+    emitEvent(q, ctx, eventType, inv);
     return { status: 200, body: await render(q, ctx, inv, p.expand) };
   }),
 });

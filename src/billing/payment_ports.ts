@@ -6,7 +6,8 @@
 import type { CustomerBilling, PaymentPurposes } from '../payments/ports.ts';
 import { liveTestClock } from './test_clocks.ts';
 import { checkOrderForIntent, recordOrderPayment, recordOrderRefund, reserveOrderPayment } from './order_payments.ts';
-import { invoiceIntentOutcome } from './invoice_payment.ts';
+import { closePayment, invoiceIntentOutcome } from './invoice_payment.ts';
+import { nowSeconds } from '../ids.ts';
 import { cancelSubscriptionsOf } from './subscription_status.ts';
 import { billingNow } from './time.ts';
 
@@ -27,6 +28,11 @@ export const paymentPurposes: PaymentPurposes = {
   },
   async refunded(q, source, pi, amount) {
     if (pi.order) await recordOrderRefund(q, source, { order: pi.order, amount });
+  },
+  // An invoice's intent canceled directly: its InvoicePayment is canceled with it, as when the
+  // invoice cancels it; the invoice stays open, and its next payment opens a new intent.
+  async canceled(q, source, pi) {
+    if (pi.invoice) await closePayment(q, source, pi, 'canceled', pi.canceled_at ?? nowSeconds());
   },
 };
 

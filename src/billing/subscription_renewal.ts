@@ -10,7 +10,7 @@ import type { Tx } from '../store/db.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { invoices, subscriptions, type BillingReason, type Invoice, type InvoiceLineItem, type Period, type Subscription } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, finalizeInvoice, insertInvoice, requireInvoiceAction, subscriptionItemLine } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, emitItemsClaimed, finalizeInvoice, insertInvoice, requireInvoiceAction, subscriptionItemLine } from './invoice_core.ts';
 import { currentIntent } from './invoice_payment.ts';
 import { fullPeriodFrom, periodOf, setPeriod } from './subscription_build.ts';
 import { periodEnd, periodIndex } from './time.ts';
@@ -43,16 +43,20 @@ function subscriptionLines(sub: Subscription, invoiceId: string, period: Period,
  */
 export async function invoicePeriod(
   q: Tx, source: EventSource, sub: Subscription, customer: Customer, period: Period, reason: BillingReason, free: FreePeriod = null, collect = reason === 'subscription_cycle',
+  announce?: (inv: Invoice) => void,
 ): Promise<Invoice> {
   const inv = buildInvoice({
     customer, currency: sub.currency, collectionMethod: sub.collection_method, daysUntilDue: sub.days_until_due, dueDate: null,
     autoAdvance: true, billingReason: reason, description: sub.invoice_settings.description, metadata: {}, defaultPaymentMethod: null, externalId: null,
     order: null, subscription: { id: sub.id, metadata: sub.metadata }, period, now: period.start,
   }, { custom_fields: sub.invoice_settings.custom_fields, footer: sub.invoice_settings.footer });
-  if (!free) await attachPendingItems(q, source.accountId, inv);
+  const claimed = free ? [] : await attachPendingItems(q, source.accountId, inv);
   await computeLines(q, source.accountId, inv, subscriptionLines(sub, inv.id, period, free));
   insertInvoice(q, source.accountId, inv, sub.days_until_due);
+  // A new subscription's own event comes first (Stripe: customer.subscription.created, then invoice.created).
+  announce?.(inv);
   emitEvent(q, source, 'invoice.created', inv);
+  emitItemsClaimed(q, source, claimed);
   await finalizeInvoice(q, source, inv, period.start, { collect });
   return inv;
 }

@@ -162,12 +162,13 @@ export const createSubscription: SubscriptionCommand<CreateParams> = {
         },
       });
       // A trial, and the time before a later anchor, are free: a $0 invoice, paid at once.
-      const inv = await invoicePeriod(q, ctx, sub, customer, period, 'subscription_create', trial ? 'trial' : anchor !== now ? 'until_anchor' : null);
-      sub.latest_invoice = inv.id;
-      // Nothing to collect (a zero invoice, or one sent for payment): the subscription starts now.
-      if (!trial && (inv.status === 'paid' || method === 'send_invoice')) sub.status = 'active';
-      subscriptions.insert(q, ctx.accountId, sub);
-      emitEvent(q, ctx, 'customer.subscription.created', sub);
+      const inv = await invoicePeriod(q, ctx, sub, customer, period, 'subscription_create', trial ? 'trial' : anchor !== now ? 'until_anchor' : null, false, (first) => {
+        sub.latest_invoice = first.id;
+        // Nothing to collect (a zero invoice, paid at finalization, or one sent for payment): the subscription starts now.
+        if (!trial && (first.amount_remaining === 0 || method === 'send_invoice')) sub.status = 'active';
+        subscriptions.insert(q, ctx.accountId, sub);
+        emitEvent(q, ctx, 'customer.subscription.created', sub);
+      });
       if (trialWarningDue(sub, now)) await warnTrialEnding(q, ctx, sub);
       const charge = inv.status === 'open' && method === 'charge_automatically' && behavior === 'allow_incomplete';
       return { subscription: id, invoice: charge ? inv.id : null };

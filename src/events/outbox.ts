@@ -33,6 +33,9 @@ export function previousAttributes(before: object, after: object): Record<string
 export function emitEvent(
   q: Tx, source: EventSource, type: string, object: object, previous?: Record<string, unknown>,
 ): StripeEvent {
+  // Stripe's Event: previous_attributes is "only included in events of type *.updated"; state
+  // events (finalized, paid, canceled, deleted, ...) carry the object alone.
+  if (!type.endsWith('.updated')) previous = undefined;
   const event: StripeEvent = {
     id: newId('evt'),
     object: 'event',

@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'customer.tax_id.created', 'customer.tax_id.deleted', 'customer.tax_id.updated',
   'invoice.created', 'invoice.deleted', 'invoice.finalized', 'invoice.marked_uncollectible', 'invoice.paid',
   'invoice.payment_failed', 'invoice.payment_succeeded', 'invoice.reminder', 'invoice.sent', 'invoice.updated', 'invoice.voided',
+  'invoice_payment.paid',
   'invoiceitem.created', 'invoiceitem.deleted', 'invoiceitem.updated',
   'order.canceled', 'order.created', 'order.paid', 'order.updated',
   'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.created',

@@ -571,6 +571,7 @@ export const cancelPaymentIntent: PaymentIntentCommand<CancelParams> = {
       pi.amount_capturable = 0;
       pi.next_action = null;
       paymentIntents.update(q, ctx.accountId, pi, { locked_by: null });
+      await ctx.deps.purposes.canceled(q, ctx, pi);
       emitEvent(q, ctx, 'payment_intent.canceled', pi);
       return { status: 200, body: await render(q, ctx, pi, p.expand) };
     });

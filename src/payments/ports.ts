@@ -30,6 +30,8 @@ export interface PaymentPurposes {
   captured(q: Tx, source: EventSource, intent: PaymentIntent): Promise<void>;
   /** A refund of the intent's charge succeeded. */
   refunded(q: Tx, source: EventSource, intent: PaymentIntent, amount: number): Promise<void>;
+  /** The intent was canceled through /v1/payment_intents/:id/cancel (what it paid for may follow). */
+  canceled(q: Tx, source: EventSource, intent: PaymentIntent): Promise<void>;
 }
 
 /** What a customer's life means for billing: its test clock and its subscriptions. */
