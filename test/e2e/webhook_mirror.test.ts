@@ -79,7 +79,7 @@ async function retrieve(s: TestServer, key: string, o: Obj): Promise<Obj> {
     customer: 'customers', payment_intent: 'payment_intents', charge: 'charges', refund: 'refunds', invoice: 'invoices',
     invoiceitem: 'invoiceitems', subscription: 'subscriptions', price: 'prices', product: 'products',
     'test_helpers.test_clock': 'test_helpers/test_clocks', order: 'orders', invoice_payment: 'invoice_payments',
-    webhook_endpoint: 'webhook_endpoints', tax_id: 'tax_ids',
+    webhook_endpoint: 'webhook_endpoints', tax_id: 'tax_ids', plan: 'plans',
   };
   const p = path[o.object];
   assert.ok(p, `the mirror received a ${o.object} (${o.id}) that this test cannot re-fetch: add its path`);
