@@ -343,6 +343,12 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.prices.retrieve(yearly.id);
     await stripe.prices.update(yearly.id, { nickname: 'yearly', metadata: { tour: '1' } });
     await stripe.prices.list({ product: product.id, type: 'recurring', expand: ['data.product'] });
+    // Plans: the legacy face of recurring prices (a plan and its price share the id).
+    const plan = await stripe.plans.create({ amount: 500, currency: 'usd', interval: 'month', product: { name: 'Tour plan' } });
+    await stripe.plans.retrieve(yearly.id);
+    await stripe.plans.update(plan.id, { nickname: 'monthly' });
+    await stripe.plans.list({ active: true });
+    await stripe.plans.del(plan.id);
     await stripe.products.update(product.id, { default_price: yearly.id, metadata: { tour: '1' } });
     await stripe.products.list({ active: true, limit: 3, expand: ['data.default_price'] });
     const loose = await stripe.products.create({ name: 'Tour extra' });
