@@ -1,12 +1,12 @@
 /** Routes for events, webhook endpoints, delivery history and redelivery (src/events/). */
-import { array, enumOf, expandParam, nonEmptyString, object, optional, string } from '../schema/params.ts';
+import { array, boolean, enumOf, expandParam, nonEmptyString, object, optional, string } from '../schema/params.ts';
 import { command, listPage, listParams, read, type ReadRoute, type Route } from './route_kit.ts';
 import { deliveryAttempts, events, webhookEndpoints } from '../events/event_objects.ts';
 import {
   checkEndpointUrl, createEndpoint, createEndpointParams, deleteEndpoint, deleteEndpointParams, endpointListFilter, liveEndpoint,
   redeliverEvent, redeliverParams, rotateEndpointSecret, rotateSecretParams, updateEndpoint, updateEndpointParams,
 } from '../events/endpoints.ts';
-import { attemptsFilter, eventTypeFilter, withPendingWebhooks } from '../events/event_reads.ts';
+import { attemptsFilter, eventListFilter, withPendingWebhooks } from '../events/event_reads.ts';
 import type { UrlPolicy } from '../events/url_safety.ts';
 
 const eventType = () => string({ max: 100 });
@@ -34,9 +34,9 @@ export function eventRoutes(policy: UrlPolicy): Route[] {
   return [
     read({
       path: '/v1/events', summary: 'List events', response: 'list:event',
-      params: listParams({ type: optional(eventType()), types: optional(array(eventType(), { max: 20 })) }),
+      params: listParams({ type: optional(eventType()), types: optional(array(eventType(), { max: 20 })), delivery_success: optional(boolean()) }),
       read: (ctx, p) => listPage(ctx, p, events, '/v1/events', {
-        ...eventTypeFilter(p), render: (list) => withPendingWebhooks(ctx.q, ctx.accountId, list),
+        ...eventListFilter(p), render: (list) => withPendingWebhooks(ctx.q, ctx.accountId, list),
       }),
     }),
     read({

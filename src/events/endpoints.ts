@@ -7,7 +7,7 @@ import type { Queryable, Tx } from '../store/db.ts';
 import type { ListFilter } from '../store/object_table.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { array, boolean, clearable, expandParam, integer, metadata, nonEmptyString, object, optional, string, type ParsedObject, type Schema } from '../schema/params.ts';
+import { array, boolean, clearable, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject, type Schema } from '../schema/params.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { API_VERSION, events, webhookEndpoints, type EndpointSecret, type WebhookEndpoint } from './event_objects.ts';
 import { ENDPOINT_EVENT_TYPES, isEndpointEventType } from './types.ts';
@@ -38,6 +38,7 @@ export const createEndpointParams = object({
   description: optional(string({ max: 5000 })),
   metadata: optional(metadata()),
   api_version: optional(string({ max: 64 })),
+  connect: unsupported('Connect endpoints (events of connected accounts) need Connect, which Oncepay does not have.', { noop: (v) => String(v).toLowerCase() === 'false' }),
   expand: expandParam(),
 });
 

@@ -20,6 +20,21 @@ export function eventTypeFilter(p: { type?: string; types?: string[] }): ListFil
   return { whereSql: { sql: 'type LIKE ANY($::text[])', value: types.map((t) => t.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%')) } };
 }
 
+/**
+ * The event list's filters: `type`/`types`, and `delivery_success` — true: events every delivery
+ * of which succeeded (or that had none to make); false: events with a delivery still pending or
+ * failed for good, as Stripe describes the filter.
+ */
+export function eventListFilter(p: { type?: string; types?: string[]; delivery_success?: boolean }): ListFilter {
+  const byType = eventTypeFilter(p);
+  if (p.delivery_success === undefined) return byType;
+  const undelivered = {
+    sql: `$::boolean <> EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.account_id = events.account_id AND d.event_id = events.id AND d.status IN ('pending', 'failed'))`,
+    value: p.delivery_success,
+  };
+  return { ...byType, whereSql: [byType.whereSql ?? [], undelivered].flat() };
+}
+
 /** Stripe's pending_webhooks on each event: how many of its deliveries are still pending. */
 export async function withPendingWebhooks(q: Queryable, accountId: string, list: StripeEvent[]): Promise<StripeEvent[]> {
   if (list.length === 0) return list;

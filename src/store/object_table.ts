@@ -17,9 +17,11 @@ export interface ListQuery {
   created?: { gt?: number; gte?: number; lt?: number; lte?: number };
   /** Equality filters on indexed columns, e.g. { customer: 'cus_...' }. */
   where?: Record<string, string | boolean | number>;
-  /** One extra condition with a single parameter written as `$` (e.g. `type LIKE ANY($)`). */
-  whereSql?: { sql: string; value: unknown };
+  /** Extra conditions, each with a single parameter written as `$` (e.g. `type LIKE ANY($)`). */
+  whereSql?: SqlCondition | SqlCondition[];
 }
+
+export interface SqlCondition { sql: string; value: unknown }
 
 /** How a resource narrows its list: what a list route hands to ObjectTable.list besides paging. */
 export type ListFilter = Pick<ListQuery, 'where' | 'whereSql'>;
@@ -106,7 +108,7 @@ export class ObjectTable<T extends StoredObject> {
       conds.push(sql(`$${params.length}`));
     };
     for (const [col, value] of Object.entries(query.where ?? {})) add((p) => `${col} = ${p}`, value);
-    if (query.whereSql) add((p) => query.whereSql!.sql.replace('$', p), query.whereSql.value);
+    for (const w of [query.whereSql ?? []].flat()) add((p) => w.sql.replace('$', p), w.value);
     const c = query.created ?? {};
     if (c.gt !== undefined) add((p) => `created > ${p}`, c.gt);
     if (c.gte !== undefined) add((p) => `created >= ${p}`, c.gte);

@@ -164,6 +164,12 @@ describe(`webhook delivery order [${STORE}]`, () => {
       const deliveries = await s.oncepay.db.query<{ status: string }>(
         'SELECT status FROM webhook_deliveries WHERE account_id = $1 AND event_id = $2', [acct.accountId, tries[0].eventId]);
       assert.equal(deliveries.rows[0].status, 'failed');
+      // GET /v1/events?delivery_success: false lists the event given up, true the delivered one.
+      const byDelivery = async (delivery_success: boolean) =>
+        (await client.events.list({ type: 'customer.updated', delivery_success })).data.map((e) => e.id);
+      const delivered = r.arrivals.find((a) => a.step === 2 && a.status === 200)!.eventId;
+      assert.deepEqual(await byDelivery(false), [tries[0].eventId]);
+      assert.deepEqual(await byDelivery(true), [delivered]);
     } finally {
       await r.close();
     }
