@@ -28,8 +28,8 @@ import type { RecordedResponse } from './conformance.ts';
 
 export type StripeTypesMode = 'enforce' | 'report' | 'off';
 
-/** The mode when ONCEPAY_STRIPE_TYPES is unset. `report` while the shapes are being fixed (issue 11); `enforce` once they conform. */
-export const DEFAULT_STRIPE_TYPES_MODE: StripeTypesMode = 'report';
+/** The mode when ONCEPAY_STRIPE_TYPES is unset: a response that does not match Stripe's types fails its test file. */
+export const DEFAULT_STRIPE_TYPES_MODE: StripeTypesMode = 'enforce';
 
 export function stripeTypesMode(env: NodeJS.ProcessEnv = process.env): StripeTypesMode {
   const mode = env.ONCEPAY_STRIPE_TYPES || DEFAULT_STRIPE_TYPES_MODE;

@@ -90,8 +90,9 @@ test('bodies of the same shape are checked once', () => {
   assert.equal(shapeOf({ a: 're_Abc123xyz' }), shapeOf({ a: 're_ZZZ999' }));
 });
 
-test('mode: report by default, enforce/off by env, anything else refused', () => {
-  assert.equal(stripeTypesMode({}), 'report');
+test('mode: enforce by default, report/off by env, anything else refused', () => {
+  assert.equal(stripeTypesMode({}), 'enforce');
+  assert.equal(stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'report' }), 'report');
   assert.equal(stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'enforce' }), 'enforce');
   assert.equal(stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'off' }), 'off');
   assert.throws(() => stripeTypesMode({ ONCEPAY_STRIPE_TYPES: 'loud' }));
