@@ -4,7 +4,8 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded',
   'customer.created', 'customer.deleted', 'customer.updated',
-  'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.updated',
+  'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.paused',
+  'customer.subscription.resumed', 'customer.subscription.trial_will_end', 'customer.subscription.updated',
   'customer.tax_id.created', 'customer.tax_id.deleted', 'customer.tax_id.updated',
   'invoice.created', 'invoice.deleted', 'invoice.finalized', 'invoice.marked_uncollectible', 'invoice.paid',
   'invoice.payment_failed', 'invoice.payment_succeeded', 'invoice.reminder', 'invoice.sent', 'invoice.updated', 'invoice.voided',
@@ -12,7 +13,7 @@ export const EVENT_TYPES = [
   'invoiceitem.created', 'invoiceitem.deleted', 'invoiceitem.updated',
   'order.canceled', 'order.created', 'order.paid', 'order.updated',
   'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.created',
-  'payment_intent.payment_failed', 'payment_intent.processing', 'payment_intent.requires_action',
+  'payment_intent.payment_failed', 'payment_intent.requires_action',
   'payment_intent.succeeded',
   'plan.created', 'plan.deleted', 'plan.updated',
   'price.created', 'price.deleted', 'price.updated',

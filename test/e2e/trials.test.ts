@@ -153,6 +153,10 @@ describe('a trial ending without a payment method (trial_settings)', () => {
     assert.equal(resumed.status, 'active');
     assert.deepEqual([resumed.billing_cycle_anchor, resumed.items.data[0].current_period_start], [T0 + 60 * DAY, T0 + 60 * DAY]);
     assert.equal((await w.events('customer.subscription.resumed', sub.id)).length, 1);
+    // Through the API too (its answers are checked against the OpenAPI document and Stripe's types).
+    const types = ['customer.subscription.paused', 'customer.subscription.resumed', 'customer.subscription.trial_will_end'];
+    const listed = await w.stripe.events.list({ types });
+    assert.deepEqual(listed.data.map((e) => e.type).sort(), types);
     assert.deepEqual(await w.sold(), [1500]);
     const again = await w.stripe.subscriptions.resume(sub.id).then(() => null, (e: Stripe.errors.StripeError) => e);
     assert.equal(again?.code, 'subscription_unexpected_state', 'only a paused subscription resumes');
