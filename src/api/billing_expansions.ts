@@ -25,6 +25,7 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
   },
   product: {
     default_price: byId(prices),
+    tax_code: alwaysNull,
   },
   price: {
     product: byId(products),
@@ -42,6 +43,17 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
     on_behalf_of: alwaysNull,
     'parent.subscription_details.subscription': byId(subscriptions),
     test_clock: byId(testClocks),
+    // Features Oncepay lacks: their objects are null, their arrays empty.
+    'automatic_tax.liability.account': alwaysNull,
+    'issuer.account': alwaysNull,
+    'last_finalization_error.payment_intent': alwaysNull,
+    'last_finalization_error.payment_method': alwaysNull,
+    'last_finalization_error.setup_intent': alwaysNull,
+    'last_finalization_error.source': alwaysNull,
+    'shipping_cost.shipping_rate': alwaysNull,
+    'total_discount_amounts.discount': alwaysNull,
+    'total_pretax_credit_amounts.credit_balance_transaction': alwaysNull,
+    'total_pretax_credit_amounts.discount': alwaysNull,
     // Includable: not in the invoice unless asked for.
     payments: { to: ['invoice_payment'], list: true, resolve: (ctx, _v, inv) => paymentsOf(ctx.q, ctx.accountId, inv.id as string) },
     confirmation_secret: { to: [], resolve: (ctx, _v, inv) => confirmationSecretOf(ctx.q, ctx.accountId, inv.id as string) },
@@ -50,6 +62,9 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
     'pricing.price_details.price': byId(prices),
     subscription: byId(subscriptions),
     discounts: inline('discount'),
+    'discount_amounts.discount': alwaysNull,
+    'pretax_credit_amounts.credit_balance_transaction': alwaysNull,
+    'pretax_credit_amounts.discount': alwaysNull,
   },
   invoice_payment: {
     invoice: byId(invoices),
@@ -63,6 +78,7 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
     'pricing.price_details.price': byId(prices),
     test_clock: byId(testClocks),
     discounts: inline('discount'),
+    'proration_details.discount_amounts.discount': alwaysNull,
   },
   subscription: {
     customer: byId(customers),
@@ -81,6 +97,10 @@ export const BILLING_EXPANSIONS: ExpansionTable = {
     'automatic_tax.liability.account': alwaysNull,
     'invoice_settings.issuer.account': alwaysNull,
     'invoice_settings.account_tax_ids': alwaysNull,
+    'billing_schedules.applies_to.price': alwaysNull,
+    'cancellation_details.feedback_option': alwaysNull,
+    default_tax_rates: inline('tax_rate'),
+    'pending_update.discounts': alwaysNull,
   },
   subscription_item: {
     price: inline('price'),

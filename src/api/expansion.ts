@@ -194,6 +194,19 @@ async function expandPath(q: Queryable, accountId: string, obj: Record<string, u
   // A nested field whose parent the object lacks (no transfer_data, no last_payment_error): nothing to expand.
   const parent = getAt(obj, found.field.slice(0, -1));
   if (found.field.length > 1 && (parent === null || typeof parent !== 'object')) return;
+  if (Array.isArray(parent)) {
+    // A field of each element of an array (total_discount_amounts.discount): expanded on every element.
+    const last = found.field[found.field.length - 1];
+    const items = parent.map((el) => ({ ...(el as Record<string, unknown>) }));
+    setAt(obj, found.field.slice(0, -1), items);
+    for (const item of items) {
+      const current = item[last];
+      const value = current !== null && typeof current === 'object' ? current : await found.e.resolve({ q, accountId }, current, obj);
+      item[last] = value;
+      if (rest.length > 0 && value !== null && typeof value === 'object') await expandPath(q, accountId, value as Record<string, unknown>, rest, full);
+    }
+    return;
+  }
   const current = getAt(obj, found.field);
   let value = current !== null && typeof current === 'object'
     ? current // expanded already by an earlier path of the same request

@@ -45,8 +45,12 @@ export function byId(table: ObjectTable<any>, ...alsoTo: string[]): Expansion {
   };
 }
 
-/** A field Oncepay always renders null (a feature it lacks, such as Connect's `on_behalf_of`): expanding it answers null. */
-export const alwaysNull: Expansion = { to: [], resolve: async () => null };
+/**
+ * A field Oncepay never fills (a feature it lacks, such as Connect's `on_behalf_of`): expanding
+ * it answers null, or leaves it absent where the object omits it (an optional field such as a
+ * charge's `transfer`, which Stripe's types allow to be absent but not null).
+ */
+export const alwaysNull: Expansion = { to: [], resolve: async (_ctx, value) => (value === undefined ? undefined : null) };
 
 /**
  * An includable list of `table` rows (customer `subscriptions`): the first page of ten, newest

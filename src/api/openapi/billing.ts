@@ -183,7 +183,7 @@ const invoice = shape({
   }),
   subtotal: int(),
   subtotal_excluding_tax: int(),
-  test_clock: nullable(id('clock')),
+  test_clock: nullableExpandable('The test clock of the invoice\'s customer.', 'test_helpers.test_clock'),
   total: int(),
   total_discount_amounts: emptyArray(),
   total_excluding_tax: int(),
@@ -217,7 +217,7 @@ const invoiceItem = shape({
   quantity: int(undefined, 1),
   quantity_decimal: { type: 'string', pattern: '^[0-9]+$' },
   tax_rates: emptyArray(),
-  test_clock: nullable(id('clock')),
+  test_clock: nullableExpandable('The test clock of the item\'s customer.', 'test_helpers.test_clock'),
 }, { title: 'Invoice item' });
 
 const deletedInvoiceItem = shape({ id: id('ii'), object: objectName('invoiceitem'), deleted: constant(true) }, { title: 'Deleted invoice item' });
