@@ -4,6 +4,7 @@
  */
 import { ObjectTable } from '../store/object_table.ts';
 import type { Metadata } from '../schema/metadata.ts';
+import type { Address } from '../payments/payment_objects.ts';
 
 /** Stripe's embedded list (invoice lines, subscription items, order line items). */
 export interface EmbeddedList<T> {
@@ -229,14 +230,6 @@ export interface InvoiceShippingDetails {
   phone: string | null;
 }
 
-export interface Address {
-  city: string | null;
-  country: string | null;
-  line1: string | null;
-  line2: string | null;
-  postal_code: string | null;
-  state: string | null;
-}
 
 export interface Invoice {
   id: string;
