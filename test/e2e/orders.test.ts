@@ -513,12 +513,16 @@ describe('bad input names the parameter', () => {
 describe('property: random line items', () => {
   test('valid ones are totaled exactly; anything else is a 400 naming a line item parameter; never a 5xx; nothing half-made', async () => {
     const a = await fresh();
+    // Mostly small amounts and quantities, so that many random orders are payable (a total of at
+    // most 99,999,999); large ones too, whose totals overflow it.
     const amountLike = fc.oneof(
-      { weight: 6, arbitrary: fc.integer({ min: 1, max: 99_999_999 }) },
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 10_000 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 99_999_999 }) },
       { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -1, 1.5, '12.5', 'x', '', 100_000_000, '1e3', null, [], {}) },
     );
     const quantityLike = fc.oneof(
-      { weight: 6, arbitrary: fc.integer({ min: 1, max: 1_000_000 }) },
+      { weight: 5, arbitrary: fc.integer({ min: 1, max: 100 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1, max: 1_000_000 }) },
       { weight: 1, arbitrary: fc.constantFrom<unknown>(0, -2, 2.5, 'two', '', null) },
     );
     const item = fc.record({ amount: amountLike, quantity: quantityLike, description: fc.string({ maxLength: 20 }) }, { requiredKeys: ['amount'] });
