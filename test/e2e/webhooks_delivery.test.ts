@@ -1010,7 +1010,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       assert.equal(ev.data.object.id, bad.id);
       assert.equal(ev.data.object.object, 'webhook_endpoint');
       assert.equal(ev.data.object.status, 'disabled');
-      assert.deepEqual(ev.data.previous_attributes, { status: 'enabled' });
+      assert.equal(ev.data.previous_attributes, undefined, 'previous_attributes only on *.updated events, as Stripe sends them');
       assert.deepEqual(ev.request, { id: null, idempotency_key: null }, 'caused by the system, not a request');
       assert.equal('secret' in ev.data.object, false, 'the event does not leak the signing secret');
       await waitFor('webhook_endpoint.disabled delivered to the other endpoint', () => watcher.acked(ev.id), Boolean);
