@@ -43,7 +43,7 @@ function subscriptionLines(sub: Subscription, invoiceId: string, period: Period,
  */
 export async function invoicePeriod(
   q: Tx, source: EventSource, sub: Subscription, customer: Customer, period: Period, reason: BillingReason, free: FreePeriod = null, collect = reason === 'subscription_cycle',
-  announce?: (inv: Invoice) => void,
+  announce?: (inv: Invoice) => void, created?: (inv: Invoice) => void,
 ): Promise<Invoice> {
   const inv = buildInvoice({
     customer, currency: sub.currency, collectionMethod: sub.collection_method, daysUntilDue: sub.days_until_due, dueDate: null,
@@ -57,6 +57,8 @@ export async function invoicePeriod(
   announce?.(inv);
   emitEvent(q, source, 'invoice.created', inv);
   emitItemsClaimed(q, source, claimed);
+  // A renewal's subscription moves to the new period as its draft appears, before it is finalized and paid.
+  created?.(inv);
   await finalizeInvoice(q, source, inv, period.start, { collect });
   return inv;
 }
@@ -172,10 +174,12 @@ export async function renewSubscription(q: Tx, source: EventSource, subscription
   const r = sub.items.data[0].price.recurring!;
   const n = periodIndex(sub.billing_cycle_anchor, r.interval, r.interval_count, current.end);
   const period = { start: current.end, end: periodEnd(sub.billing_cycle_anchor, r.interval, r.interval_count, n + 1) };
-  const inv = await invoicePeriod(q, source, sub, customer, period, 'subscription_cycle');
-  setPeriod(sub, period);
-  sub.latest_invoice = inv.id;
-  subscriptions.update(q, source.accountId, sub);
-  emitEvent(q, source, 'customer.subscription.updated', sub, previousAttributes(before, sub));
+  // Stripe: invoice.created, customer.subscription.updated (the new period), then finalization and payment.
+  const inv = await invoicePeriod(q, source, sub, customer, period, 'subscription_cycle', null, true, undefined, (draft) => {
+    setPeriod(sub, period);
+    sub.latest_invoice = draft.id;
+    subscriptions.update(q, source.accountId, sub);
+    emitEvent(q, source, 'customer.subscription.updated', sub, previousAttributes(before, sub));
+  });
   return { invoice: inv.id, more: period.end <= now };
 }
