@@ -196,9 +196,18 @@ export function checkLedgerAgrees(w: World, model: Model): InvariantResult {
     if (lsum !== asum) v.push(`${pi.id}: ledger refunded ${lsum}, API refunds sum to ${asum}`);
     if (lsum > captured) v.push(`${pi.id}: refunded ${lsum} > captured ${captured}`);
   }
+  // A charge's amount_refunded is, as on Stripe, its refunds plus the part of the authorization
+  // that was never captured once it is released (by a partial capture, or canceling the intent).
+  const refundedOfCharge = new Map<string, number>();
+  for (const r of w.refunds) if (r.status === 'succeeded') refundedOfCharge.set(r.charge, (refundedOfCharge.get(r.charge) ?? 0) + r.amount);
   for (const ch of w.charges) {
     checked++;
-    if (ch.amount_refunded > ch.amount_captured) v.push(`${ch.id}: amount_refunded ${ch.amount_refunded} > amount_captured ${ch.amount_captured}`);
+    const explicit = refundedOfCharge.get(ch.id) ?? 0;
+    const released = ch.amount_refunded - explicit;
+    if (explicit > ch.amount_captured) v.push(`${ch.id}: refunds of ${explicit} > amount_captured ${ch.amount_captured}`);
+    if (released !== 0 && released !== ch.amount - ch.amount_captured) {
+      v.push(`${ch.id}: amount_refunded ${ch.amount_refunded} is neither its refunds (${explicit}) nor those plus the uncaptured ${ch.amount - ch.amount_captured}`);
+    }
   }
   const intents = new Map(w.intents.map((p) => [p.id, p]));
   for (const p of model.payments) {
