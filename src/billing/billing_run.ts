@@ -29,7 +29,7 @@ import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
 import { renewSubscription, warnTrialEndingDue, TRIAL_WARNING_SECONDS } from './subscription_renewal.ts';
 import { payInvoice, recordMessage } from './invoices.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
-import { lockForSettling } from './invoice_payment.ts';
+import { countFailedAttempt, lockForSettling } from './invoice_payment.ts';
 
 /** Which timeline a run covers: the wall clock (clock null, every account) or one test clock. */
 export interface BillingScope {
@@ -173,11 +173,7 @@ export class BillingRun {
     const inv = await lockForSettling(q, due.account_id, due.id);
     if (inv.status !== 'open' || inv.attempt_count > 0) return;
     const source = systemSource(due.account_id);
-    inv.attempt_count = 1;
-    inv.attempted = true;
-    inv.next_payment_attempt = null;
-    invoices.update(q, due.account_id, inv);
-    emitEvent(q, source, 'invoice.payment_failed', inv);
+    countFailedAttempt(q, source, inv);
     await syncSubscriptionPayment(q, source, inv, false);
     this.opts.logger?.info({ invoice: inv.id, reason: safeMessage(body) }, 'automatic invoice payment could not start');
   }

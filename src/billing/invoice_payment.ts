@@ -12,7 +12,7 @@ import type { Queryable, Tx } from '../store/db.ts';
 import type { PaymentContext } from '../payments/ports.ts';
 import { invalidRequest, objectBusy } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { emitEvent, type EventSource } from '../events/outbox.ts';
+import { emitEvent, saveIfChanged, type EventSource } from '../events/outbox.ts';
 import { customers, paymentIntents, type PaymentError, type PaymentIntent } from '../payments/payment_objects.ts';
 import { applyAuthorization, buildPaymentIntent, checkPaymentMethod, startConfirmation, type ConfirmPlan } from '../payments/payment_intents.ts';
 import type { AuthorizeResult } from '../processor/types.ts';
@@ -159,13 +159,23 @@ export async function invoiceIntentOutcome(q: Tx, source: EventSource, pi: Payme
     if (settles) await syncSubscriptionPayment(q, source, inv, true);
     return inv;
   }
+  countFailedAttempt(q, source, inv);
+  await syncSubscriptionPayment(q, source, inv, false);
+  return inv;
+}
+
+/**
+ * A failed payment attempt of an open invoice: counted on the invoice, which emits
+ * invoice.updated (Stripe tracks attempts with it: attempt_count, attempted and
+ * next_payment_attempt in previous_attributes), then invoice.payment_failed.
+ */
+export function countFailedAttempt(q: Tx, source: EventSource, inv: Invoice): void {
+  const before = structuredClone(inv);
   inv.attempt_count += 1;
   inv.attempted = true;
   inv.next_payment_attempt = null;
-  invoices.update(q, source.accountId, inv);
+  saveIfChanged(q, source, invoices, before, inv, 'invoice.updated');
   emitEvent(q, source, 'invoice.payment_failed', inv);
-  await syncSubscriptionPayment(q, source, inv, false);
-  return inv;
 }
 
 /** The finish step: records the authorization (which settles the invoice or counts the attempt). */

@@ -18,7 +18,8 @@
  *   test clock      advance: test_helpers.test_clock.advancing, invoice.created (draft), customer.subscription.updated
  *                     (the new period; Stripe's renewal order), invoice.finalized, the payment's events, ready
  *   renewal declined: ... invoice.finalized, payment_intent.created, charge.failed, payment_intent.payment_failed,
- *                     invoice.payment_failed (attempt_count 1, no retry: Oncepay has no Smart Retries, so never unpaid),
+ *                     invoice.updated (the attempt counted), invoice.payment_failed (attempt_count 1, no retry:
+ *                     Oncepay has no Smart Retries, so never unpaid),
  *                     customer.subscription.updated (past_due); paid later: the same intent succeeds, ...,
  *                     customer.subscription.updated (active)
  *   trial on a clock: trial_will_end three days before (once), then at trial end the renewal's events with
@@ -251,10 +252,10 @@ describe(`billing event sequences [${STORE}]`, () => {
     const ev = await next();
     assert.deepEqual(types(ev), [
       'test_helpers.test_clock.advancing', 'invoice.created', 'customer.subscription.updated', 'invoice.finalized',
-      'payment_intent.created', 'charge.failed', 'payment_intent.payment_failed', 'invoice.payment_failed', 'customer.subscription.updated',
-      'test_helpers.test_clock.ready',
+      'payment_intent.created', 'charge.failed', 'payment_intent.payment_failed', 'invoice.updated', 'invoice.payment_failed',
+      'customer.subscription.updated', 'test_helpers.test_clock.ready',
     ]);
-    const [, created, period, finalized, piCreated, charge, piFailed, failed, pastDue] = ev;
+    const [, created, period, finalized, piCreated, charge, piFailed, attempt, failed, pastDue] = ev;
     assert.deepEqual([created.object.status, created.object.billing_reason], ['draft', 'subscription_cycle']);
     assertNewPeriod(period, sub, created.object.id, start + 31 * 86_400);
     assert.deepEqual([period.object.status, period.previous?.status], ['active', undefined]);
@@ -265,6 +266,9 @@ describe(`billing event sequences [${STORE}]`, () => {
     assert.deepEqual(
       [failed.object.id, failed.object.status, failed.object.attempt_count, failed.object.attempted, failed.object.amount_paid, failed.object.next_payment_attempt],
       [created.object.id, 'open', 1, true, 0, null]);
+    // The attempt is tracked by invoice.updated, as Stripe does, with what it changed.
+    assert.deepEqual([attempt.object.id, attempt.object.attempt_count, attempt.previous], [created.object.id, 1, { attempt_count: 0, attempted: false, next_payment_attempt: finalized.object.next_payment_attempt }]);
+    assert.equal(typeof finalized.object.next_payment_attempt, 'number', 'the finalized invoice had its attempt scheduled');
     assert.deepEqual([pastDue.object.id, pastDue.object.status, pastDue.previous], [sub.id, 'past_due', { status: 'active' }]);
 
     await stripe.customers.update(c.id, { invoice_settings: { default_payment_method: 'pm_card_visa' } });
