@@ -87,7 +87,7 @@ export async function runBillingBench(base: string, key: string, opts: { drafts:
   if (advanced.status !== 'ready') throw new Error(`clock status after advance: ${advanced.status}`);
   const invoices = (await listAll('/v1/invoices?status=paid')).filter((i) => i.billing_reason === 'subscription_cycle');
   const renewals = opts.subscriptions * 12;
-  const periods = new Set(invoices.map((i) => `${i.subscription}:${i.period_start}`));
+  const periods = new Set(invoices.map((i) => `${i.parent?.subscription_details?.subscription}:${i.period_start}`));
   if (invoices.length !== renewals || periods.size !== renewals) {
     throw new Error(`expected ${renewals} paid cycle invoices, one per period; got ${invoices.length} (${periods.size} distinct periods)`);
   }
