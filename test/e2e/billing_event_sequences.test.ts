@@ -38,28 +38,15 @@ import assert from 'node:assert/strict';
 import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
 import { STORE } from '../helpers/store.ts';
+import { freshEventReader, type SeenEvent } from '../helpers/events.ts';
 
 const { server: s } = useTestServer({ config: { webhookIntervalMs: 0 } });
 
 type Obj = Record<string, any>;
-interface Seen { type: string; object: Obj; previous: Obj | undefined; created: number }
+type Seen = SeenEvent;
 
-async function fresh(): Promise<{ stripe: Stripe; next: () => Promise<Seen[]> }> {
-  const acct = await s.newAccount();
-  const stripe = s.stripe({ key: acct.key });
-  const seen = new Set<string>();
-  return {
-    stripe,
-    async next() {
-      const all: Stripe.Event[] = [];
-      for await (const e of stripe.events.list({ limit: 100 })) all.push(e);
-      const out = all.reverse().filter((e) => !seen.has(e.id));
-      for (const e of out) seen.add(e.id);
-      assertWellFormed(out);
-      return out.map((e) => ({ type: e.type, object: e.data.object as Obj, previous: e.data.previous_attributes as Obj | undefined, created: e.created }));
-    },
-  };
-}
+/** A client on a fresh account, and a reader of the events since the last read, oldest first. */
+const fresh = () => freshEventReader(s, assertWellFormed);
 
 const types = (events: Seen[]) => events.map((e) => e.type);
 const only = (events: Seen[], type: string) => events.filter((e) => e.type === type);

@@ -24,28 +24,15 @@ import type Stripe from 'stripe';
 import { startTestServer, usingPostgres, useTestServer, type TestServer } from '../helpers/server.ts';
 import { createPrivateSchema, dropPrivateSchemas } from '../helpers/processes.ts';
 import { STORE } from '../helpers/store.ts';
+import { freshEventReader, type SeenEvent } from '../helpers/events.ts';
 
 const { server: s } = useTestServer({ config: { webhookIntervalMs: 0 } });
 
 type Obj = Record<string, any>;
-interface Seen { type: string; object: Obj; previous: Obj | undefined; created: number }
+type Seen = SeenEvent;
 
 /** A client on a fresh account, and a reader of the events since the last read, oldest first. */
-async function fresh(): Promise<{ stripe: Stripe; next: () => Promise<Seen[]> }> {
-  const acct = await s.newAccount();
-  const stripe = s.stripe({ key: acct.key });
-  const seen = new Set<string>();
-  return {
-    stripe,
-    async next() {
-      const all: Stripe.Event[] = [];
-      for await (const e of stripe.events.list({ limit: 100 })) all.push(e);
-      const out = all.reverse().filter((e) => !seen.has(e.id));
-      for (const e of out) seen.add(e.id);
-      return out.map((e) => ({ type: e.type, object: e.data.object as Obj, previous: e.data.previous_attributes as Obj | undefined, created: e.created }));
-    },
-  };
-}
+const fresh = () => freshEventReader(s);
 
 const types = (events: Seen[]) => events.map((e) => e.type);
 

@@ -30,3 +30,27 @@ export async function storedEvents(server: TestServer, type: string, id: string 
     [accountId, type, id]);
   return rows.map((r) => r.data);
 }
+
+/** One event as a sequence test reads it. */
+export interface SeenEvent { type: string; object: Record<string, any>; previous: Record<string, any> | undefined; created: number }
+
+/**
+ * A client on a fresh account of `server`, and a reader of the events since its last read, oldest
+ * first (each read is handed to `check` first, when given).
+ */
+export async function freshEventReader(server: TestServer, check?: (events: Stripe.Event[]) => void): Promise<{ stripe: Stripe; next: () => Promise<SeenEvent[]> }> {
+  const acct = await server.newAccount();
+  const stripe = server.stripe({ key: acct.key });
+  const seen = new Set<string>();
+  return {
+    stripe,
+    async next() {
+      const all: Stripe.Event[] = [];
+      for await (const e of stripe.events.list({ limit: 100 })) all.push(e);
+      const out = all.reverse().filter((e) => !seen.has(e.id));
+      for (const e of out) seen.add(e.id);
+      check?.(out);
+      return out.map((e) => ({ type: e.type, object: e.data.object as Record<string, any>, previous: e.data.previous_attributes as Record<string, any> | undefined, created: e.created }));
+    },
+  };
+}
