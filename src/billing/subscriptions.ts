@@ -48,6 +48,13 @@ function requireSubscriptionAction(sub: Subscription, action: SubscriptionAction
   });
 }
 
+/** A subscription locked for `action` (refused if its status does not allow it), as it was, and its billing time. */
+async function lockForAction(q: Tx, accountId: string, id: string, action: SubscriptionAction): Promise<{ sub: Subscription; before: Subscription; now: number }> {
+  const sub = await subscriptions.get(q, accountId, id, { forUpdate: true });
+  requireSubscriptionAction(sub, action);
+  return { sub, before: structuredClone(sub), now: await billingNow(q, accountId, sub.test_clock) };
+}
+
 /** A price a subscription item may take: active, recurring, on the subscription's currency and interval. */
 async function itemPriceObject(q: Tx, accountId: string, id: string, param: string, like?: Price): Promise<Price> {
   const price = await livePrice(q, accountId, id, { param });
@@ -238,10 +245,7 @@ export const updateSubscription: SubscriptionCommand<UpdateParams> = {
   name: 'subscriptions.update',
   async run(ctx, p) {
     const invoice = await ctx.atomic('update', async (q) => {
-      const sub = await subscriptions.get(q, ctx.accountId, p.subscription, { forUpdate: true });
-      requireSubscriptionAction(sub, 'update');
-      const before = structuredClone(sub);
-      const now = await billingNow(q, ctx.accountId, sub.test_clock);
+      const { sub, before, now } = await lockForAction(q, ctx.accountId, p.subscription, 'update');
       await applyItemChanges(q, ctx.accountId, sub, p, now);
       if (p.cancel_at_period_end !== undefined) {
         sub.cancel_at_period_end = p.cancel_at_period_end;
@@ -288,10 +292,7 @@ export const updateSubscription: SubscriptionCommand<UpdateParams> = {
 export const cancelSubscription: SubscriptionCommand<CancelParams> = {
   name: 'subscriptions.cancel',
   run: (ctx, p) => ctx.finish('cancel', async (q) => {
-    const sub = await subscriptions.get(q, ctx.accountId, p.subscription, { forUpdate: true });
-    requireSubscriptionAction(sub, 'cancel');
-    const before = structuredClone(sub);
-    const now = await billingNow(q, ctx.accountId, sub.test_clock);
+    const { sub, before, now } = await lockForAction(q, ctx.accountId, p.subscription, 'cancel');
     endSubscription(sub, now, now);
     sub.cancellation_details = {
       comment: p.cancellation_details?.comment ?? null, feedback: p.cancellation_details?.feedback ?? null, feedback_option: null,
@@ -308,10 +309,7 @@ export const resumeSubscription: SubscriptionCommand<ResumeParams> = {
   name: 'subscriptions.resume',
   async run(ctx, p) {
     const invoice = await ctx.atomic('resume', async (q) => {
-      const sub = await subscriptions.get(q, ctx.accountId, p.subscription, { forUpdate: true });
-      requireSubscriptionAction(sub, 'resume');
-      const before = structuredClone(sub);
-      const now = await billingNow(q, ctx.accountId, sub.test_clock);
+      const { sub, before, now } = await lockForAction(q, ctx.accountId, p.subscription, 'resume');
       const customer = await customers.get(q, ctx.accountId, sub.customer);
       const untilPaid = p.payment_behavior === 'resume_on_payment_success';
       const inv = await startPeriodNow(q, ctx, sub, customer, now, { collect: paymentMethodOf(sub, customer) === null, stayPaused: untilPaid });
