@@ -369,6 +369,21 @@ CREATE INDEX tax_ids_customer ON tax_ids (account_id, customer, seq DESC) WHERE 
 ALTER TABLE prices ADD COLUMN deleted boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 12,
+    name: 'key_kinds',
+    sql: `
+-- Key kinds (src/accounts/keys.ts): secret (sk_), restricted (rk_, with per-resource
+-- permissions: {"customers": "read", ...}) and publishable (pk_). Publishable keys are public,
+-- as on Stripe, so their hint is the whole key; every account gets one here, and new accounts
+-- get theirs when they are created.
+ALTER TABLE api_keys ADD COLUMN kind text NOT NULL DEFAULT 'secret';
+ALTER TABLE api_keys ADD COLUMN permissions json;
+INSERT INTO api_keys (account_id, key_hash, key_hint, created, kind)
+SELECT id, encode(sha256(convert_to(pk, 'UTF8')), 'hex'), pk, created, 'publishable'
+  FROM (SELECT id, created, 'pk_test_' || md5(random()::text || id) || substr(md5(id || random()::text), 1, 16) AS pk FROM accounts) a;
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;
