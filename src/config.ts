@@ -13,6 +13,8 @@ export interface Config {
   logLevel: string;
   /** 'production' refuses webhook URLs on loopback and private networks (unless allow-listed). */
   production: boolean;
+  /** Any well-formed unknown sk_test_ key gets its own new account on first use (test mode's default). */
+  acceptAnyKey: boolean;
   webhookAllowedHosts: string[];
   webhookScheduleMs?: number[];
   webhookTimeoutMs: number;
@@ -60,6 +62,16 @@ function intFrom(value: string | undefined, name: string, fallback: number): num
   return n;
 }
 
+/** What a secret key looks like (ONCEPAY_SECRET_KEY, and any-key mode's keys). */
+export const SECRET_KEY_PATTERN = /^sk_test_[A-Za-z0-9_]{8,200}$/;
+
+function boolFrom(value: string | undefined, name: string, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new Error(`${name}: expected true or false, got "${value}"`);
+}
+
 function parseMode(value: string | undefined): boolean {
   if (!value || value === 'test') return false;
   if (value === 'production') return true;
@@ -69,7 +81,7 @@ function parseMode(value: string | undefined): boolean {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keys = (env.ONCEPAY_SECRET_KEY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   for (const k of keys) {
-    if (!/^sk_test_[A-Za-z0-9_]{8,200}$/.test(k)) {
+    if (!SECRET_KEY_PATTERN.test(k)) {
       throw new Error('ONCEPAY_SECRET_KEY: each key must look like sk_test_ followed by at least 8 letters, digits or underscores');
     }
   }
@@ -93,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.ONCEPAY_LOG_LEVEL || 'info',
     faults: env.ONCEPAY_TEST_FAULTS || undefined,
     production: parseMode(env.ONCEPAY_ENV),
+    acceptAnyKey: boolFrom(env.ONCEPAY_ACCEPT_ANY_KEY, 'ONCEPAY_ACCEPT_ANY_KEY', !parseMode(env.ONCEPAY_ENV)),
     webhookAllowedHosts: (env.ONCEPAY_WEBHOOK_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     webhookScheduleMs: env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE
       ? env.ONCEPAY_WEBHOOK_RETRY_SCHEDULE.split(',').map((d) => parseDuration(d, 'ONCEPAY_WEBHOOK_RETRY_SCHEDULE'))

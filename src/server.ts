@@ -98,10 +98,10 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     checks.workers = stopping ? { ok: false, detail: 'shutting down' } : { ok: true };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
-  const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs })];
+  const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs, pendingLogs: requestLogs })];
   engine.register(...routeCommands(routes));
   const app = await buildApp({
-    db, engine, processor, keys: new KeyResolver(db), logger, routes, requestLogs, metrics, readiness,
+    db, engine, processor, keys: new KeyResolver(db, { acceptAnyKey: config.acceptAnyKey }), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,
     extras: (app) => registerDocs(app, buildOpenApiDocument(routes)),
   });

@@ -1,13 +1,28 @@
 /** Routes for request logs and idempotency key inspection (Oncepay extensions). */
 import { enumOf, integer, nonEmptyString, object, optional, string } from '../schema/params.ts';
-import { listRoute, read, type Route } from './route_kit.ts';
+import { listRoute, read, type ReadRoute, type Route } from './route_kit.ts';
 import { requestLogs } from '../logs/request_log.ts';
 import { inspectKey } from '../idempotency/inspect.ts';
 import { MAX_KEY_LENGTH } from '../idempotency/engine.ts';
 
 export const OUTCOMES = ['executed', 'replayed', 'conflict', 'mismatch', 'rejected'] as const;
 
-export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number }): Route[] {
+/** The batched request log writer (RequestLogWriter), as far as these reads need it. */
+export interface PendingLogs {
+  /** Stores the account's buffered logs (and every batch already on its way). */
+  flush(accountId: string): Promise<void>;
+}
+
+export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number; pendingLogs?: PendingLogs }): Route[] {
+  // Read your own writes: the logs of requests already answered are buffered for a few
+  // milliseconds (src/logs/request_log.ts); every read of them first stores the account's.
+  const afterFlush = (route: ReadRoute): ReadRoute => ({
+    ...route,
+    read: async (ctx, p) => {
+      await opts.pendingLogs?.flush(ctx.accountId);
+      return route.read(ctx, p);
+    },
+  });
   return [
     listRoute('/v1/request_logs', requestLogs, {
       idempotency_key: optional(nonEmptyString(MAX_KEY_LENGTH)),
@@ -27,5 +42,5 @@ export function logRoutes(opts: { lockTimeoutMs: number; retentionMs: number }):
       params: object({ key: nonEmptyString(MAX_KEY_LENGTH) }),
       read: (ctx, p) => inspectKey(ctx.q, ctx.accountId, p.key, opts),
     }),
-  ];
+  ].map(afterFlush);
 }

@@ -101,7 +101,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   // the order they were added: the record's (inherited), the key check, then the deferred query
   // string error (a bad key is refused first).
   await app.register(async (api: FastifyInstance) => {
-    await api.register(authentication, { keys: services.keys });
+    await api.register(authentication, { keys: services.keys, db: services.db });
     api.addHook('onRequest', rejectBadQuery);
     await api.register(apiRoutes, {
       routes: services.routes, engine: services.engine, db: services.db, processor: services.processor, limiter,

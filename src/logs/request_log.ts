@@ -163,12 +163,22 @@ export class RequestLogWriter {
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.delayMs ?? 20);
   }
 
-  /** Writes everything buffered so far; resolves when it is stored. */
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.buffer;
-    this.buffer = [];
+  /**
+   * Writes everything buffered so far (only one account's rows, given `accountId`); resolves
+   * when they, and every batch already on its way, are stored. Reads of request logs call it
+   * first, so a client sees the log of every request of its own that was already answered.
+   */
+  flush(accountId?: string): Promise<void> {
+    let batch = this.buffer;
+    if (accountId === undefined) this.buffer = [];
+    else {
+      batch = this.buffer.filter((b) => b.accountId === accountId);
+      if (batch.length > 0) this.buffer = this.buffer.filter((b) => b.accountId !== accountId);
+    }
+    if (this.buffer.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (batch.length === 0) return this.chain;
     // write() never rejects (it counts what it drops), so one bad batch cannot stop the chain.
     this.chain = this.chain.then(() => this.write(batch)).catch(() => {});
