@@ -36,17 +36,21 @@ export interface Balance {
   livemode: false;
 }
 
+/**
+ * The running balances (migration 11: kept by the statement that writes each balance
+ * transaction), summed over their slots: at most 16 rows per currency, however many
+ * transactions the account has. A currency appears once it has a balance transaction.
+ */
 export async function computeBalance(q: Queryable, accountId: string): Promise<Balance> {
-  const { rows } = await q.query<{ currency: string; amount: number }>(
-    `SELECT data->>'currency' AS currency, SUM((data->>'net')::bigint)::int8 AS amount
-       FROM balance_transactions WHERE account_id = $1 GROUP BY 1 ORDER BY 1`, [accountId]);
-  const available = rows.length > 0
-    ? rows.map((r) => ({ amount: r.amount, currency: r.currency, source_types: { card: r.amount } }))
-    : [{ amount: 0, currency: 'usd', source_types: { card: 0 } }];
+  const { rows } = await q.query<{ currency: string; available: number; pending: number }>(
+    `SELECT currency, sum(available)::int8 AS available, sum(pending)::int8 AS pending
+       FROM balances WHERE account_id = $1 GROUP BY 1 HAVING sum(transactions) > 0 ORDER BY 1`, [accountId]);
+  const amounts = rows.length > 0 ? rows : [{ currency: 'usd', available: 0, pending: 0 }];
+  const entry = (amount: number, currency: string) => ({ amount, currency, source_types: { card: amount } });
   return {
     object: 'balance',
-    available,
-    pending: available.map((a) => ({ amount: 0, currency: a.currency, source_types: { card: 0 } })),
+    available: amounts.map((r) => entry(r.available, r.currency)),
+    pending: amounts.map((r) => entry(r.pending, r.currency)),
     livemode: false,
   };
 }

@@ -15,6 +15,22 @@ CREATE TABLE ${name} (
 );
 CREATE INDEX ${name}_list ON ${name} (account_id, seq DESC);`;
 
+/**
+ * Adds (sign '') or subtracts (sign '-') the balance transactions of `rows` to the running
+ * balances (migration 11), per account and currency, into `slot`. Ordered, so two statements
+ * lock the rows of one account in the same order.
+ */
+const addToBalances = (rows: string, sign: '' | '-', slot: string) => `
+INSERT INTO balances AS b (account_id, currency, slot, available, pending, transactions)
+SELECT account_id, data->>'currency', ${slot},
+       ${sign}sum(CASE WHEN data->>'status' = 'pending' THEN 0 ELSE (data->>'net')::bigint END),
+       ${sign}sum(CASE WHEN data->>'status' = 'pending' THEN (data->>'net')::bigint ELSE 0 END),
+       ${sign}count(*)
+  FROM ${rows} GROUP BY 1, 2 ORDER BY 1, 2
+ON CONFLICT (account_id, currency, slot) DO UPDATE
+  SET available = b.available + EXCLUDED.available, pending = b.pending + EXCLUDED.pending,
+      transactions = b.transactions + EXCLUDED.transactions;`;
+
 export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -367,6 +383,45 @@ CREATE INDEX tax_ids_customer ON tax_ids (account_id, customer, seq DESC) WHERE 
     sql: `
 -- Deleting a plan deletes its price (src/billing/plans.ts): kept for its events' history, read as missing.
 ALTER TABLE prices ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+`,
+  },
+  {
+    version: 11,
+    name: 'running_balances',
+    sql: `
+-- GET /v1/balance reads these instead of summing every balance transaction
+-- (src/payments/balance.ts). Statement-level triggers keep them in the statement that writes the
+-- balance transactions, so a balance moves exactly when (and as often as) its rows commit. Each
+-- (account, currency) is spread over up to 16 slots (the writing connection's pid modulo 16),
+-- so concurrent captures of one account do not queue on one row; a read sums at most 16 rows.
+CREATE TABLE balances (
+  account_id text NOT NULL,
+  currency text NOT NULL,
+  slot int NOT NULL,
+  available bigint NOT NULL DEFAULT 0,
+  pending bigint NOT NULL DEFAULT 0,
+  transactions bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (account_id, currency, slot)
+);
+CREATE FUNCTION balances_apply() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    ${addToBalances('old_rows', '-', 'pg_backend_pid() % 16')}
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    ${addToBalances('new_rows', '', 'pg_backend_pid() % 16')}
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER balances_insert AFTER INSERT ON balance_transactions
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION balances_apply();
+CREATE TRIGGER balances_delete AFTER DELETE ON balance_transactions
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION balances_apply();
+CREATE TRIGGER balances_update AFTER UPDATE ON balance_transactions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION balances_apply();
+-- Backfill: the balance transactions written before this migration, in slot 0.
+${addToBalances('balance_transactions', '', '0')}
 `,
   },
   {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { migrate, MIGRATIONS } from '../../src/store/migrations.ts';
 import {
-  createAccount, createKeyForAccount, generateSecretKey, hashKey, KeyAdminError, keyHint, KeyResolver, listKeys, revokeKey,
+  createAccount, createKeyForAccount, createPublishableKey, createRestrictedKey, generateSecretKey, hashKey, KeyAdminError, keyHint,
+  KeyResolver, listKeys, publishableKeyFor, revokeKey,
 } from '../../src/accounts/keys.ts';
 import { watchMigrations } from '../../src/cli/commands/migrate.ts';
 import { createPrivateSchema, dropPrivateSchemas } from '../helpers/processes.ts';
@@ -72,16 +73,16 @@ describe('listKeys / createKeyForAccount', () => {
     const second = await createKeyForAccount(db, accountId);
     assert.equal(second.accountId, accountId);
     assert.notEqual(second.key, key);
-    const keys = await ofAccount(accountId);
+    const keys = (await ofAccount(accountId)).filter((k) => k.kind === 'secret');
     assert.deepEqual(keys.map((k) => k.hint).sort(), [keyHint(key), keyHint(second.key)].sort());
     for (const k of keys) {
       assert.equal(k.accountId, accountId);
       assert.equal(k.revokedAt, null);
       assert.ok(Math.abs(k.created - Date.now() / 1000) < 120);
     }
-    assert.equal(await new KeyResolver(db).resolve(second.key), accountId);
+    assert.equal((await new KeyResolver(db).resolve(second.key))?.accountId ?? null, accountId);
     const all = await listKeys(db);
-    assert.ok(all.filter((k) => k.accountId === accountId).length === 2);
+    assert.ok(all.filter((k) => k.accountId === accountId && k.kind === 'secret').length === 2);
     assert.ok(!JSON.stringify(all).includes(key), 'a listing never holds a key in clear');
   });
 
@@ -101,7 +102,7 @@ describe('revokeKey', () => {
     assert.equal(r.key.accountId, accountId);
     assert.equal(r.key.hint, keyHint(key));
     assert.equal(r.key.revokedAt, 1_900_000_000);
-    assert.equal(await new KeyResolver(db).resolve(key), null);
+    assert.equal((await new KeyResolver(db).resolve(key))?.accountId ?? null, null);
     assert.equal((await ofAccount(accountId))[0].revokedAt, 1_900_000_000);
     const again = await revokeKey(db, key);
     assert.equal(again.alreadyRevoked, true);
@@ -115,8 +116,8 @@ describe('revokeKey', () => {
     assert.equal(r.alreadyRevoked, false);
     assert.equal(r.key.hint, keyHint(key));
     const resolver = new KeyResolver(db);
-    assert.equal(await resolver.resolve(key), null);
-    assert.equal(await resolver.resolve(other.key), accountId);
+    assert.equal((await resolver.resolve(key))?.accountId ?? null, null);
+    assert.equal((await resolver.resolve(other.key))?.accountId ?? null, accountId);
   });
 
   test('a hint matching two active keys is refused, naming both accounts; the full key works', async () => {
@@ -130,14 +131,14 @@ describe('revokeKey', () => {
       assert.equal(err.candidates.length, 2);
       return true;
     });
-    const resolver = new KeyResolver(db, 0);
-    assert.equal(await resolver.resolve(a.key), a.accountId, 'nothing revoked by the refused hint');
-    assert.equal(await resolver.resolve(b.key), b.accountId);
+    const resolver = new KeyResolver(db, { ttlMs: 0 });
+    assert.equal((await resolver.resolve(a.key))?.accountId ?? null, a.accountId, 'nothing revoked by the refused hint');
+    assert.equal((await resolver.resolve(b.key))?.accountId ?? null, b.accountId);
     await revokeKey(db, a.key);
     // Only one active key has that hint now: the hint is no longer ambiguous.
     const r = await revokeKey(db, keyHint(b.key));
     assert.equal(r.key.accountId, b.accountId);
-    assert.equal(await resolver.resolve(b.key), null);
+    assert.equal((await resolver.resolve(b.key))?.accountId ?? null, null);
   });
 
   test('unknown keys and hints are refused without revealing anything', async () => {
@@ -154,5 +155,52 @@ describe('revokeKey', () => {
     const { rows } = await db.query('SELECT revoked_at FROM api_keys WHERE key_hash = $1', [hashKey(key)]);
     assert.equal(rows.length, 1);
     assert.notEqual(rows[0].revoked_at, null);
+  });
+});
+
+describe('key kinds', () => {
+  test('an account has its publishable key, derived from its first secret key and listed whole', async () => {
+    const { accountId, key } = await createAccount(db);
+    const pk = (await ofAccount(accountId)).filter((k) => k.kind === 'publishable');
+    assert.deepEqual(pk.map((k) => k.hint), [publishableKeyFor(key)]);
+    assert.match(pk[0].hint, /^pk_test_[0-9a-f]{48}$/);
+    assert.deepEqual(await new KeyResolver(db).resolve(pk[0].hint), { accountId, kind: 'publishable', permissions: null });
+    const more = await createPublishableKey(db, accountId);
+    assert.equal((await new KeyResolver(db).resolve(more.key))?.kind, 'publishable');
+  });
+
+  test('a restricted key resolves with its permissions', async () => {
+    const { accountId } = await createAccount(db);
+    const { key } = await createRestrictedKey(db, accountId, { customers: 'read', payment_intents: 'write' });
+    assert.match(key, /^rk_test_/);
+    assert.deepEqual(await new KeyResolver(db).resolve(key), { accountId, kind: 'restricted', permissions: { customers: 'read', payment_intents: 'write' } });
+    const listed = (await ofAccount(accountId)).find((k) => k.kind === 'restricted')!;
+    assert.equal(listed.hint, keyHint(key));
+    assert.deepEqual(listed.permissions, { customers: 'read', payment_intents: 'write' });
+  });
+
+  test('any-key mode: 20 concurrent first uses of one new key make one account; off, the key is unknown', async () => {
+    const key = `sk_test_${generateSecretKey().slice(8, 40)}`;
+    assert.equal(await new KeyResolver(db).resolve(key), null, 'off by default');
+    const resolvers = Array.from({ length: 20 }, () => new KeyResolver(db, { acceptAnyKey: true }));
+    const got = await Promise.all(resolvers.map((r) => r.resolve(key)));
+    assert.equal(new Set(got.map((g) => g?.accountId)).size, 1);
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(DISTINCT account_id)::int AS n FROM api_keys WHERE key_hash = ANY($1)', [[hashKey(key), hashKey(publishableKeyFor(key))]]);
+    assert.equal(rows[0].n, 1);
+    const { rows: accounts } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts WHERE id = $1', [got[0]!.accountId]);
+    assert.equal(accounts[0].n, 1);
+  });
+
+  test('any-key mode: a malformed or revoked key gets no account', async () => {
+    const resolver = new KeyResolver(db, { acceptAnyKey: true, ttlMs: 0 });
+    const before = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts')).rows[0].n;
+    for (const bad of ['sk_test_short', 'sk_live_abcdefghijkl', 'rk_test_abcdefghijkl', 'pk_test_abcdefghijkl', 'sk_test_abc-defghijkl']) {
+      assert.equal(await resolver.resolve(bad), null, bad);
+    }
+    const { key } = await createAccount(db);
+    await revokeKey(db, key);
+    assert.equal(await resolver.resolve(key), null, 'revoked stays refused');
+    assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts')).rows[0].n, before + 1);
   });
 });
