@@ -10,6 +10,7 @@ import type { Route, ResponseSpec } from '../route_kit.ts';
 import type { Schema } from '../../schema/params.ts';
 import { MAX_KEY_LENGTH } from '../../idempotency/engine.ts';
 import { COMPONENT_SCHEMAS, listOf, ref, type JsonSchema } from './schemas.ts';
+import { testCardsMarkdown } from './test_cards.ts';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:4242';
 
@@ -226,6 +227,8 @@ export function buildOpenApiDocument(routes: Route[], opts: { version?: string; 
         'Parameters may be sent form-encoded (Stripe\'s encoding, `metadata[key]=value`, `expand[]=x`) or as JSON. Every POST and DELETE runs',
         'through the idempotency engine: send an `Idempotency-Key` header and a retry returns the first answer (`Idempotent-Replayed: true`)',
         'instead of running again. Errors are Stripe-shaped: `{"error": {"type", "code", "message", "param"}}`.',
+        '',
+        testCardsMarkdown(),
       ].join('\n'),
       license: { name: 'MIT', identifier: 'MIT' },
     },

@@ -23,6 +23,7 @@ import { ORDER_SCHEMAS } from './orders.ts';
 import { CATALOG_SCHEMAS } from './catalog.ts';
 import { BILLING_SCHEMAS } from './billing.ts';
 import { TAX_ID_SCHEMAS } from './tax_ids.ts';
+import { RESET_SCHEMAS } from './reset.ts';
 import { type SchemaName } from './schema_names.ts';
 
 export type { JsonSchema };
@@ -535,4 +536,5 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   ...CATALOG_SCHEMAS,
   ...BILLING_SCHEMAS,
   ...TAX_ID_SCHEMAS,
+  ...RESET_SCHEMAS,
 };
