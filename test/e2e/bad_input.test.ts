@@ -445,7 +445,8 @@ describe('authentication', () => {
   });
 
   test('an unknown API key answers 401 without echoing the key back', async () => {
-    const secret = 'sk_test_ThisKeyDoesNotExist0123456789';
+    // A restricted key: an unknown well-formed secret key would get its own account (any-key mode).
+    const secret = 'rk_test_ThisKeyDoesNotExist0123456789';
     const error = assertStripeError(await get('/v1/payment_intents', { key: secret }), { status: 401 });
     assert.ok(!error.message.includes(secret), 'the message must not contain the whole key');
     assertStripeError(await get('/v1/payment_intents', { key: 'x'.repeat(5000) }), { status: 401 });

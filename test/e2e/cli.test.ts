@@ -94,11 +94,11 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
       const port = await freePort();
       const [down, badKey, noKey] = await Promise.all([
         runCli(['events', 'list', '--api-base', `http://127.0.0.1:${port}`], { ONCEPAY_API_KEY: 'sk_test_whatever1234' }),
-        runCli(['events', 'list', '--api-key', 'sk_test_notarealkey1234', '--api-base', s.url]),
+        runCli(['events', 'list', '--api-key', 'rk_test_notarealkey1234', '--api-base', s.url]), // rk_: an unknown sk_test_ key gets an account (any-key mode)
         runCli(['events', 'list'], { ONCEPAY_API_BASE: s.url }),
       ]);
       assertExit(down, 1, new RegExp(`^oncepay events list: cannot reach Oncepay at http://127\\.0\\.0\\.1:${port}: connection refused$`));
-      assertExit(badKey, 1, /^oncepay events list: Invalid API Key provided: sk_test_\*+1234 \(HTTP 401\)$/);
+      assertExit(badKey, 1, /^oncepay events list: Invalid API Key provided: rk_test_\*+1234 \(HTTP 401\)$/);
       assertExit(noKey, 1, /^oncepay events list: no API key: pass --api-key sk_test_\.\.\. or set ONCEPAY_API_KEY/);
       // STRIPE_API_KEY and PORT are honoured as defaults.
       const acct = await fresh();
