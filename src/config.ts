@@ -4,6 +4,8 @@ export interface Config {
   host: string;
   databaseUrl?: string;
   dataDir: string;
+  /** The embedded engine when DATABASE_URL is unset: a real PostgreSQL from npm (default) or PGlite. */
+  embedded: 'postgres' | 'pglite';
   secretKeys: string[];
   idempotencyRetentionMs: number;
   lockTimeoutMs: number;
@@ -78,6 +80,12 @@ function parseMode(value: string | undefined): boolean {
   throw new Error(`ONCEPAY_ENV: expected test or production, got "${value}"`);
 }
 
+function parseEmbedded(value: string | undefined): Config['embedded'] {
+  if (!value || value === 'postgres') return 'postgres';
+  if (value === 'pglite') return 'pglite';
+  throw new Error(`ONCEPAY_EMBEDDED: expected postgres or pglite, got "${value}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const keys = (env.ONCEPAY_SECRET_KEY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
   for (const k of keys) {
@@ -96,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.ONCEPAY_DATA_DIR || './.oncepay/data',
+    embedded: parseEmbedded(env.ONCEPAY_EMBEDDED),
     secretKeys: keys,
     idempotencyRetentionMs: parseDuration(env.ONCEPAY_IDEMPOTENCY_RETENTION || '24h', 'ONCEPAY_IDEMPOTENCY_RETENTION'),
     lockTimeoutMs: parseDuration(env.ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT || '10s', 'ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT'),

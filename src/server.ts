@@ -55,7 +55,10 @@ export interface Oncepay {
 
 export async function createOncepay(config: Config, opts: { faults?: FaultHook; logger?: Logger; db?: Db } = {}): Promise<Oncepay> {
   const logger = opts.logger ?? processLogger(config.logLevel);
-  const db = opts.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.poolSize }));
+  const db = opts.db ?? (await openDatabase({
+    databaseUrl: config.databaseUrl, dataDir: config.dataDir, embedded: config.embedded, poolSize: config.poolSize,
+    onLog: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL'),
+  }));
   await migrate(db);
   await ensureKeys(db, config.secretKeys);
   let firstKey: string | undefined;

@@ -1,7 +1,7 @@
 /**
- * A pid file in the PGlite data directory (`oncepay.pid`). Embedded PGlite cannot be opened by
- * two processes at once, so whichever Oncepay process opens the directory (`serve`, `migrate`,
- * `keys ...`) first writes the file (created exclusively) and removes it when it exits; the
+ * A pid file in the embedded data directory (`oncepay.pid`). The embedded engine belongs to one
+ * process (the server that started its PostgreSQL; PGlite cannot be opened twice at all), so
+ * whichever Oncepay process opens the directory (`serve`, `migrate`, `keys ...`) first writes the file (created exclusively) and removes it when it exits; the
  * others refuse to start while it names a live process. A file left by a process that died (or
  * whose pid now belongs to another program) is stale and ignored.
  */
@@ -77,11 +77,10 @@ export function busyMessage(dataDir: string, info: LockInfo, requester: string):
   const sameHost = info.hostname === hostname();
   const where = sameHost ? '' : ` on host ${info.hostname}`;
   const hint = info.command !== 'serve' ? 'wait for it to finish'
-    : requester === 'serve' ? 'only one server can run on a PGlite data directory (several can share a PostgreSQL database: DATABASE_URL)'
-    : 'stop the server first (on PostgreSQL, DATABASE_URL, this works while servers run)';
+    : requester === 'serve' ? 'only one server runs on an embedded data directory (several can share a PostgreSQL database: DATABASE_URL)'
+    : 'embedded PGlite cannot be opened by two processes at once: stop the server first (the embedded PostgreSQL and DATABASE_URL allow this while servers run)';
   const stale = sameHost ? '' : `; if nothing runs there any more, delete ${lockPath(dataDir)}`;
-  return `${who} (pid ${info.pid}${where}, since ${info.started}) is using the embedded database in ${dataDir}, ` +
-    `and PGlite cannot be opened by two processes at once: ${hint}${stale}`;
+  return `${who} (pid ${info.pid}${where}, since ${info.started}) is using the embedded database in ${dataDir}: ${hint}${stale}`;
 }
 
 export interface DataDirLock {

@@ -1,17 +1,18 @@
 /**
- * The server's own database, opened from the same configuration (DATABASE_URL, else PGlite in
- * ONCEPAY_DATA_DIR) by the commands that work on it directly: `migrate` and `keys ...`.
+ * The server's own database, opened from the same configuration (DATABASE_URL, else the embedded
+ * engine in ONCEPAY_DATA_DIR) by the commands that work on it directly: `migrate` and `keys ...`.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config.ts';
-import type { Db } from '../store/db.ts';
-import { acquireDataDirLock, type DataDirLock } from './data_lock.ts';
+import { clusterDirOf, embeddedEngineOf, type Db } from '../store/db.ts';
+import { runningPostmaster } from '../store/embedded_postgres.ts';
+import { acquireDataDirLock, lockHolder, type DataDirLock } from './data_lock.ts';
 import { CliError, describeNetworkError } from './errors.ts';
 
 export interface LocalDatabase {
   db: Db;
-  /** Where, for messages: "PostgreSQL at host:5432/db" or "embedded PGlite at ./.oncepay/data". */
+  /** Where, for messages (describeStore). */
   where: string;
   close(): Promise<void>;
 }
@@ -34,13 +35,23 @@ function configOrExit(): Config {
   }
 }
 
+/** Where the server keeps its data, for messages: "embedded PostgreSQL in ./.oncepay/data", "PostgreSQL at host:5432/db"... */
+export function describeStore(config: Config, db?: Db): string {
+  if (config.databaseUrl) return describePostgres(config.databaseUrl);
+  const inMemory = config.dataDir.startsWith('memory://');
+  const engine = db ? (db.kind === 'pglite' ? 'PGlite' : 'PostgreSQL') : embeddedEngineOf(config.dataDir, config.embedded) === 'pglite' ? 'PGlite' : 'PostgreSQL';
+  return inMemory ? `embedded ${engine} in memory` : `embedded ${engine} in ${config.dataDir}`;
+}
+
 /**
- * Opens the database. PGlite: takes the data directory's lock first (refusing while a server
- * uses it); with `mustExist`, refuses a directory holding no database instead of creating one.
+ * Opens the database. Embedded PostgreSQL while a server runs on the directory: through that
+ * server's own PostgreSQL (its socket), so keys can be made meanwhile. Otherwise the data
+ * directory's lock is taken first (PGlite: refused while a server uses it); with `mustExist`, a
+ * directory holding no database is refused instead of getting one.
  */
 export async function openLocalDatabase(command: string, opts: { mustExist: boolean }): Promise<LocalDatabase> {
   const config = configOrExit();
-  const { openDatabase } = await import('../store/db.ts');
+  const { openDatabase, openPostgres } = await import('../store/db.ts');
   if (config.databaseUrl) {
     const where = describePostgres(config.databaseUrl);
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
@@ -58,17 +69,23 @@ export async function openLocalDatabase(command: string, opts: { mustExist: bool
   if (dataDir.startsWith('memory://')) {
     throw new CliError(`ONCEPAY_DATA_DIR=${dataDir} is an in-memory database: it lives and dies with its server, no other process can open it`);
   }
-  const where = `embedded PGlite at ${dataDir}`;
-  const hasDatabase = existsSync(join(dataDir, 'PG_VERSION'));
-  if (opts.mustExist && !hasDatabase) {
+  const engine = embeddedEngineOf(dataDir, config.embedded);
+  const where = describeStore(config);
+  const marker = engine === 'pglite' ? join(dataDir, 'PG_VERSION') : join(clusterDirOf(dataDir), 'PG_VERSION');
+  if (opts.mustExist && !existsSync(marker)) {
     throw new CliError(`no Oncepay database in ${resolve(dataDir)} (ONCEPAY_DATA_DIR; DATABASE_URL selects PostgreSQL): ` +
       'run this where the server runs, with the same settings; `oncepay migrate` or `oncepay serve` creates one');
+  }
+  const running = engine === 'postgres' && lockHolder(dataDir)?.command === 'serve' ? runningPostmaster(clusterDirOf(dataDir)) : null;
+  if (running) {
+    const db = await openPostgres(running.url, 2);
+    return { db, where: `${where} (through the running server's PostgreSQL)`, close: () => db.close() };
   }
   mkdirSync(dataDir, { recursive: true });
   const lock: DataDirLock = acquireDataDirLock(dataDir, command);
   let db: Db;
   try {
-    db = await openDatabase({ dataDir });
+    db = await openDatabase({ dataDir, embedded: engine, poolSize: 2 });
   } catch (err) {
     lock.release();
     throw new CliError(`cannot open ${where}: ${(err as Error).message}`);

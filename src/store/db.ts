@@ -3,7 +3,10 @@
  * PostgreSQL through node-postgres (production, several processes). The same SQL runs on both.
  */
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startEmbeddedPostgres } from './embedded_postgres.ts';
 
 export type Row = Record<string, any>;
 
@@ -32,6 +35,8 @@ export interface Tx extends Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  /** A PostgreSQL this process started itself (the embedded default), not one it was given. */
+  readonly embedded?: boolean;
   /** Runs fn inside a transaction; rolls back when fn throws. */
   tx<T>(fn: (q: Tx) => Promise<T>): Promise<T>;
   /** Pool statistics, when the engine has a pool. */
@@ -196,6 +201,8 @@ export async function openPostgres(url: string, poolSize = 20): Promise<Db> {
 }
 
 export async function openPglite(dataDir: string): Promise<Db> {
+  // Loaded only when used: the embedded PostgreSQL and DATABASE_URL never pay for it.
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = await PGlite.create(dataDir, { parsers: { [INT8_OID]: (v: string) => Number(v) } });
   const run = async (q: { query: PGlite['query'] }, sql: string, params?: unknown[]) => {
     const r = await q.query<Row>(sql, params as any[]);
@@ -229,7 +236,44 @@ export async function openPglite(dataDir: string): Promise<Db> {
   };
 }
 
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; poolSize?: number }): Promise<Db> {
+export type EmbeddedEngine = 'postgres' | 'pglite';
+
+export interface DatabaseOptions {
+  /** PostgreSQL to connect to; otherwise an embedded engine. */
+  databaseUrl?: string;
+  /** The embedded engine's directory ("memory://" or inMemory: nothing kept on disk). */
+  dataDir: string;
+  inMemory?: boolean;
+  /** Which embedded engine (default postgres: a real PostgreSQL from npm, started as a child). */
+  embedded?: EmbeddedEngine;
+  poolSize?: number;
+  onLog?: (line: string) => void;
+}
+
+/** Where a data directory keeps the embedded PostgreSQL cluster (beside oncepay.pid and the first key). */
+export const clusterDirOf = (dataDir: string) => join(dataDir, 'pg');
+
+/**
+ * The embedded engine a data directory holds: a directory PGlite made (its files at the top
+ * level, from before the embedded PostgreSQL) stays on PGlite, whatever is asked.
+ */
+export function embeddedEngineOf(dataDir: string, asked: EmbeddedEngine): EmbeddedEngine {
+  if (dataDir.startsWith('memory://')) return asked;
+  if (existsSync(join(dataDir, 'PG_VERSION')) && !existsSync(clusterDirOf(dataDir))) return 'pglite';
+  return asked;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize);
-  return openPglite(opts.dataDir);
+  const inMemory = opts.inMemory || opts.dataDir.startsWith('memory://');
+  const engine = embeddedEngineOf(opts.dataDir, opts.embedded ?? 'postgres');
+  if (engine === 'pglite') return openPglite(inMemory ? 'memory://' : opts.dataDir);
+  const server = await startEmbeddedPostgres({ clusterDir: clusterDirOf(opts.dataDir), inMemory, onLog: opts.onLog });
+  try {
+    const db = await openPostgres(server.url, opts.poolSize);
+    return { ...db, embedded: true, close: async () => { try { await db.close(); } finally { await server.stop(); } } };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
 }

@@ -23,6 +23,7 @@ import {
 import { killAllClis, runCli, show, startCli, type CliResult } from '../helpers/cli.ts';
 import { uniqueKey } from '../helpers/unique.ts';
 import { verifyWebhook } from '../../src/receiver/index.ts';
+import { embeddedEngine, sharedStore } from '../helpers/store.ts';
 
 after(async () => {
   await killAllClis();
@@ -303,7 +304,7 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
     test('migrate shows each migration, then "up to date"', async () => {
       const r = await runCli(['migrate'], env, 60_000);
       assertExit(r, 0);
-      assert.match(r.stdout, usingPostgres() ? /^Migrating PostgreSQL at \S+/ : /^Migrating embedded PGlite at /);
+      assert.match(r.stdout, usingPostgres() ? /^Migrating PostgreSQL at \S+/ : new RegExp(`^Migrating embedded ${embeddedEngine() === 'pglite' ? 'PGlite' : 'PostgreSQL'} in `));
       assert.match(r.stdout, /^ {2}applying 1 core\.\.\. done \(\d+ ms\)$/m);
       assert.match(r.stdout, /^ {2}applying 3 request_logs\.\.\. done \(\d+ ms\)$/m);
       assert.match(r.stdout, /^Applied \d+ migrations; the database is up to date\.$/m);
@@ -368,8 +369,8 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
 
         const hint = `${first.key.slice(0, 12)}...${first.key.slice(-4)}`.replace(/\./g, '\\.');
         const listedRevoked = new RegExp(`${first.accountId}  ${hint}  \\S+ \\S+  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`);
-        if (usingPostgres()) {
-          // Several processes may share PostgreSQL: key commands work while servers run.
+        if (sharedStore()) {
+          // Several processes may share PostgreSQL (the embedded one through its server's socket): key commands work while servers run.
           const list = await runCli(['keys', 'list'], env);
           assertExit(list, 0);
           assert.match(list.stdout, listedRevoked, show(list));
@@ -377,7 +378,7 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
           // PGlite: one process at a time. Key commands and a second server refuse while this one runs.
           const busy = await runCli(['keys', 'list'], env);
           assertExit(busy, 1, new RegExp(`^oncepay keys list: an Oncepay server \\(pid ${srv.pid}, since .*\\) is using the embedded database in .*: stop the server first`));
-          await assert.rejects(spawnServer({ store }), /only one server can run on a PGlite data directory/);
+          await assert.rejects(spawnServer({ store }), /only one server runs on an embedded data directory/);
           assert.equal((await as(second)).status, 200, 'the running server is undisturbed');
           // Killed without a chance to clean up: its pid file stays behind, stale, and is ignored.
           await srv.kill();

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { embeddedEnv } from './store.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BIN = join(ROOT, 'bin', 'oncepay.js');
@@ -40,7 +41,7 @@ export function cliHome(): string {
 }
 
 export function startCli(args: string[], env: Record<string, string | undefined> = {}): CliProcess {
-  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: cliHome(), ONCEPAY_HOME: join(cliHome(), '.oncepay') };
+  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: cliHome(), ONCEPAY_HOME: join(cliHome(), '.oncepay'), ...embeddedEnv() };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);

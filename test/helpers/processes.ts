@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import pg from 'pg';
-import { usingPostgres } from './store.ts';
+import { embeddedEnv, usingPostgres } from './store.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CLI = join(ROOT, 'src', 'cli', 'main.ts');
@@ -101,7 +101,7 @@ function pgliteTemplate(): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), 'oncepay-template-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'migrate'], {
-      cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ONCEPAY_DATA_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ONCEPAY_DATA_DIR: dir, ...embeddedEnv() }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     live.add(child);
     let out = '';
@@ -216,6 +216,7 @@ async function spawnOnce(opts: SpawnOptions, key: string, port: number): Promise
     ONCEPAY_BILLING_INTERVAL: '1h',
     ONCEPAY_LOG_LEVEL: process.env.ONCEPAY_TEST_LOG ?? 'warn',
     ONCEPAY_DB_POOL_SIZE: '10',
+    ...embeddedEnv(),
     ...opts.env,
   };
   if (opts.store.databaseUrl) env.DATABASE_URL = opts.store.databaseUrl;

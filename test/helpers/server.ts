@@ -1,6 +1,6 @@
 /**
  * Starts a real Oncepay server in this process on a random loopback port: PostgreSQL when
- * DATABASE_URL is set, otherwise an in-memory PGlite. Each call gets its own account, so test
+ * DATABASE_URL is set, otherwise the embedded engine (ONCEPAY_EMBEDDED) in memory. Each call gets its own account, so test
  * files can share one PostgreSQL database without seeing each other.
  */
 import Stripe from 'stripe';
@@ -40,12 +40,14 @@ export interface TestServer {
 }
 
 export { usingPostgres } from './store.ts';
+import { embeddedEngine } from './store.ts';
 
 export async function startTestServer(opts: { faults?: FaultHook; config?: Partial<Config> } = {}): Promise<TestServer> {
   const config: Config = {
     ...loadConfig({}),
     databaseUrl: process.env.DATABASE_URL || undefined,
     dataDir: 'memory://',
+    embedded: embeddedEngine(),
     completerIntervalMs: 3_600_000, // tests drive the completer explicitly
     billingIntervalMs: 3_600_000, // and the billing run
     logLevel: 'silent',

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../../config.ts';
 import { createOncepay } from '../../server.ts';
 import { acquireDataDirLock } from '../data_lock.ts';
+import { describeStore } from '../local_db.ts';
 
 export async function serve(): Promise<void> {
   const config = loadConfig();
@@ -19,7 +20,7 @@ export async function serve(): Promise<void> {
   const oncepay = await createOncepay(config);
   const { app, logger } = oncepay;
   await app.listen({ port: config.port, host: config.host });
-  const where = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite at ${config.dataDir}`;
+  const where = describeStore(config, oncepay.db);
   process.stdout.write(`Oncepay listening on http://${config.host}:${config.port} (${where})\n`);
   if (oncepay.firstKey) {
     process.stdout.write(`\nCreated a test-mode account. Its secret key is shown only this once:\n\n  ${oncepay.firstKey}\n\n` +
