@@ -50,10 +50,11 @@ Run \`oncepay <command> --help\` for the details of one command.`);
 
   program.command('serve')
     .description('start the API server (PORT, HOST, DATABASE_URL, ONCEPAY_* settings; see README)')
-    .addHelpText('after', '\nOn embedded PGlite, the data directory is locked (oncepay.pid) while the server runs.')
-    .action(async () => {
+    .option('--in-memory', 'keep the embedded database in memory only (same as ONCEPAY_DATA_DIR=memory://): nothing is written to disk, everything is gone at stop')
+    .addHelpText('after', '\nThe embedded data directory is locked (oncepay.pid) while the server runs.')
+    .action(async (opts: { inMemory?: boolean }) => {
       const { serve } = await import('./commands/serve.ts');
-      await serve();
+      await serve(opts);
     });
 
   program.command('migrate')

@@ -1,8 +1,9 @@
 /**
  * `oncepay serve`: start the API server (what `npm start` runs).
  *
- * On PGlite the data directory is locked for this process (src/cli/data_lock.ts: a pid file
- * removed on exit) so that `oncepay keys ...` and a second server refuse to open it meanwhile.
+ * The embedded data directory is locked for this process (src/cli/data_lock.ts: a pid file
+ * removed on exit): a second server refuses it, and `oncepay keys ...` goes through this
+ * server's PostgreSQL (PGlite: refuses meanwhile).
  */
 import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../../config.ts';
@@ -10,12 +11,14 @@ import { createOncepay } from '../../server.ts';
 import { acquireDataDirLock } from '../data_lock.ts';
 import { describeStore } from '../local_db.ts';
 
-export async function serve(): Promise<void> {
+export async function serve(opts: { inMemory?: boolean } = {}): Promise<void> {
   const config = loadConfig();
-  if (!config.databaseUrl) {
+  // --in-memory is ONCEPAY_DATA_DIR=memory://: the embedded database lives in RAM and dies with the server.
+  if (opts.inMemory) config.dataDir = 'memory://';
+  // Released when the process exits. An in-memory database is this process's alone.
+  if (!config.databaseUrl && !config.dataDir.startsWith('memory://')) {
     mkdirSync(config.dataDir, { recursive: true });
-    // Released when the process exits. An in-memory database (memory://) is this process's alone.
-    if (!config.dataDir.startsWith('memory://')) acquireDataDirLock(config.dataDir, 'serve');
+    acquireDataDirLock(config.dataDir, 'serve');
   }
   const oncepay = await createOncepay(config);
   const { app, logger } = oncepay;
