@@ -104,7 +104,7 @@ export async function ensureKeys(db: Db, keys: string[]): Promise<void> {
 }
 
 export async function countKeys(db: Db): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL');
+  const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL AND kind = 'secret'");
   return rows[0].n;
 }
 

@@ -70,13 +70,17 @@ Run \`oncepay <command> --help\` for the details of one command.`);
   keys.command('create')
     .description('create a secret key: for a new account, or with --account for an existing one; prints the key once')
     .option('--account <acct_id>', 'add the key to this existing account instead of creating a new account')
+    .option('--restricted', 'a restricted key (rk_test_...) for --account, allowed what --permission grants')
+    .option('--permission <resource=level>', 'with --restricted: none, read or write on a resource, e.g. payment_intents=write (repeat it)',
+      (value: string, previous: string[]) => [...previous, value], [] as string[])
+    .option('--publishable', 'another publishable key (pk_test_...) for --account (every account has one: see keys list)')
     .addHelpText('after', `\nThe key goes to stdout, alone on its line (KEY=$(oncepay keys create) works); messages go to stderr.\n${LOCAL_DB_HELP}`)
-    .action(async (opts: { account?: string }) => {
+    .action(async (opts: { account?: string; restricted?: boolean; permission: string[]; publishable?: boolean }) => {
       const { keysCreate } = await import('./commands/keys.ts');
       await keysCreate(opts);
     });
   keys.command('list')
-    .description('list every key: account, key hint (sk_test_abcd...wxyz), created, revoked')
+    .description('list every key: account, kind, key hint (sk_test_abcd...wxyz; a publishable key in full), permissions, created, revoked')
     .option('--account <acct_id>', 'only the keys of this account')
     .option('--json', 'one JSON object per line')
     .addHelpText('after', LOCAL_DB_HELP)

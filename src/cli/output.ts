@@ -60,11 +60,11 @@ export function eventRows(events: EventLine[]): string[] {
   ]));
 }
 
-/** The fields `keys list` prints (KeyRecord). */
-export function keyRows(keys: { accountId: string; hint: string; created: number; revokedAt: number | null }[]): string[] {
+/** The fields `keys list` prints (KeyRecord; `permissions` already described, '-' for unrestricted kinds). */
+export function keyRows(keys: { accountId: string; kind: string; hint: string; permissions: string; created: number; revokedAt: number | null }[]): string[] {
   return table([
-    ['ACCOUNT', 'KEY', 'CREATED', 'REVOKED'],
-    ...keys.map((k) => [k.accountId, k.hint, formatTime(k.created), k.revokedAt === null ? '-' : formatTime(k.revokedAt)]),
+    ['ACCOUNT', 'KIND', 'KEY', 'PERMISSIONS', 'CREATED', 'REVOKED'],
+    ...keys.map((k) => [k.accountId, k.kind, k.hint, k.permissions, formatTime(k.created), k.revokedAt === null ? '-' : formatTime(k.revokedAt)]),
   ]);
 }
 

@@ -276,6 +276,7 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
     let dataDir: string | undefined;
     let first: { key: string; accountId: string };
     let second: string;
+    let restricted: string;
 
     before(async () => {
       if (usingPostgres()) {
@@ -338,11 +339,36 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
       const r = await runCli(['keys', 'list', '--account', first.accountId], env);
       assertExit(r, 0);
       const lines = r.stdout.trim().split('\n');
-      assert.match(lines[0], /^ACCOUNT +KEY +CREATED +REVOKED$/);
-      assert.equal(lines.length, 3, show(r));
+      assert.match(lines[0], /^ACCOUNT +KIND +KEY +PERMISSIONS +CREATED +REVOKED$/);
+      assert.equal(lines.length, 4, show(r)); // two secret keys and the account's publishable key
       const hint = `${first.key.slice(0, 12)}...${first.key.slice(-4)}`;
-      assert.ok(lines.some((l) => new RegExp(`^${first.accountId}  ${hint.replace(/\./g, '\\.')}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ  -$`).test(l)), show(r));
+      assert.ok(lines.some((l) => new RegExp(`^${first.accountId}  secret +${hint.replace(/\./g, '\\.')} +- +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ  -$`).test(l)), show(r));
+      assert.ok(lines.some((l) => new RegExp(`^${first.accountId}  publishable +pk_test_[0-9a-f]{48} +- `).test(l)), show(r));
       assert.ok(!r.stdout.includes(first.key), 'never the key itself');
+    });
+
+    test('keys create --restricted with permissions, --publishable; listed with their kind and permissions; bad values refused', async () => {
+      const r = await runCli(['keys', 'create', '--restricted', '--account', first.accountId, '--permission', 'customers=read', '--permission', 'payment_intents=write'], env);
+      assertExit(r, 0);
+      restricted = r.stdout.trim();
+      assert.match(restricted, /^rk_test_[A-Za-z0-9]{48}$/);
+      assert.match(r.stderr, /customers=read payment_intents=write/);
+      const pk = await runCli(['keys', 'create', '--publishable', '--account', first.accountId], env);
+      assertExit(pk, 0);
+      assert.match(pk.stdout.trim(), /^pk_test_[A-Za-z0-9]{48}$/);
+      const list = await runCli(['keys', 'list', '--account', first.accountId, '--json'], env);
+      assertExit(list, 0);
+      const rows = list.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(rows.find((k) => k.kind === 'restricted').permissions, { customers: 'read', payment_intents: 'write' });
+      assert.ok(rows.some((k) => k.kind === 'publishable' && k.key_hint === pk.stdout.trim()), 'a publishable key is listed whole');
+      const table = await runCli(['keys', 'list', '--account', first.accountId], env);
+      assert.match(table.stdout, /restricted +rk_test_\w{4}\.\.\.\w{4} +customers=read payment_intents=write /);
+      assertExit(await runCli(['keys', 'create', '--restricted', '--account', first.accountId, '--permission', 'coupons=read'], env), 1,
+        /^oncepay keys create: --permission: unknown resource "coupons"; known: .*\bpayment_intents\b/);
+      assertExit(await runCli(['keys', 'create', '--restricted', '--account', first.accountId, '--permission', 'customers=admin'], env), 1,
+        /^oncepay keys create: --permission: expected <resource>=none\|read\|write/);
+      assertExit(await runCli(['keys', 'create', '--restricted', '--permission', 'customers=read'], env), 1, /^oncepay keys create: --account: a restricted key belongs to an existing account/);
+      assertExit(await runCli(['keys', 'create', '--permission', 'customers=read'], env), 1, /^oncepay keys create: --permission: only for a restricted key/);
     });
 
     test('keys revoke by hint; again by full key says already revoked; unknown hints are refused', async () => {
@@ -364,11 +390,15 @@ describe('oncepay CLI', { concurrency: 2 }, () => {
         assert.equal(revoked.status, 401);
         assert.match(((await revoked.json()) as any).error.message, /Invalid API Key/);
         assert.equal((await as(second)).status, 200);
+        assert.equal((await as(restricted)).status, 200, 'customers=read lists customers');
+        const refused = await fetch(`${srv.url}/v1/customers`, { method: 'POST', headers: { authorization: `Bearer ${restricted}` } });
+        assert.equal(refused.status, 403);
+        assert.match(((await refused.json()) as any).error.message, /'rak_customer_write'/);
         const cli = await runCli(['events', 'list', '--api-key', first.key, '--api-base', srv.url]);
         assertExit(cli, 1, /Invalid API Key provided/);
 
         const hint = `${first.key.slice(0, 12)}...${first.key.slice(-4)}`.replace(/\./g, '\\.');
-        const listedRevoked = new RegExp(`${first.accountId}  ${hint}  \\S+ \\S+  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`);
+        const listedRevoked = new RegExp(`${first.accountId}  secret +${hint} +- +\\S+ \\S+  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ`);
         if (sharedStore()) {
           // Several processes may share PostgreSQL (the embedded one through its server's socket): key commands work while servers run.
           const list = await runCli(['keys', 'list'], env);

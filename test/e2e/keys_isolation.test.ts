@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import type Stripe from 'stripe';
 import { startTestServer, useTestServer } from '../helpers/server.ts';
 import { assertStripeError, send, stripeError } from '../helpers/stripe_errors.ts';
 import { uniqueKey } from '../helpers/unique.ts';
@@ -21,7 +22,7 @@ describe('any-key mode (the default in test mode)', () => {
   test('two made-up keys see disjoint customers, payment intents, events, request logs, keys and endpoints', async () => {
     const keys = [randomKey(), randomKey()];
     const sharedIdempotencyKey = uniqueKey('same-key-both-accounts');
-    const made = [];
+    const made: { key: string; stripe: Stripe; customer: Stripe.Customer; pi: Stripe.PaymentIntent; endpoint: Stripe.WebhookEndpoint }[] = [];
     for (const key of keys) {
       const stripe = server.stripe({ key });
       // A brand-new account: empty.

@@ -60,9 +60,13 @@ describe('line formats', () => {
       '2026-11-18 11:06:40Z  evt_1   payment_intent.succeeded  pi_1   req_1 key="k1"',
       '2026-11-18 11:06:41Z  evt_22  customer.created          cus_1  -',
     ]);
-    assert.deepEqual(keyRows([{ accountId: 'acct_1', hint: 'sk_test_abcd...wxyz', created: T, revokedAt: null }]), [
-      'ACCOUNT  KEY                  CREATED               REVOKED',
-      'acct_1   sk_test_abcd...wxyz  2026-11-18 11:06:40Z  -',
+    assert.deepEqual(keyRows([
+      { accountId: 'acct_1', kind: 'secret', hint: 'sk_test_abcd...wxyz', permissions: '-', created: T, revokedAt: null },
+      { accountId: 'acct_1', kind: 'restricted', hint: 'rk_test_abcd...wxyz', permissions: 'customers=read', created: T, revokedAt: T + 1 },
+    ]), [
+      'ACCOUNT  KIND        KEY                  PERMISSIONS     CREATED               REVOKED',
+      'acct_1   secret      sk_test_abcd...wxyz  -               2026-11-18 11:06:40Z  -',
+      'acct_1   restricted  rk_test_abcd...wxyz  customers=read  2026-11-18 11:06:40Z  2026-11-18 11:06:41Z',
     ]);
     assert.deepEqual(table([]), []);
   });
