@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -103,6 +103,31 @@ function run(cmd: string[], what: string): void {
   if (r.error || r.status !== 0) {
     throw new EmbeddedPostgresUnavailable(`${what} failed: ${(r.error?.message ?? `${r.stderr}${r.stdout}`).trim().split('\n').slice(-3).join(' / ')}`);
   }
+}
+
+/**
+ * A freshly initialised cluster, made once per binary and user in the temp directory and copied
+ * for every new cluster: a copy takes a few milliseconds, initdb half a second of CPU (test
+ * suites start many in-memory servers).
+ */
+function initdbTemplate(bin: Binaries, prefix: string[]): string {
+  const version = readFileSync(join(dirname(dirname(bin.postgres)), '..', 'package.json'), 'utf8').match(/"version":\s*"([^"]+)"/)?.[1] ?? 'unknown';
+  const template = join(tmpdir(), `oncepay-initdb-${version}-${process.getuid?.() ?? 'user'}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  const making = `${template}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  mkdirSync(making, { mode: 0o700 });
+  try {
+    run([...prefix, bin.initdb, '-D', making, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C', '--no-instructions'], 'initdb');
+    try {
+      renameSync(making, template);
+    } catch {
+      // Another process made it meanwhile: theirs is as good.
+      if (!existsSync(join(template, 'PG_VERSION'))) throw new EmbeddedPostgresUnavailable(`cannot keep the initdb template in ${template}`);
+    }
+  } finally {
+    rmSync(making, { recursive: true, force: true });
+  }
+  return template;
 }
 
 /** Unix socket paths are limited to ~107 bytes: a long cluster path gets its socket in the temp directory. */
@@ -196,8 +221,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const cleanup = () => { if (holder) rmSync(holder, { recursive: true, force: true }); };
   try {
     if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
-      mkdirSync(clusterDir, { recursive: true, mode: 0o700 });
-      run([...prefix, bin.initdb, '-D', clusterDir, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C', '--no-instructions'], 'initdb');
+      mkdirSync(dirname(clusterDir), { recursive: true });
+      cpSync(initdbTemplate(bin, prefix), clusterDir, { recursive: true });
     } else {
       await stopLeftover(clusterDir);
     }
