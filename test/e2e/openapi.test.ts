@@ -444,6 +444,9 @@ describe('every route, once, through the server: all answers conform', () => {
     assert.equal(inspected.json.state, 'finished');
 
     for (const path of ['/healthz', '/readyz']) assert.equal((await rawRequest(s, 'GET', path, { key: null })).status, 200);
+    // The test-mode reset, on an account of its own (a made-up key: any-key mode), so the tour's stays.
+    const reset = await rawRequest(s, 'POST', '/v1/test_helpers/reset', { key: `sk_test_tour_reset_${Date.now().toString(36)}`, body: '' });
+    assert.equal(reset.status, 200, reset.text);
 
     // Every route answered 200 at least once, and everything conforms (close() checks again).
     const ok = new Set(s.responses.filter((r) => r.status === 200).map((r) => `${r.method} ${r.route}`));
