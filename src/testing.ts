@@ -132,7 +132,8 @@ export type ParentMessage = { type: 'start'; settings: ServerSettings } | { type
 
 /** A server in a child process of its own, spoken to over the IPC channel. */
 async function startChild(settings: ServerSettings): Promise<ServerHandle> {
-  const child = fork(new URL('../testing/child.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // None of this process's Node options (--test, --inspect, --input-type, ...): the entry loads tsx itself.
+  const child = fork(new URL('../testing/child.js', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = once(async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -86,6 +86,26 @@ test('two servers at once, each on its own port; a port that is taken is a clear
   }
 });
 
+test('a child-process server ends when the test process that started it is killed', async () => {
+  const entry = new URL('../../testing/index.js', import.meta.url).href;
+  const script = `const { startOncepay } = await import(${JSON.stringify(entry)});
+    const o = await startOncepay({ process: 'child' });
+    console.log(o.url);
+    setInterval(() => {}, 1000);`;
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let out = '';
+    parent.stdout.on('data', (c) => { out += c; if (out.includes('\n')) resolveUrl(out.trim()); });
+    parent.on('exit', (code) => reject(new Error(`the parent exited first (${code})`)));
+  });
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  parent.kill('SIGKILL');
+  // The child notices its IPC channel close and stops: poll until its port refuses (a deadline, not a speed check).
+  for (let i = 0; i < 300 && !(await refused(url)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await refused(url), 'the child server outlived its parent by 30 s');
+});
+
 test('bad options are refused by name', async () => {
   await assert.rejects(startOncepay({ process: 'thread' as never }), /process must be 'same' or 'child'/);
   await assert.rejects(startOncepay({ port: 70000 }), /port must be a whole number from 0 to 65535/);
