@@ -72,13 +72,14 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     scheduleMs: config.webhookScheduleMs ?? DEFAULT_SCHEDULE_MS, timeoutMs: config.webhookTimeoutMs,
     leaseMs: config.webhookLeaseMs, disableAfterMs: config.webhookDisableAfterMs, batch: 32, policy, logger,
     onAttempt: (a) => metrics.webhookAttempts.inc({ outcome: a.outcome }),
+    onClaim: () => metrics.webhookClaims.inc(),
   });
   const faults = opts.faults ?? parseFaults(config.faults);
   // The billing run executes commands through the engine whose commands (a test clock advance)
   // drive the billing run: the engine's deps reach it through this late-bound port.
   let billing: BillingRun | undefined;
   const engine = new IdempotencyEngine<BillingDeps>(db, {
-    lockTimeoutMs: config.lockTimeoutMs, faults, onCommit: () => dispatcher.wake(),
+    lockTimeoutMs: config.lockTimeoutMs, faults, onCommit: (q) => dispatcher.committed(q),
     onEvent: (event) => metrics.idempotency.inc({ event }),
     deps: {
       processor, purposes: paymentPurposes, customerBilling, expander,

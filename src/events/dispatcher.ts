@@ -31,6 +31,8 @@ import { signedHeaders } from './signing.ts';
 import { resolvedRefusal, type UrlPolicy } from './url_safety.ts';
 import { emitEvent, systemSource } from './outbox.ts';
 import { wireJson } from '../schema/wire_json.ts';
+import { commitNotes, noteEndpointsChanged } from './commit_notes.ts';
+import { EndpointInterest } from './endpoint_interest.ts';
 
 export interface DispatcherOptions {
   /** Delays before each retry, in order; the delivery fails after the last. */
@@ -44,6 +46,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Called after every attempt (metrics, tests). */
   onAttempt?: (a: DeliveryAttempt) => void;
+  /** Called for every claim statement (metrics: claims per request). */
+  onClaim?: () => void;
 }
 
 /** Stripe-like: exponential from 1 minute, capped at 12 hours, about three days in all. */
@@ -76,68 +80,126 @@ export const withJitter = (ms: number, random = Math.random) => Math.round(ms * 
 
 export class WebhookDispatcher {
   private stopped = true;
-  private waiting = new Set<() => void>();
-  private woken = false;
-  private loops: Promise<void>[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private concurrency = 4;
+  /** The claim statement in flight: there is never more than one. */
+  private claiming: Promise<void> | undefined;
+  /** A wake came while a claim was in flight or every sender was busy: claim again once possible. */
+  private again = false;
+  /** Claimed batches being sent. */
+  private sending = new Set<Promise<void>>();
+  /** Wakes so far: a delivery that commits while an earlier one of its object is in flight is not claimable yet. */
+  private wakes = 0;
+  private readonly interest: EndpointInterest;
   /** Successes waiting for the write in flight (see recordDelivered). */
   private delivered: Success[] = [];
   private writingDelivered = false;
 
-  constructor(private readonly db: Db, private readonly opts: DispatcherOptions) {}
+  constructor(private readonly db: Db, private readonly opts: DispatcherOptions) {
+    this.interest = new EndpointInterest(db);
+  }
 
   /**
-   * Runs `concurrency` claim-and-send loops. Each polls every intervalMs, and runs again at once
-   * when woken (a phase committed in this process) or when its batch was full.
+   * Polls every intervalMs (deliveries other processes wrote, retries coming due), claims at once
+   * when woken, and again at once while claims come back full. One claim statement at a time;
+   * up to `concurrency` claimed batches are sent at once.
    */
   start(intervalMs: number, concurrency = 4): void {
     this.stopped = false;
-    for (let i = 0; i < concurrency; i++) this.loops.push(this.loop(intervalMs));
+    this.concurrency = concurrency;
+    this.timer = setInterval(() => this.wake(), intervalMs);
+    this.wake();
   }
 
-  private async loop(intervalMs: number): Promise<void> {
-    while (!this.stopped) {
-      this.woken = false;
-      let n = 0;
-      try {
-        n = await this.runOnce();
-      } catch (err) {
-        this.opts.logger.warn({ err }, 'webhook dispatch pass failed');
-      }
-      if (n < this.opts.batch && !this.woken && !this.stopped) {
-        await new Promise<void>((resolve) => {
-          const done = () => { clearTimeout(timer); this.waiting.delete(done); resolve(); };
-          const timer = setTimeout(done, intervalMs);
-          this.waiting.add(done);
-        });
+  /**
+   * A transaction committed in this process: wakes the dispatcher when it may have written
+   * deliveries (commit notes: a redelivery, or events of a type an enabled endpoint of their
+   * account wants), and not otherwise.
+   */
+  committed(q: Tx): void {
+    const notes = commitNotes(q);
+    if (!notes) return;
+    for (const account of notes.endpointsChanged) this.interest.forget(account);
+    if (notes.deliveries) return this.wake();
+    for (const [account, types] of notes.events) {
+      const wanted = this.interest.wants(account, types);
+      if (wanted) return this.wake();
+      if (wanted === undefined) {
+        // Not known yet (or forgotten meanwhile): read the account's endpoints, then decide.
+        this.interest.load(account).then(
+          () => { if (this.interest.wants(account, types) !== false) this.wake(); },
+          () => this.wake(),
+        );
       }
     }
   }
 
+  /** Claims now, or right after the claim in flight (wakes meanwhile coalesce into one claim). */
   wake(): void {
-    this.woken = true;
-    for (const done of [...this.waiting]) done();
+    if (this.stopped) return;
+    this.wakes++;
+    if (this.claiming || this.sending.size >= this.concurrency) {
+      this.again = true;
+      return;
+    }
+    this.again = false;
+    this.claiming = this.claimAndSend().finally(() => {
+      this.claiming = undefined;
+      if (this.again) this.wake();
+    });
+  }
+
+  private async claimAndSend(): Promise<void> {
+    const wakes = this.wakes;
+    let claimed: Claimed[];
+    try {
+      claimed = await this.claim();
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'webhook dispatch pass failed');
+      return;
+    }
+    if (claimed.length === 0) return;
+    // A full batch: more may be due.
+    if (claimed.length >= this.opts.batch) this.again = true;
+    const batch: Promise<void> = this.sendAll(claimed, wakes)
+      .catch((err) => { this.opts.logger.warn({ err }, 'webhook dispatch pass failed'); })
+      .finally(() => {
+        this.sending.delete(batch);
+        if (this.again) this.wake();
+      });
+    this.sending.add(batch);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake();
-    await Promise.all(this.loops);
-    this.loops = [];
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.claiming;
+    await Promise.all([...this.sending]);
+    this.again = false;
   }
 
   /** Claims due deliveries and sends them, recording each outcome as soon as it is known; returns how many were claimed. */
   async runOnce(): Promise<number> {
+    const wakes = this.wakes;
     const claimed = await this.claim();
+    await this.sendAll(claimed, wakes);
+    return claimed.length;
+  }
+
+  /** Sends a claim's deliveries; `wakes` is the wake count when it was claimed. */
+  private async sendAll(claimed: Claimed[], wakes: number): Promise<void> {
     await Promise.all(claimed.map(async (c) => {
       const attempt = await this.send(c);
       if (!attempt) return;
       if (attempt.outcome === 'delivered') await this.recordDelivered(c, attempt);
       else await this.recordFailure(c, attempt);
       this.opts.onAttempt?.(attempt);
-      // The next event of this object is now due: claim it without waiting for the poll.
-      if (c.queued_behind && attempt.outcome === 'delivered') this.wake();
+      // The next event of this object is now due: claim it without waiting for the poll. Known
+      // at the claim (queued_behind), or maybe committed since (any wake since the claim: a claim
+      // meanwhile found it behind this one).
+      if (attempt.outcome === 'delivered' && (c.queued_behind || this.wakes > wakes)) this.wake();
     }));
-    return claimed.length;
   }
 
   /**
@@ -146,6 +208,7 @@ export class WebhookDispatcher {
    * attempts as `pending`, with ids drawn here.
    */
   private async claim(): Promise<Claimed[]> {
+    this.opts.onClaim?.();
     const lease = randomId(16);
     const ids = Array.from({ length: this.opts.batch }, () => newId('wha'));
     const { rows } = await this.db.query<Omit<Claimed, 'attempt'> & { attempt_id: string; attempt_created: number }>(
@@ -254,7 +317,9 @@ export class WebhookDispatcher {
     // This outcome is the (attempts + 1)-th counted one; the schedule's delay after it is at index attempts.
     const delay = c.attempts >= this.opts.scheduleMs.length ? undefined : withJitter(this.opts.scheduleMs[c.attempts]);
     if (delay !== undefined) attempt.next_retry_at = nowSeconds() + Math.ceil(delay / 1000);
+    let committed: Tx | undefined;
     await this.db.tx(async (q) => {
+      committed = q;
       // Lock order: the endpoint row first, then delivery rows (as delete and disabling do), so
       // concurrent failures to one endpoint queue up instead of deadlocking.
       const { rows } = await q.query<{ data: WebhookEndpoint; failing_for_ms: number | null }>(
@@ -276,11 +341,13 @@ export class WebhookDispatcher {
       if (endpoint && endpoint.status === 'enabled' && (rows[0].failing_for_ms ?? 0) >= this.opts.disableAfterMs) {
         const disabled = { ...endpoint, status: 'disabled' as const };
         webhookEndpoints.update(q, c.account_id, disabled);
+        noteEndpointsChanged(q, c.account_id);
         q.write(`UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND endpoint_id = $2 AND status = 'pending'`, [c.account_id, c.endpoint_id]);
         emitEvent(q, systemSource(c.account_id), 'webhook_endpoint.disabled', disabled, { status: 'enabled' });
         this.opts.logger.warn({ account: c.account_id, endpoint: c.endpoint_id }, 'webhook endpoint disabled after failing continuously');
       }
     });
+    if (committed) this.committed(committed);
   }
 }
 

@@ -13,6 +13,7 @@ import { API_VERSION, events, webhookEndpoints, type EndpointSecret, type Webhoo
 import { ENDPOINT_EVENT_TYPES, isEndpointEventType } from './types.ts';
 import { newWebhookSecret } from './signing.ts';
 import { urlRefusal, type UrlPolicy } from './url_safety.ts';
+import { noteDeliveries, noteEndpointsChanged } from './commit_notes.ts';
 
 const eventTypeList = (): Schema<string[]> => {
   const list = array(string({ max: 100 }), { max: 100 });
@@ -108,6 +109,7 @@ export const createEndpoint: Command<ParsedObject<typeof createEndpointParams.sh
     };
     const secret = newWebhookSecret();
     webhookEndpoints.insert(q, ctx.accountId, endpoint, { secrets: JSON.stringify([{ secret, expires_at: null }]) });
+    noteEndpointsChanged(q, ctx.accountId);
     return { status: 200, body: { ...endpoint, secret } };
   }),
 };
@@ -122,6 +124,7 @@ export const updateEndpoint: Command<ParsedObject<typeof updateEndpointParams.sh
     if (p.metadata !== undefined) e.metadata = applyMetadata(e.metadata, p.metadata);
     if (p.disabled !== undefined) e.status = p.disabled ? 'disabled' : 'enabled';
     webhookEndpoints.update(q, ctx.accountId, e, p.disabled === false ? { failing_since: null } : {});
+    noteEndpointsChanged(q, ctx.accountId);
     return { status: 200, body: e };
   }),
 };
@@ -131,6 +134,7 @@ export const deleteEndpoint: Command<ParsedObject<typeof deleteEndpointParams.sh
   run: (ctx, p) => ctx.finish('delete', async (q) => {
     const e = await liveEndpoint(q, ctx.accountId, p.webhook_endpoint, { forUpdate: true });
     webhookEndpoints.update(q, ctx.accountId, { ...e, deleted: true });
+    noteEndpointsChanged(q, ctx.accountId);
     q.write(`UPDATE webhook_deliveries SET status = 'canceled' WHERE account_id = $1 AND endpoint_id = $2 AND status = 'pending'`, [ctx.accountId, e.id]);
     return { status: 200, body: { id: e.id, object: 'webhook_endpoint', deleted: true } };
   }),
@@ -174,6 +178,7 @@ export const redeliverEvent: Command<ParsedObject<typeof redeliverParams.shape>>
          ON CONFLICT (account_id, event_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = now()`,
         [ctx.accountId, event.id, endpointId]);
     }
+    if (endpointIds.length > 0) noteDeliveries(q);
     return { status: 200, body: { ...event, pending_webhooks: endpointIds.length } };
   }),
 };

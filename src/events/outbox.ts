@@ -8,6 +8,7 @@ import type { Tx } from '../store/db.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { API_VERSION, events, type StripeEvent } from './event_objects.ts';
 import type { ObjectTable, StoredObject } from '../store/object_table.ts';
+import { noteEvent } from './commit_notes.ts';
 
 /** Who caused an event: a request (its id and, when the client sent one, its key) or the system (nulls). */
 export interface EventSource {
@@ -55,6 +56,7 @@ export function emitEvent(
         AND (enabled_events ? '*' OR enabled_events ? $3)`,
     [source.accountId, event.id, type, objectId(object)],
   );
+  noteEvent(q, source.accountId, type);
   return event;
 }
 

@@ -92,8 +92,8 @@ export interface EngineOptions<D> {
   faults?: FaultHook;
   /** Called with each resumed or completed-in-background key, for metrics and logs. */
   onEvent?: (event: 'resumed' | 'completed_in_background' | 'replayed' | 'conflict', key: string) => void;
-  /** Called after every committed phase (the webhook dispatcher wakes up on it). */
-  onCommit?: () => void;
+  /** Called after every committed phase with its transaction (the webhook dispatcher reads its commit notes). */
+  onCommit?: (q: Tx) => void;
 }
 
 interface KeyRow {
@@ -354,7 +354,7 @@ class Run<D> implements CommandContext<D> {
   constructor(
     private readonly db: Db,
     private readonly faults: FaultHook,
-    private readonly onCommit: (() => void) | undefined,
+    private readonly onCommit: ((q: Tx) => void) | undefined,
     readonly deps: D,
     private readonly command: Command<unknown, D>,
     private readonly id: RunIdentity,
@@ -479,14 +479,16 @@ class Run<D> implements CommandContext<D> {
     this.claimedToken = undefined;
     try {
       const first = this.onFirstPhase;
+      let committed: Tx | undefined;
       const result = await this.db.tx(async (q) => {
+        committed = q;
         first?.(q);
         return fn(q);
       });
       this.onFirstPhase = undefined;
       if (this.claimedToken) this.token = this.claimedToken;
       this.pending = {};
-      this.onCommit?.();
+      if (committed) this.onCommit?.(committed);
       return result;
     } catch (err) {
       if (this.token === undefined && isUniqueViolation(err, 'idempotency_keys_pkey')) throw new KeyTaken();

@@ -12,6 +12,7 @@ export class Metrics {
   readonly latency: Histogram<'method' | 'route'>;
   readonly idempotency: Counter<'event'>;
   readonly webhookAttempts: Counter<'outcome'>;
+  readonly webhookClaims: Counter;
   readonly requestLogsDropped: Counter;
 
   constructor(db: Db, opts: { lockTimeoutMs: number }) {
@@ -33,6 +34,9 @@ export class Metrics {
     this.webhookAttempts = new Counter({
       name: 'oncepay_webhook_delivery_attempts_total', help: 'Webhook delivery attempts by outcome (delivered, failed, refused).',
       labelNames: ['outcome'], registers,
+    });
+    this.webhookClaims = new Counter({
+      name: 'oncepay_webhook_claims_total', help: 'Claim statements the webhook dispatcher ran (after commits that wrote deliveries, polls, full batches).', registers,
     });
     this.requestLogsDropped = new Counter({
       name: 'oncepay_request_logs_dropped_total', help: 'Request logs that could not be written (database refused them or the buffer was full).', registers,
