@@ -9,7 +9,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +153,32 @@ test('installed from its tarball into another project (plain node --test, the pr
     assert.match(ok.output, /^# pass 2$/m);
     // Nothing written beside the project: the server kept its data in memory.
     assert.deepEqual(readdirSync(dir).filter((f) => !['node_modules', 'package.json', 'package-lock.json', 'payments.test.mjs', tarball].includes(f)), []);
+
+    // A TypeScript project type-checks its use with its own settings (the declarations stand alone).
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+      files: ['typed.ts'],
+    }));
+    writeFileSync(join(dir, 'typed.ts'), [
+      "import { startOncepay, type RunningOncepay } from 'oncepay/testing';",
+      "const oncepay: RunningOncepay = await startOncepay({ process: 'child', port: 0, logLevel: 'silent' });",
+      "const customer = await oncepay.stripe.customers.create({ email: 'ada@example.com' });",
+      'const id: string = customer.id;',
+      'export { id };',
+    ].join('\n'));
+    const typed = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir });
+    assert.equal(typed.code, 0, typed.output);
+    writeFileSync(join(dir, 'typed.ts'), "import { startOncepay } from 'oncepay/testing';\nawait startOncepay({ port: 'any' });\nexport {};\n");
+    const mistyped = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir });
+    assert.notEqual(mistyped.code, 0, 'a wrong option type passes the type check');
+    assert.match(mistyped.output, /typed\.ts\(2,22\): error TS2322/);
+
+    // Without the stripe package: a clear error saying what to install.
+    renameSync(join(dir, 'node_modules', 'stripe'), join(dir, 'node_modules', 'stripe.off'));
+    const script = "import { startOncepay } from 'oncepay/testing'; await startOncepay();";
+    const missing = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.output, /startOncepay needs the official 'stripe' package for its client: install it \(npm install --save-dev stripe\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
