@@ -14,47 +14,16 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import type StripeType from 'stripe';
 import { loadConfig, type Config } from './config.ts';
 import { createOncepay } from './server.ts';
 import { createAccount } from './accounts/keys.ts';
 
-type StripeConstructor = new (key: string, config?: Record<string, unknown>) => StripeType;
+// The public types live in the declarations a consumer's TypeScript reads (testing/index.d.ts):
+// one statement of them, which this implementation is checked against.
+import type { OncepayAccount, RunningOncepay, StartOncepayOptions } from '../testing/index.js';
 
-export interface StartOncepayOptions {
-  /** `'same'` (default): in this process. `'child'`: in a child process of its own, killed by stop(). */
-  process?: 'same' | 'child';
-  /** Listening port on 127.0.0.1; 0 (default) picks a free one. */
-  port?: number;
-  /** The server's pino log level (JSON lines on stdout); default `silent`. */
-  logLevel?: string;
-  /** A PostgreSQL URL to use instead of the in-memory database (each start still gets a fresh account). */
-  databaseUrl?: string;
-  /** Other settings, by their environment names (`{ ONCEPAY_RATE_LIMIT: '0' }`; see the README's Configuration). */
-  env?: Record<string, string>;
-  /** The `stripe` class to build clients with; default: the `stripe` package installed for the caller. */
-  Stripe?: StripeConstructor;
-  /** Extra options for the returned clients (`maxNetworkRetries`, `timeout`, ...). */
-  stripeConfig?: Record<string, unknown>;
-}
-
-export interface OncepayAccount {
-  /** A secret key (`sk_test_...`) of this account. */
-  key: string;
-  accountId: string;
-  /** An official client using that key, pointed at the server. */
-  stripe: StripeType;
-}
-
-export interface RunningOncepay extends OncepayAccount {
-  /** `http://127.0.0.1:<port>` */
-  url: string;
-  port: number;
-  /** Another fresh, empty account on the same server (each test its own). */
-  newAccount(): Promise<OncepayAccount>;
-  /** Stops the server (a child process is killed and awaited) and frees its database. Safe to call twice. */
-  stop(): Promise<void>;
-}
+export type { OncepayAccount, RunningOncepay, StartOncepayOptions };
+type StripeConstructor = NonNullable<StartOncepayOptions['Stripe']>;
 
 /** What the server side of both modes answers: where it listens, and fresh accounts on demand. */
 export interface ServerHandle {

@@ -1,6 +1,6 @@
 // Types of `oncepay/testing`, self-contained so a TypeScript project checks them with its own
-// settings (the implementation, and what each option does: src/testing.ts; the README's "Use it
-// in your test suite"). test/unit/testing_types.test.ts keeps them equal to the implementation's.
+// settings (guide: the README's "Use it in your test suite"). The implementation, src/testing.ts,
+// uses these types; test/unit/testing_types.test.ts checks its startOncepay against the declared one.
 import type Stripe from 'stripe';
 
 export interface StartOncepayOptions {

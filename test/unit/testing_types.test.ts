@@ -1,7 +1,8 @@
 /**
- * testing/index.d.ts (the types a TypeScript project sees for `oncepay/testing`) states the same
- * types as the implementation in src/testing.ts: checked by the compiler in both directions
- * (`npm run typecheck`, which .ci/run runs); the test below makes the file a test.
+ * testing/index.d.ts (the types a TypeScript project sees for `oncepay/testing`, and the ones
+ * src/testing.ts itself uses) declares the startOncepay that src/testing.ts implements: checked
+ * by the compiler in both directions (`npm run typecheck`, which .ci/run runs); the test below
+ * makes the file a test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,14 +10,9 @@ import type * as Declared from '../../testing/index.js';
 import * as implemented from '../../src/testing.ts';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const checks: [
-  Same<Declared.StartOncepayOptions, implemented.StartOncepayOptions>,
-  Same<Declared.OncepayAccount, implemented.OncepayAccount>,
-  Same<Declared.RunningOncepay, implemented.RunningOncepay>,
-  Same<typeof Declared.startOncepay, typeof implemented.startOncepay>,
-] = [true, true, true, true];
+const same: Same<typeof Declared.startOncepay, typeof implemented.startOncepay> = true;
 
-test('the declared types of oncepay/testing are the implementation\'s', () => {
-  assert.deepEqual(checks, [true, true, true, true]);
+test('the declared startOncepay is the implemented one', () => {
+  assert.equal(same, true);
   assert.equal(typeof implemented.startOncepay, 'function');
 });
