@@ -106,6 +106,26 @@ test('a child-process server ends when the test process that started it is kille
   assert.ok(await refused(url), 'the child server outlived its parent by 30 s');
 });
 
+test('databaseUrl: a PostgreSQL database instead of memory, a fresh account on it', { skip: !process.env.DATABASE_URL && 'DATABASE_URL is not set' }, async () => {
+  const oncepay = await startOncepay({ databaseUrl: process.env.DATABASE_URL, process: 'child' });
+  let customerId: string;
+  try {
+    customerId = (await oncepay.stripe.customers.create({ email: 'pg@example.com' })).id;
+    assert.deepEqual((await oncepay.stripe.customers.list()).data.map((c) => c.id), [customerId]);
+  } finally {
+    await oncepay.stop();
+  }
+  // Kept in that database: a second server on it knows the first account's key and customer.
+  const again = await startOncepay({ databaseUrl: process.env.DATABASE_URL });
+  try {
+    const found = await fetch(`${again.url}/v1/customers/${customerId}`, { headers: { authorization: `Bearer ${oncepay.key}` } });
+    assert.equal(found.status, 200);
+    assert.deepEqual((await again.stripe.customers.list()).data, []);
+  } finally {
+    await again.stop();
+  }
+});
+
 test('bad options are refused by name', async () => {
   await assert.rejects(startOncepay({ process: 'thread' as never }), /process must be 'same' or 'child'/);
   await assert.rejects(startOncepay({ port: 70000 }), /port must be a whole number from 0 to 65535/);
