@@ -67,6 +67,51 @@ function intFrom(value: string | undefined, name: string, fallback: number): num
 /** What a secret key looks like (ONCEPAY_SECRET_KEY, and any-key mode's keys). */
 export const SECRET_KEY_PATTERN = /^sk_test_[A-Za-z0-9_]{8,200}$/;
 
+/** A TCP port: 0 (any free port) to 65535. */
+function portFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return 4242;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || n > 65535) throw new Error(`PORT: expected a port number from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+/** DATABASE_URL: a postgres:// or postgresql:// URL, or unset (the embedded database). Never echoes a password. */
+function databaseUrlFrom(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const example = 'postgres://user:password@127.0.0.1:5432/oncepay';
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(value)?.[1];
+  if (!scheme) throw new Error(`DATABASE_URL: expected a PostgreSQL URL such as ${example} (or unset for the embedded database), got "${value.length > 40 ? `${value.slice(0, 40)}...` : value}"`);
+  if (!['postgres', 'postgresql'].includes(scheme.toLowerCase())) {
+    throw new Error(`DATABASE_URL: Oncepay stores its data in PostgreSQL only: expected a postgres:// or postgresql:// URL such as ${example}, got a ${scheme}:// URL`);
+  }
+  try {
+    new URL(value);
+  } catch {
+    throw new Error(`DATABASE_URL: not a valid URL (expected one such as ${example}; special characters in the password must be percent-encoded)`);
+  }
+  return value;
+}
+
+/** pino's levels, and silent. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function logLevelFrom(value: string | undefined): string {
+  if (!value) return 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new Error(`ONCEPAY_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  return value;
+}
+
+/** A bad key named by its position and its first characters only (a secret is never printed whole). */
+function parseSecretKeys(value: string | undefined): string[] {
+  const keys = (value ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  keys.forEach((k, i) => {
+    if (SECRET_KEY_PATTERN.test(k)) return;
+    const which = keys.length > 1 ? `key ${i + 1} of ${keys.length}` : 'the key';
+    throw new Error(`ONCEPAY_SECRET_KEY: ${which} ("${k.slice(0, Math.min(8, Math.floor(k.length / 2)))}...", ${k.length} characters) does not look like sk_test_ followed by 8 to 200 letters, digits or underscores`);
+  });
+  return keys;
+}
+
 function boolFrom(value: string | undefined, name: string, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;
   if (value === 'true') return true;
@@ -87,12 +132,7 @@ function parseEmbedded(value: string | undefined): Config['embedded'] {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const keys = (env.ONCEPAY_SECRET_KEY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
-  for (const k of keys) {
-    if (!SECRET_KEY_PATTERN.test(k)) {
-      throw new Error('ONCEPAY_SECRET_KEY: each key must look like sk_test_ followed by at least 8 letters, digits or underscores');
-    }
-  }
+  const keys = parseSecretKeys(env.ONCEPAY_SECRET_KEY);
   const webhookTimeoutMs = parseDuration(env.ONCEPAY_WEBHOOK_TIMEOUT || '10s', 'ONCEPAY_WEBHOOK_TIMEOUT');
   const webhookLeaseMs = env.ONCEPAY_WEBHOOK_LEASE
     ? parseDuration(env.ONCEPAY_WEBHOOK_LEASE, 'ONCEPAY_WEBHOOK_LEASE') : Math.max(webhookTimeoutMs * 3, 30_000);
@@ -100,9 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`ONCEPAY_WEBHOOK_LEASE: expected a duration longer than ONCEPAY_WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms), got ${webhookLeaseMs} ms`);
   }
   return {
-    port: intFrom(env.PORT, 'PORT', 4242),
+    port: portFrom(env.PORT),
     host: env.HOST || '127.0.0.1',
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl: databaseUrlFrom(env.DATABASE_URL),
     dataDir: env.ONCEPAY_DATA_DIR || './.oncepay/data',
     embedded: parseEmbedded(env.ONCEPAY_EMBEDDED),
     secretKeys: keys,
@@ -111,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     completerIntervalMs: parseDuration(env.ONCEPAY_COMPLETER_INTERVAL || '2s', 'ONCEPAY_COMPLETER_INTERVAL'),
     reaperIntervalMs: parseDuration(env.ONCEPAY_REAPER_INTERVAL || '10m', 'ONCEPAY_REAPER_INTERVAL'),
     poolSize: intFrom(env.ONCEPAY_DB_POOL_SIZE, 'ONCEPAY_DB_POOL_SIZE', 20),
-    logLevel: env.ONCEPAY_LOG_LEVEL || 'info',
+    logLevel: logLevelFrom(env.ONCEPAY_LOG_LEVEL),
     faults: env.ONCEPAY_TEST_FAULTS || undefined,
     production: parseMode(env.ONCEPAY_ENV),
     acceptAnyKey: boolFrom(env.ONCEPAY_ACCEPT_ANY_KEY, 'ONCEPAY_ACCEPT_ANY_KEY', !parseMode(env.ONCEPAY_ENV)),

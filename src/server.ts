@@ -14,7 +14,7 @@ import { BillingRun } from './billing/billing_run.ts';
 import type { BillingDeps } from './billing/billing_deps.ts';
 import { customerBilling, paymentPurposes } from './billing/payment_ports.ts';
 import { expander } from './api/expansion.ts';
-import { KeyResolver, countKeys, createAccount, ensureKeys } from './accounts/keys.ts';
+import { KeyResolver, ensureKeys } from './accounts/keys.ts';
 import { buildApp } from './http/app.ts';
 import { parseFaults, type FaultHook } from './faults.ts';
 import type { Processor } from './processor/types.ts';
@@ -43,8 +43,6 @@ export interface Oncepay {
   requestLogs: RequestLogWriter;
   metrics: Metrics;
   logger: Logger;
-  /** Set when this start created the first account: the key is shown once. */
-  firstKey?: string;
   /**
    * Graceful stop: refuse new requests, let in-flight ones finish for up to `timeoutMs`, then
    * release the locks of any still running and cut their connections; stop the workers, write
@@ -61,10 +59,6 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   }));
   await migrate(db);
   await ensureKeys(db, config.secretKeys);
-  let firstKey: string | undefined;
-  if (config.secretKeys.length === 0 && (await countKeys(db)) === 0) {
-    firstKey = (await createAccount(db)).key;
-  }
   const processor = new TestAcquirer(db);
   const policy: UrlPolicy = { production: config.production, allow: config.webhookAllowedHosts };
   const metrics = new Metrics(db, { lockTimeoutMs: config.lockTimeoutMs });
@@ -140,7 +134,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     if (!opts.db) await db.close();
   };
   return {
-    app, db, engine, processor, completer, reaper, billingLoop, billing, dispatcher, requestLogs, metrics, logger, firstKey,
+    app, db, engine, processor, completer, reaper, billingLoop, billing, dispatcher, requestLogs, metrics, logger,
     close: (o = {}) => (closed ??= close(o.timeoutMs ?? config.shutdownTimeoutMs)),
   };
 }

@@ -8,9 +8,14 @@ export interface ApiOptions {
   apiBase?: string;
 }
 
-/** The API address when --api-base is not given. */
+/**
+ * The API address when --api-base is not given: ONCEPAY_API_BASE, else where `oncepay serve`
+ * listens with the same HOST and PORT (a wildcard address is reached on loopback).
+ */
 export function defaultApiBase(env: NodeJS.ProcessEnv = process.env): string {
-  return env.ONCEPAY_API_BASE || `http://127.0.0.1:${env.PORT || '4242'}`;
+  if (env.ONCEPAY_API_BASE) return env.ONCEPAY_API_BASE;
+  const host = !env.HOST || env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST === '::' ? '::1' : env.HOST;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT || '4242'}`;
 }
 
 export function parseApiBase(value: string): string {
@@ -27,7 +32,7 @@ export function parseApiBase(value: string): string {
 export function addApiOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--api-key <key>', 'secret key to use (default: $ONCEPAY_API_KEY, then $STRIPE_API_KEY; prefer the variables: options show in `ps`)'))
-    .addOption(new Option('--api-base <url>', 'address of the Oncepay API (default: $ONCEPAY_API_BASE, else http://127.0.0.1:$PORT with PORT 4242)')
+    .addOption(new Option('--api-base <url>', 'address of the Oncepay API (default: $ONCEPAY_API_BASE, else http://$HOST:$PORT as the server listens, 127.0.0.1:4242 by default)')
       .argParser(parseApiBase));
 }
 

@@ -11,6 +11,7 @@ import { CLI_VERSION } from './api_client.ts';
 import { CliError, errorMessage } from './errors.ts';
 import { SUPPORTED_EVENTS } from './commands/trigger.ts';
 import { OUTCOMES } from './commands/logs.ts';
+import { stopWithLauncher } from './parent_watch.ts';
 
 const fullName = (cmd: Command): string => {
   const names: string[] = [];
@@ -45,7 +46,8 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .addHelpText('after', `
 Commands that call the API take --api-key (default $ONCEPAY_API_KEY, then $STRIPE_API_KEY) and
---api-base (default $ONCEPAY_API_BASE, else http://127.0.0.1:$PORT, PORT defaulting to 4242).
+--api-base (default $ONCEPAY_API_BASE, else the server's own address: http://$HOST:$PORT, with
+HOST 127.0.0.1 (0.0.0.0 and :: reached on loopback) and PORT 4242 as the server defaults them).
 Run \`oncepay <command> --help\` for the details of one command.`);
 
   program.command('serve')
@@ -87,6 +89,16 @@ Run \`oncepay <command> --help\` for the details of one command.`);
     .action(async (opts: { account?: string; json?: boolean }) => {
       const { keysList } = await import('./commands/keys.ts');
       await keysList(opts);
+    });
+  keys.command('first')
+    .description('print again the secret key the first start created and printed (kept in the embedded data directory)')
+    .addHelpText('after', `
+The first start without ONCEPAY_SECRET_KEY creates a test-mode account and keeps its key in
+ONCEPAY_DATA_DIR/first_key.json (mode 0600). This reads that file: it works while the server
+runs. On PostgreSQL (DATABASE_URL) and in memory the key is not kept: the command says so.`)
+    .action(async () => {
+      const { keysFirst } = await import('./commands/keys_first.ts');
+      keysFirst();
     });
   keys.command('revoke')
     .description('revoke a key, given in full or by its hint as `keys list` shows it')
@@ -185,6 +197,7 @@ export async function main(argv: string[]): Promise<number> {
     program.outputHelp();
     return 0;
   }
+  stopWithLauncher();
   let active = 'oncepay';
   program.hook('preAction', (_this, actionCommand) => { active = fullName(actionCommand); });
   // A closed pipe (`oncepay events list | head -1`) is not an error.
