@@ -36,24 +36,7 @@ export async function serve(opts: { inMemory?: boolean } = {}): Promise<void> {
   const { describeStore } = await import('../local_db.ts');
   const oncepay = await createOncepay(config);
   const { app, logger } = oncepay;
-  try {
-    await app.listen({ port: config.port, host: config.host });
-  } catch (err) {
-    await oncepay.close({ timeoutMs: 0 }).catch(() => {});
-    const message = describeListenError(err, config.host, config.port);
-    throw message ? new CliError(message) : err;
-  }
-  const port = (app.server.address() as AddressInfo).port;
-  const where = describeStore(config, oncepay.db);
-  process.stdout.write(`Oncepay listening on http://${config.host}:${port} (${where})\n`);
-  const first = await createFirstAccount(oncepay, config, onDisk);
-  if (first) {
-    const again = first.keptIn
-      ? `It is kept in ${first.keptIn} (readable by you only): \`oncepay keys first\` prints it again.`
-      : 'It is not kept anywhere (the database stores keys hashed): note it now, or make another with `oncepay keys create`.';
-    process.stdout.write(`\nCreated a test-mode account (${first.accountId}). Its secret key:\n\n  ${first.key}\n\n${again}\n` +
-      `Use it with the official client: new Stripe(key, { host: '${config.host}', port: ${port}, protocol: 'http' })\n\n`);
-  }
+  // From here on a signal closes what was opened (the embedded PostgreSQL, an in-memory cluster).
   startup.done();
   // Graceful shutdown (see Oncepay.close): drain up to ONCEPAY_SHUTDOWN_TIMEOUT, release the
   // locks of what is still running, stop workers, write buffered logs. The watchdog only
@@ -75,6 +58,29 @@ export async function serve(opts: { inMemory?: boolean } = {}): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await oncepay.close({ timeoutMs: 0 }).catch(() => {});
+    const message = describeListenError(err, config.host, config.port);
+    throw message ? new CliError(message) : err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  const where = describeStore(config, oncepay.db);
+  // Made before "listening" is printed: a harness that stops the server as soon as it reads that
+  // line stops a server that has finished starting. Stopped meanwhile, the shutdown exits.
+  const first = await createFirstAccount(oncepay, config, onDisk).catch((err) => {
+    if (closing) return new Promise<never>(() => {});
+    throw err;
+  });
+  process.stdout.write(`Oncepay listening on http://${config.host}:${port} (${where})\n`);
+  if (first) {
+    const again = first.keptIn
+      ? `It is kept in ${first.keptIn} (readable by you only): \`oncepay keys first\` prints it again.`
+      : 'It is not kept anywhere (the database stores keys hashed): note it now, or make another with `oncepay keys create`.';
+    process.stdout.write(`\nCreated a test-mode account (${first.accountId}). Its secret key:\n\n  ${first.key}\n\n${again}\n` +
+      `Use it with the official client: new Stripe(key, { host: '${config.host}', port: ${port}, protocol: 'http' })\n\n`);
+  }
 }
 
 /**
