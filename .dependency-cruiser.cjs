@@ -6,7 +6,8 @@
  * never one above. Type-only imports count (tsPreCompilationDeps): a type is a dependency too.
  */
 const LAYERS = [
-  ['cli', '^src/cli/'],
+  // Entry points: the `oncepay` command, and oncepay/testing (startOncepay for test suites).
+  ['cli', '^src/(cli/|testing(_child)?\\.ts$)'],
   ['server', '^src/server\\.ts$'],
   ['http', '^src/http/'],
   ['api', '^src/api/'],
