@@ -11,7 +11,8 @@ export interface Config {
   lockTimeoutMs: number;
   completerIntervalMs: number;
   reaperIntervalMs: number;
-  poolSize: number;
+  /** Database connections per process; unset: 20 on DATABASE_URL, 8 on the embedded PostgreSQL (2 cores need few). */
+  poolSize?: number;
   logLevel: string;
   /** 'production' refuses webhook URLs on loopback and private networks (unless allow-listed). */
   production: boolean;
@@ -150,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     lockTimeoutMs: parseDuration(env.ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT || '10s', 'ONCEPAY_IDEMPOTENCY_LOCK_TIMEOUT'),
     completerIntervalMs: parseDuration(env.ONCEPAY_COMPLETER_INTERVAL || '2s', 'ONCEPAY_COMPLETER_INTERVAL'),
     reaperIntervalMs: parseDuration(env.ONCEPAY_REAPER_INTERVAL || '10m', 'ONCEPAY_REAPER_INTERVAL'),
-    poolSize: intFrom(env.ONCEPAY_DB_POOL_SIZE, 'ONCEPAY_DB_POOL_SIZE', 20),
+    poolSize: env.ONCEPAY_DB_POOL_SIZE ? intFrom(env.ONCEPAY_DB_POOL_SIZE, 'ONCEPAY_DB_POOL_SIZE', 20) : undefined,
     logLevel: logLevelFrom(env.ONCEPAY_LOG_LEVEL),
     faults: env.ONCEPAY_TEST_FAULTS || undefined,
     production: parseMode(env.ONCEPAY_ENV),

@@ -238,6 +238,8 @@ export async function openPglite(dataDir: string): Promise<Db> {
 
 export type EmbeddedEngine = 'postgres' | 'pglite';
 
+const EMBEDDED_POOL_SIZE = 8;
+
 export interface DatabaseOptions {
   /** PostgreSQL to connect to; otherwise an embedded engine. */
   databaseUrl?: string;
@@ -270,7 +272,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   if (engine === 'pglite') return openPglite(inMemory ? 'memory://' : opts.dataDir);
   const server = await startEmbeddedPostgres({ clusterDir: clusterDirOf(opts.dataDir), inMemory, onLog: opts.onLog });
   try {
-    const db = await openPostgres(server.url, opts.poolSize);
+    // Few connections: on this machine's cores more backends only add memory (measured: npm run bench).
+    const db = await openPostgres(server.url, opts.poolSize ?? EMBEDDED_POOL_SIZE);
     return { ...db, embedded: true, close: async () => { try { await db.close(); } finally { await server.stop(); } } };
   } catch (err) {
     await server.stop();

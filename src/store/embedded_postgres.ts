@@ -229,7 +229,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     const socketDir = socketDirFor(clusterDir);
     const settings = [
       'listen_addresses=', `unix_socket_directories=${socketDir}`, 'unix_socket_permissions=0700', `port=${SOCKET_PORT}`,
-      'shared_buffers=32MB', 'max_connections=40', 'huge_pages=off', 'log_min_messages=warning', 'log_checkpoints=off',
+      // Small: a test server's data fits, and every backend maps what it touches (RSS).
+      'shared_buffers=16MB', 'max_connections=40', 'huge_pages=off', 'log_min_messages=warning', 'log_checkpoints=off',
+      // No replication: no WAL sender or logical launcher processes, and minimal WAL.
+      'wal_level=minimal', 'max_wal_senders=0', 'max_logical_replication_workers=0',
       ...(opts.inMemory ? MEMORY_SETTINGS : []),
     ];
     const child = spawn(prefix[0] ?? bin.postgres, [...prefix.slice(1), ...(prefix.length ? [bin.postgres] : []), '-D', clusterDir, ...settings.flatMap((s) => ['-c', s])], {
