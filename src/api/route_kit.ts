@@ -23,10 +23,11 @@ export interface ReadContext {
 /**
  * What a route answers with status 200, for the OpenAPI document (src/api/openapi/document.ts)
  * and the tests that check every response against it: a component schema of
- * src/api/openapi/schemas.ts, `list:<name>` for Stripe's list envelope of them, or several
+ * src/api/openapi/schemas.ts, `list:<name>` for Stripe's list envelope of them, `search:<name>` for
+ * its search_result envelope, or several
  * names when the answer may be any one of them.
  */
-export type ResponseSpec = SchemaName | `list:${SchemaName}` | readonly SchemaName[];
+export type ResponseSpec = SchemaName | `list:${SchemaName}` | `search:${SchemaName}` | readonly SchemaName[];
 
 type Params = Record<string, unknown>;
 

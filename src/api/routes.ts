@@ -14,9 +14,10 @@ import { billingRoutes } from './billing_routes.ts';
 import { subscriptionRoutes } from './subscription_routes.ts';
 import { taxIdRoutes } from './tax_id_routes.ts';
 import { resetRoutes } from './reset_routes.ts';
+import { searchRoutes } from './search_routes.ts';
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
-  return [...paymentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
+  return [...paymentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...searchRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
 }
 
 /** Every command the routes run: what the engine must know to run or resume a key. */

@@ -431,6 +431,15 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.customers.update(trialer.id, { invoice_settings: { default_payment_method: 'pm_card_visa' } });
     assert.equal((await stripe.subscriptions.resume(trial.id)).status, 'active');
 
+    // Search, on each searchable resource.
+    assert.equal((await stripe.customers.search({ query: `email:'tour@example.com'`, expand: ['total_count'] })).total_count, 1);
+    await stripe.paymentIntents.search({ query: `metadata['order']:'1' amount>=2000`, expand: ['data.customer'] });
+    await stripe.charges.search({ query: 'payment_method_details.card.last4:4242' });
+    await stripe.invoices.search({ query: `status:'paid'` });
+    await stripe.subscriptions.search({ query: `status:'active' OR status:'trialing'` });
+    await stripe.prices.search({ query: `lookup_key:'tour-yearly'`, expand: ['data.product'] });
+    await stripe.products.search({ query: `-active:'false'` });
+
     await stripe.customers.del(cus.id);
     assert.equal(((await stripe.customers.retrieve(cus.id)) as Stripe.DeletedCustomer).deleted, true);
 

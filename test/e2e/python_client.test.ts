@@ -2,7 +2,8 @@
  * The second official SDK: Stripe's Python client (Debian's python3-stripe 5.0.0, for
  * /usr/bin/python3) runs test/python/test_main_flows.py against a test server: customers,
  * payment intents confirmed with Python's True, manual capture, refunds, auto-paginated lists,
- * idempotent retries and mismatches, webhook signatures, an invoice and a subscription.
+ * customer search (paged, and a query that does not parse), idempotent retries and mismatches,
+ * webhook signatures, an invoice and a subscription.
  *
  * Without python3-stripe the test is skipped with a diagnostic, except in CI (CI set), where it
  * fails: .ci/run installs it.

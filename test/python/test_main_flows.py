@@ -109,6 +109,20 @@ class MainFlows(unittest.TestCase):
         self.assertEqual(sorted(seen), sorted(created))
         self.assertEqual(len(seen), 5)
 
+    def test_customer_search_pages_and_refuses_a_bad_query(self):
+        tag = unique("search")
+        created = [self.customer(name="Searched %d" % i, metadata={"tag": tag}).id for i in range(3)]
+        query = "metadata['tag']:'%s' AND name~\"searched\"" % tag
+        first = stripe.Customer.search(query=query, limit=2)
+        self.assertEqual(first.object, "search_result")
+        self.assertEqual([c.id for c in first.data], [created[2], created[1]])
+        self.assertTrue(first.has_more)
+        seen = [c.id for c in stripe.Customer.search_auto_paging_iter(query=query, limit=2)]
+        self.assertEqual(seen, list(reversed(created)))
+        with self.assertRaises(stripe.error.InvalidRequestError) as ctx:
+            stripe.Customer.search(query="email:unquoted")
+        self.assertEqual(ctx.exception.param, "query")
+
     def test_idempotent_retry_answers_the_same_object(self):
         key = unique("py-key")
         first = stripe.PaymentIntent.create(

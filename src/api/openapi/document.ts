@@ -11,6 +11,7 @@ import type { Schema } from '../../schema/params.ts';
 import { MAX_KEY_LENGTH } from '../../idempotency/engine.ts';
 import { COMPONENT_SCHEMAS, listOf, ref, type JsonSchema } from './schemas.ts';
 import { testCardsMarkdown } from './test_cards.ts';
+import { searchResultOf } from './search.ts';
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:4242';
 
@@ -62,6 +63,7 @@ export function operationId(method: string, path: string): string {
 export function responseSchema(spec: ResponseSpec): JsonSchema {
   if (typeof spec !== 'string') return { anyOf: spec.map(ref) };
   if (spec.startsWith('list:')) return listOf(ref(spec.slice(5) as Parameters<typeof ref>[0]));
+  if (spec.startsWith('search:')) return searchResultOf(ref(spec.slice(7) as Parameters<typeof ref>[0]));
   return ref(spec as Parameters<typeof ref>[0]);
 }
 
