@@ -89,6 +89,13 @@ describe('customers', () => {
     assert.deepEqual(ids(await search(`name~"%%%"`)), [], 'LIKE wildcards are plain characters');
     assert.deepEqual(ids(await search(`name~"_i_"`)), []);
     assert.deepEqual(ids(await search(`metadata["tier') IS NOT NULL OR ('a"]:null`)), [c.carol.id, c.bob.id, c.ada.id]);
+    // Metadata keys with the characters of PostgreSQL's array and JSON syntax, and quotes of both kinds.
+    const key = String.raw`we"ird\{k,1}'`;
+    const value = String.raw`v"al\ue`;
+    const odd = await stripe.customers.create({ name: 'Odd keys', metadata: { [key]: value } });
+    const escaped = (t: string) => t.replace(/[\\"]/g, (ch) => `\\${ch}`);
+    assert.deepEqual(ids(await search(`metadata["${escaped(key)}"]:"${escaped(value)}"`)), [odd.id]);
+    assert.deepEqual(ids(await search(`-metadata["${escaped(key)}"]:null`)), [odd.id]);
   });
 
   test('another account finds nothing of this one', async () => {

@@ -33,12 +33,15 @@ const CLAUSE_MATCHES = `COALESCE(CASE c->>'k'
 function where(table: string, live: boolean): string {
   return `account_id = $1${live ? ' AND NOT deleted' : ''}
    AND (SELECT count(*) FROM json_array_elements($2::json) AS clauses(c)
-          CROSS JOIN LATERAL (SELECT ${table}.data #>> ARRAY(
-            SELECT e FROM json_array_elements_text(c->'p') WITH ORDINALITY AS path(e, i) ORDER BY i) AS v) AS f
+          CROSS JOIN LATERAL (SELECT ${table}.data #>> (c->>'p')::text[] AS v) AS f
          WHERE ${CLAUSE_MATCHES}) >= $3`;
 }
 
-const params = (accountId: string, q: CompiledQuery) => [accountId, JSON.stringify(q.clauses), q.join === 'AND' ? q.clauses.length : 1];
+/** A path as PostgreSQL's text[] input: each element double-quoted, `\` and `"` escaped (a value, cast by the statement: never SQL). */
+export const pgTextArray = (path: readonly string[]) => `{${path.map((e) => `"${e.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`).join(',')}}`;
+
+const params = (accountId: string, q: CompiledQuery) =>
+  [accountId, JSON.stringify(q.clauses.map((c) => ({ ...c, p: pgTextArray(c.p) }))), q.join === 'AND' ? q.clauses.length : 1];
 
 export interface SearchPage<T> { data: T[]; hasMore: boolean; lastSeq: number | undefined }
 
