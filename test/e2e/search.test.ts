@@ -186,10 +186,14 @@ describe('payment intents and charges', () => {
     assert.deepEqual(await search(`disputed:"false"`), [mc, visa]);
     assert.deepEqual(await search(`disputed:"true"`), []);
     assert.deepEqual(await search('billing_details.address.postal_code:null'), [mc, visa]);
-    assert.deepEqual(await search(`refunded:"true"`), []);
+    // refunded, as Stripe's search documents it: "true" fully, "false" partially, null not refunded.
+    assert.deepEqual([await search(`refunded:"true"`), await search(`refunded:"false"`), await search('refunded:null')], [[], [], [mc, visa]]);
     await stripe.refunds.create({ payment_intent: pi.visa.id });
+    await stripe.refunds.create({ payment_intent: pi.eur.id, amount: 100 });
     assert.deepEqual(await search(`refunded:"true"`), [visa]);
     assert.deepEqual(await search(`refunded:"false"`), [mc]);
+    assert.deepEqual(await search('refunded:null'), []);
+    assert.deepEqual(await search('-refunded:null'), [mc, visa]);
     assert.deepEqual(await search(`metadata['x']:null`), [mc, visa]);
   });
 });

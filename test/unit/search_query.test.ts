@@ -146,6 +146,7 @@ test('compiling: operators by type, values by type, how each clause matches', ()
   assert.deepEqual(compile('payment_intents', `amount:"1000"`).clauses[0], { p: ['amount'], n: false, k: 'num', o: '=', v: '1000' });
   assert.deepEqual(compile('charges', 'payment_method_details.card.last4:4242').clauses[0], { p: ['payment_method_details', 'card', 'last4'], n: false, k: 'token', v: '4242' });
   assert.deepEqual(compile('invoices', `subscription:"sub_1"`).clauses[0].p, ['parent', 'subscription_details', 'subscription']);
+  assert.deepEqual(compile('charges', 'refunded:null').clauses[0], { p: ['refunded'], n: false, d: 'refund_state', k: 'null' }, 'derived by the SQL');
   assert.equal(compile('invoices', 'total<=5 OR total>=10').join, 'OR');
 });
 

@@ -19,6 +19,8 @@ export interface SearchField {
   type: FieldType;
   /** Where the value is in the stored object. */
   path: string[];
+  /** A value the object does not hold as such, derived by the SQL (search_sql.ts `DERIVED`). */
+  derived?: 'refund_state';
 }
 
 /** How one clause is matched (search_sql.ts): the JSON the SQL reads, with short keys. */
@@ -32,6 +34,8 @@ export interface CompiledClause {
   v?: string;
   /** Negated. */
   n: boolean;
+  /** The value is derived, not read at `p`. */
+  d?: 'refund_state';
 }
 
 export interface CompiledQuery { join: 'AND' | 'OR'; clauses: CompiledClause[] }
@@ -59,7 +63,9 @@ export const SEARCH_FIELDS: Record<string, Record<string, SearchField>> = {
   }),
   charges: fields({
     amount: numeric(), 'billing_details.address.postal_code': token(), created: numeric(), currency: token(), customer: token(),
-    disputed: token(), metadata: token(), ...cardDetails, refunded: token(), status: token(),
+    disputed: token(), metadata: token(), ...cardDetails, status: token(),
+    // As Stripe documents it: "true" fully refunded, "false" partially refunded, null not refunded.
+    refunded: (name) => ({ ...token()(name), derived: 'refund_state' }),
   }),
   invoices: fields({
     created: numeric(), currency: token(), customer: token(),
@@ -91,7 +97,7 @@ function compileClause(resource: string, c: Clause, fail: (what: string) => ApiE
   if (name === 'metadata' && c.field.kind !== 'metadata') throw fail(`metadata is searched by key, as in metadata['key']:'value'`);
   const shown = printField(c.field);
   const path = c.field.kind === 'metadata' ? ['metadata', c.field.key] : field.path;
-  const base = { p: path, n: c.negated };
+  const base = { p: path, n: c.negated, ...(field.derived ? { d: field.derived } : {}) };
   if (c.value.kind === 'null') {
     if (c.op !== ':') throw fail(`null can only be matched with ':' (${shown}:null)`);
     return { ...base, k: 'null' };

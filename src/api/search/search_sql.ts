@@ -10,6 +10,15 @@ import type { Queryable } from '../../store/db.ts';
 import type { ObjectTable, StoredObject } from '../../store/object_table.ts';
 import type { CompiledQuery } from './search_fields.ts';
 
+/**
+ * Values the objects do not hold as such. `refund_state`, a charge's `refunded` as Stripe's
+ * search documents it: 'true' when fully refunded, 'false' when partially, null when not at all.
+ */
+const DERIVED = `CASE c->>'d'
+    WHEN 'refund_state' THEN CASE WHEN (TABLE.data->>'amount_refunded') IS NULL OR (TABLE.data->>'amount_refunded') = '0' THEN NULL
+      WHEN (TABLE.data->>'refunded') = 'true' THEN 'true' ELSE 'false' END
+    ELSE TABLE.data #>> (c->>'p')::text[] END`;
+
 /** Whether one clause `c` matches the row's value `f.v` (the text at the clause's path), negation applied. */
 const CLAUSE_MATCHES = `COALESCE(CASE c->>'k'
     WHEN 'null' THEN f.v IS NULL
@@ -33,7 +42,7 @@ const CLAUSE_MATCHES = `COALESCE(CASE c->>'k'
 function where(table: string, live: boolean): string {
   return `account_id = $1${live ? ' AND NOT deleted' : ''}
    AND (SELECT count(*) FROM json_array_elements($2::json) AS clauses(c)
-          CROSS JOIN LATERAL (SELECT ${table}.data #>> (c->>'p')::text[] AS v) AS f
+          CROSS JOIN LATERAL (SELECT ${DERIVED.replaceAll('TABLE', table)} AS v) AS f
          WHERE ${CLAUSE_MATCHES}) >= $3`;
 }
 
