@@ -4,8 +4,11 @@ export interface Config {
   host: string;
   databaseUrl?: string;
   dataDir: string;
-  /** The embedded engine when DATABASE_URL is unset: a real PostgreSQL from npm (default) or PGlite. */
-  embedded: 'postgres' | 'pglite';
+  /**
+   * The embedded engine when DATABASE_URL is unset: a real PostgreSQL from npm or PGlite; unset
+   * ('auto'): that PostgreSQL, or PGlite for a new database where it cannot run.
+   */
+  embedded: 'postgres' | 'pglite' | 'auto';
   secretKeys: string[];
   idempotencyRetentionMs: number;
   lockTimeoutMs: number;
@@ -127,7 +130,8 @@ function parseMode(value: string | undefined): boolean {
 }
 
 function parseEmbedded(value: string | undefined): Config['embedded'] {
-  if (!value || value === 'postgres') return 'postgres';
+  if (!value) return 'auto';
+  if (value === 'postgres') return 'postgres';
   if (value === 'pglite') return 'pglite';
   throw new Error(`ONCEPAY_EMBEDDED: expected postgres or pglite, got "${value}"`);
 }

@@ -56,6 +56,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const db = opts.db ?? (await openDatabase({
     databaseUrl: config.databaseUrl, dataDir: config.dataDir, embedded: config.embedded, poolSize: config.poolSize,
     onLog: (line) => logger.debug({ postgres: line }, 'embedded PostgreSQL'),
+    onFallback: (reason) => logger.warn({ reason }, 'the embedded PostgreSQL cannot run here: using embedded PGlite (slower; set ONCEPAY_EMBEDDED=postgres to make this an error)'),
   }));
   await migrate(db);
   await ensureKeys(db, config.secretKeys);

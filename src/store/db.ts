@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from './embedded_postgres.ts';
+import { EmbeddedPostgresUnavailable, startEmbeddedPostgres } from './embedded_postgres.ts';
 
 export type Row = Record<string, any>;
 
@@ -246,8 +246,12 @@ export interface DatabaseOptions {
   /** The embedded engine's directory ("memory://" or inMemory: nothing kept on disk). */
   dataDir: string;
   inMemory?: boolean;
-  /** Which embedded engine (default postgres: a real PostgreSQL from npm, started as a child). */
-  embedded?: EmbeddedEngine;
+  /**
+   * Which embedded engine. 'auto' (the default): a real PostgreSQL from npm, started as a child,
+   * or PGlite for a new database where that PostgreSQL cannot run (onFallback says why).
+   */
+  embedded?: EmbeddedEngine | 'auto';
+  onFallback?: (reason: string) => void;
   poolSize?: number;
   onLog?: (line: string) => void;
 }
@@ -259,18 +263,30 @@ export const clusterDirOf = (dataDir: string) => join(dataDir, 'pg');
  * The embedded engine a data directory holds: a directory PGlite made (its files at the top
  * level, from before the embedded PostgreSQL) stays on PGlite, whatever is asked.
  */
-export function embeddedEngineOf(dataDir: string, asked: EmbeddedEngine): EmbeddedEngine {
-  if (dataDir.startsWith('memory://')) return asked;
+export function embeddedEngineOf(dataDir: string, asked: EmbeddedEngine | 'auto'): EmbeddedEngine {
+  if (dataDir.startsWith('memory://')) return asked === 'pglite' ? 'pglite' : 'postgres';
   if (existsSync(join(dataDir, 'PG_VERSION')) && !existsSync(clusterDirOf(dataDir))) return 'pglite';
-  return asked;
+  return asked === 'pglite' ? 'pglite' : 'postgres';
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Db> {
   if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize);
   const inMemory = opts.inMemory || opts.dataDir.startsWith('memory://');
-  const engine = embeddedEngineOf(opts.dataDir, opts.embedded ?? 'postgres');
+  const asked = opts.embedded ?? 'auto';
+  const engine = embeddedEngineOf(opts.dataDir, asked);
   if (engine === 'pglite') return openPglite(inMemory ? 'memory://' : opts.dataDir);
-  const server = await startEmbeddedPostgres({ clusterDir: clusterDirOf(opts.dataDir), inMemory, onLog: opts.onLog });
+  const clusterDir = clusterDirOf(opts.dataDir);
+  const fresh = inMemory || !existsSync(join(clusterDir, 'PG_VERSION'));
+  let server;
+  try {
+    server = await startEmbeddedPostgres({ clusterDir, inMemory, onLog: opts.onLog });
+  } catch (err) {
+    // Unasked for, PostgreSQL that cannot run here (no binaries for the platform, root without
+    // user namespaces) leaves a new database on PGlite rather than no server at all.
+    if (asked !== 'auto' || !fresh || !(err instanceof EmbeddedPostgresUnavailable)) throw err;
+    opts.onFallback?.(err.message);
+    return openPglite(inMemory ? 'memory://' : opts.dataDir);
+  }
   try {
     // Few connections: on this machine's cores more backends only add memory (measured: npm run bench).
     const db = await openPostgres(server.url, opts.poolSize ?? EMBEDDED_POOL_SIZE);

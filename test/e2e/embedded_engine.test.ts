@@ -141,6 +141,26 @@ describe('embedded PostgreSQL (the default engine)', () => {
   });
 });
 
+const asRoot = process.getuid?.() === 0;
+
+describe('where the embedded PostgreSQL cannot run', () => {
+  // As root it needs a user namespace (unshare): a PATH of an empty directory takes that away.
+  test('unasked, a new database falls back to PGlite with a warning; asked for (ONCEPAY_EMBEDDED=postgres), the start fails naming why', { skip: asRoot ? false : 'simulated by taking unshare away, which only root needs' }, async () => {
+    const dataDir = tempDir();
+    const env = { PATH: tempDir(), ONCEPAY_LOG_LEVEL: 'warn', ONCEPAY_EMBEDDED: '' };
+    const srv = await spawnServer({ store: { dataDir, dispose() {} }, env });
+    try {
+      assert.match(srv.output(), /embedded PGlite in /);
+      assert.match(srv.output(), /the embedded PostgreSQL cannot run here: using embedded PGlite/);
+      assert.equal((await srv.raw('GET', '/v1/customers')).status, 200);
+    } finally {
+      await srv.kill();
+    }
+    await assert.rejects(spawnServer({ store: { dataDir: tempDir(), dispose() {} }, env: { ...env, ONCEPAY_EMBEDDED: 'postgres' } }),
+      /PostgreSQL cannot run as root, and this system does not allow a user namespace/);
+  });
+});
+
 /** Whether a user other than the owner can reach `path` (every ancestor searchable by others). */
 function reachableByOthers(path: string): boolean {
   for (let p = resolve(path); ; p = dirname(p)) {
