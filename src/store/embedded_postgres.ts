@@ -237,6 +237,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     ];
     const child = spawn(prefix[0] ?? bin.postgres, [...prefix.slice(1), ...(prefix.length ? [bin.postgres] : []), '-D', clusterDir, ...settings.flatMap((s) => ['-c', s])], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: ^C in a terminal (SIGINT to the group) reaches the server, whose
+      // graceful stop drains requests before it stops PostgreSQL, not both at once.
+      detached: true,
     });
     const tail: string[] = [];
     const onData = (chunk: Buffer) => {

@@ -44,6 +44,9 @@ describe('embedded PostgreSQL (the default engine)', () => {
     assert.ok(existsSync(join(dataDir, 'pg', 'PG_VERSION')), 'the cluster lives in ONCEPAY_DATA_DIR/pg');
     const postmaster = runningPostmaster(join(dataDir, 'pg'));
     assert.ok(postmaster, 'a postmaster runs on the cluster');
+    // ^C in a terminal signals the server's process group: PostgreSQL is outside it, stopped by the server.
+    const pgrp = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2];
+    assert.notEqual(pgrp(postmaster!.pid), pgrp(srv.pid), 'PostgreSQL has its own process group');
     const stripe = srv.stripe();
     const created = await Promise.all(Array.from({ length: 20 }, (_, i) => stripe.customers.create({ email: `c${i}@example.com` })));
 
