@@ -83,8 +83,18 @@ function hydrateSymlinks(root: string): void {
   }
 }
 
-/** Commands that run PostgreSQL's binaries: in a user namespace when we are root, with a parent-death signal. */
+let launcherPrefix: string[] | undefined;
+
+/**
+ * Commands that run PostgreSQL's binaries: in a user namespace when we are root, with a
+ * parent-death signal. Probed once per process (test suites start many servers).
+ */
 function launcher(): string[] {
+  launcherPrefix ??= probeLauncher();
+  return launcherPrefix;
+}
+
+function probeLauncher(): string[] {
   const prefix: string[] = [];
   if (process.getuid?.() === 0) {
     const probe = spawnSync('unshare', ['--user', '--map-user=1000', '--map-group=1000', 'true']);
