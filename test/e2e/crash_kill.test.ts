@@ -16,6 +16,7 @@ import {
   type LedgerEntry, type ServerProcess, type Store,
   explain, withTimeout,
 } from '../helpers/processes.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 const ROW_TIMEOUT = 120_000;
 /** Matrix rows run a few at a time: each spawns two servers on a 2-core machine. */
@@ -424,7 +425,7 @@ describe(`concurrent identical requests [${STORE}]`, () => {
   });
 
   test('50 identical create(confirm) with one Idempotency-Key split across two processes on one PostgreSQL -> 1 intent, 1 sale',
-    { timeout: ROW_TIMEOUT, skip: usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory' },
+    { timeout: ROW_TIMEOUT, skip: SHARED_DATABASE_ONLY },
     async (t) => {
       const store = await newStore();
       const secret = newSecretKey();

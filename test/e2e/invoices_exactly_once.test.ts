@@ -36,9 +36,10 @@ import {
   STORE, usingPostgres, withTimeout, type LedgerEntry, type ServerProcess, type Store,
 } from '../helpers/processes.ts';
 import type { Invoice, InvoiceMessage } from '../../src/billing/billing_objects.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 const TIMEOUT = 180_000;
-const PG_ONLY = usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory';
+const PG_ONLY = SHARED_DATABASE_ONLY;
 /** Crash rows run a few at a time: each spawns two servers. */
 const PARALLEL = Number(process.env.CRASH_PARALLEL ?? 3);
 const DAY = 86_400;

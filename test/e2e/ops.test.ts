@@ -13,6 +13,7 @@ import { send, assertOk, assertStripeError, form, type Reply } from '../helpers/
 import { sales } from '../helpers/ledger.ts';
 import { uniqueKey } from '../helpers/unique.ts';
 import { FaultSwitch } from '../../src/faults.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -471,7 +472,7 @@ describe('graceful close', () => {
   });
 
   test('past the deadline the request is cut, its lock released, and a same-key retry resumes at once and charges once',
-    { skip: usingPostgres() ? false : 'needs PostgreSQL: a second server on the same database' }, async () => {
+    { skip: SHARED_DATABASE_ONLY }, async () => {
       const g = await startTestServer({ config: { webhookIntervalMs: 0 } });
       const other = await startTestServer({ config: { webhookIntervalMs: 0 } });
       try {

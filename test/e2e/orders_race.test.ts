@@ -20,6 +20,7 @@ import {
   type LedgerEntry, type ServerProcess,
 } from '../helpers/processes.ts';
 import type { Order } from '../../src/billing/billing_objects.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 const TIMEOUT = 120_000;
 
@@ -127,7 +128,7 @@ describe(`orders under concurrency [${STORE}]`, () => {
   });
 
   test(`two server processes on one PostgreSQL race ${ATTEMPTS} payments against one order: never more than its total`, {
-    timeout: TIMEOUT, skip: usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory',
+    timeout: TIMEOUT, skip: SHARED_DATABASE_ONLY,
   }, async () => {
     const store = await newStore();
     const secret = newSecretKey();

@@ -36,11 +36,12 @@ import { at, expectedEnd, expectedPeriods, iso } from '../helpers/periods.ts';
 import { FaultSwitch } from '../../src/faults.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { invoices as invoiceTable, subscriptions as subscriptionTable } from '../../src/billing/billing_objects.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 const ROW_TIMEOUT = 240_000;
 const PARALLEL = Number(process.env.CRASH_PARALLEL ?? 3);
 const DAY = 86_400;
-const PG_ONLY = usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its data directory';
+const PG_ONLY = SHARED_DATABASE_ONLY;
 
 const schemas: string[] = [];
 after(async () => {

@@ -14,6 +14,7 @@ import pg from 'pg';
 import {
   STORE, cleanupServersAndStores, explain, newSecretKey, newStore, pollUntil, spawnServer, usingPostgres, type ServerProcess,
 } from '../helpers/processes.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 after(cleanupServersAndStores);
 
@@ -119,7 +120,7 @@ describe(`webhook deliveries across crashes [${STORE}]`, () => {
     }
   });
 
-  test('a process paused past its lease cannot overwrite the delivery another process recorded', { timeout: 60_000, skip: !usingPostgres() && 'two server processes share a database on PostgreSQL only' }, async () => {
+  test('a process paused past its lease cannot overwrite the delivery another process recorded', { timeout: 60_000, skip: SHARED_DATABASE_ONLY }, async () => {
     const store = await newStore();
     const key = newSecretKey();
     // 1st attempt: 500 at once (so the paused process's attempt is the schedule's last); 2nd: held

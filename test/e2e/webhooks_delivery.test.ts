@@ -42,6 +42,7 @@ import { createOncepay, type Oncepay } from '../../src/server.ts';
 import { openDatabase, type Db } from '../../src/store/db.ts';
 import { createAccount } from '../../src/accounts/keys.ts';
 import { DEFAULT_SCHEDULE_MS, withJitter } from '../../src/events/dispatcher.ts';
+import { SHARED_DATABASE_ONLY } from '../helpers/store.ts';
 
 /** The main (test-mode) server: fast retries, a timeout short enough for the slow receiver. */
 const SCHEDULE = [100, 200, 400, 800];
@@ -1044,7 +1045,7 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
   // Two real server processes on one PostgreSQL.
 
   describe('two server processes dispatching from one PostgreSQL', {
-    concurrency: 1, skip: usingPostgres() ? false : 'needs DATABASE_URL: PGlite is single-process, two servers cannot share its directory',
+    concurrency: 1, skip: SHARED_DATABASE_ONLY,
   }, () => {
     const secret = newSecretKey();
     const env = {

@@ -15,3 +15,7 @@ export const STORE = usingPostgres() ? 'PostgreSQL' : embeddedEngine() === 'pgli
 
 /** The run's embedded engine (ONCEPAY_EMBEDDED), passed on to the processes a test spawns with a clean environment. */
 export const embeddedEnv = (): Record<string, string> => (process.env.ONCEPAY_EMBEDDED ? { ONCEPAY_EMBEDDED: process.env.ONCEPAY_EMBEDDED } : {});
+
+/** The skip of a test that runs two server processes on one database: only DATABASE_URL has one to share. */
+export const SHARED_DATABASE_ONLY: false | string = usingPostgres() ? false
+  : 'needs DATABASE_URL: two server processes share one database there, while an embedded database belongs to the server that opened it';
