@@ -20,7 +20,7 @@ let once: Stripe;
 const { server: s, stripe } = useTestServer({
   faults, config: { lockTimeoutMs: LOCK_TIMEOUT_MS },
   setup: (srv) => {
-    once = new Stripe(srv.key, { host: '127.0.0.1', port: srv.port, protocol: 'http', maxNetworkRetries: 0, httpClient: Stripe.createFetchHttpClient() });
+    once = srv.stripe({ neverRetry: true });
   },
 });
 

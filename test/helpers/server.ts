@@ -20,7 +20,12 @@ export interface TestServer {
   url: string;
   key: string;
   accountId: string;
-  stripe(opts?: { key?: string; maxNetworkRetries?: number }): Stripe;
+  /**
+   * The official client. `neverRetry`: a client that does not retry at all (stripe-node's node
+   * http client retries a reset connection once even with maxNetworkRetries 0; its fetch client
+   * does not), so crash tests see the drop.
+   */
+  stripe(opts?: { key?: string; maxNetworkRetries?: number; neverRetry?: boolean }): Stripe;
   /** Another account on the same server. */
   newAccount(): Promise<{ key: string; accountId: string }>;
   /** Runs the completer for this test's account only. */
@@ -68,11 +73,14 @@ export async function startTestServer(opts: { faults?: FaultHook; config?: Parti
     });
     if (failures.length > 0) throw new Error(failures.join('\n\n'));
   };
-  const stripeFor = (k: string, maxNetworkRetries = 0) =>
-    new Stripe(k, { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries, telemetry: false });
+  const stripeFor = (k: string, maxNetworkRetries = 0, neverRetry = false) =>
+    new Stripe(k, {
+      host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries, telemetry: false,
+      ...(neverRetry ? { httpClient: Stripe.createFetchHttpClient() } : {}),
+    });
   return {
     oncepay, port, url: `http://127.0.0.1:${port}`, key, accountId, responses: recorded,
-    stripe: (o = {}) => stripeFor(o.key ?? key, o.maxNetworkRetries),
+    stripe: (o = {}) => stripeFor(o.key ?? key, o.maxNetworkRetries, o.neverRetry),
     newAccount: () => createAccount(oncepay.db),
     billing: () => oncepay.billing.run({ accountId, clock: null }),
     complete: (graceMs = 0) => oncepay.engine.completeAbandoned({ graceMs, accountId }),
