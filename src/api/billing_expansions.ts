@@ -5,17 +5,14 @@
  * (`embedded`), or always null (`alwaysNull`).
  */
 import { alwaysNull, byId, embeddedList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
+import { paymentMethod } from './payment_method_expansion.ts';
 import { customers, paymentIntents } from '../payments/payment_objects.ts';
 import { invoices, prices, products, subscriptions, testClocks } from '../billing/billing_objects.ts';
 import { confirmationSecretOf, paymentsOf } from '../billing/invoice_reads.ts';
-import { paymentMethodObject } from '../payments/payment_methods.ts';
 import { subscriptionListFilter } from '../billing/subscriptions.ts';
 
-/** An invoice's default_payment_method: the test payment method it names, as a PaymentMethod. */
-const paymentMethodById: Expansion = {
-  to: ['payment_method'],
-  resolve: async (_ctx, value, inv) => (typeof value === 'string' ? paymentMethodObject(value, { created: inv.created as number, customer: null }) ?? value : value ?? null),
-};
+/** An invoice's or subscription's default_payment_method, as a PaymentMethod. */
+const paymentMethodById: Expansion = paymentMethod();
 
 export const BILLING_EXPANSIONS: ExpansionTable = {
   customer: {

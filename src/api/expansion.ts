@@ -13,21 +13,12 @@
 import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
-import { paymentMethodObject } from '../payments/payment_methods.ts';
+import { paymentMethod } from './payment_method_expansion.ts';
 import { taxIds } from '../payments/tax_ids.ts';
 import type { Expander } from '../payments/ports.ts';
 import { alwaysNull, byId, emptyList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
 import { BILLING_EXPANSIONS } from './billing_expansions.ts';
 
-/** A test payment method id expands to its PaymentMethod object (created as its parent was). */
-const paymentMethod = (customerOf: (parent: Record<string, unknown>) => unknown = () => null): Expansion => ({
-  to: ['payment_method'],
-  async resolve(_ctx, value, parent) {
-    if (typeof value !== 'string') return value ?? null;
-    const customer = customerOf(parent);
-    return paymentMethodObject(value, { created: parent.created as number, customer: typeof customer === 'string' ? customer : null }) ?? value;
-  },
-});
 
 /** A balance transaction's source: the charge or refund it records. */
 const balanceSource: Expansion = {

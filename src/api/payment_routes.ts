@@ -20,7 +20,7 @@ const id = () => nonEmptyString(255);
 export const paymentRoutes: Route[] = [
   command({
     method: 'POST', path: '/v1/customers', summary: 'Create a customer', params: createCustomerParams, command: createCustomer,
-    response: 'customer', check: (p) => checkPaymentMethod(p.payment_method),
+    response: 'customer', check: (p) => checkPaymentMethod(p.payment_method), declines: true,
   }),
   read({
     path: '/v1/customers/:customer', summary: 'Retrieve a customer', response: ['customer', 'deleted_customer'],

@@ -16,6 +16,7 @@ import { applyMetadata } from '../schema/metadata.ts';
 import { render, type PaymentContext, type PaymentDeps } from '../payments/ports.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
+import { requirePaymentMethod } from '../payments/payment_method_use.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './billing_objects.ts';
 import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, emitItemsClaimed, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction } from './invoice_core.ts';
@@ -122,6 +123,7 @@ export const createInvoice: InvoiceCommand<CreateParams> = {
       if (existing) return { status: 200, body: await render(q, ctx, await existingObject(q, ctx.accountId, invoices, existing, p.external_id), p.expand) };
     }
     const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+    if (p.default_payment_method) await requirePaymentMethod(q, ctx.accountId, p.default_payment_method, 'default_payment_method', customer.id);
     const order = p.order ? await orders.get(q, ctx.accountId, p.order, { param: 'order' }) : undefined;
     const cur = p.currency ?? order?.currency ?? customer.currency ?? 'usd';
     if (order) {
@@ -206,7 +208,10 @@ export const updateInvoice: InvoiceCommand<UpdateParams> = {
       inv.auto_advance = p.auto_advance;
       inv.automatically_finalizes_at = p.auto_advance ? inv.created + 3600 : null;
     }
-    if (p.default_payment_method) checkPaymentMethod(p.default_payment_method, 'default_payment_method');
+    if (p.default_payment_method) {
+      checkPaymentMethod(p.default_payment_method, 'default_payment_method');
+      await requirePaymentMethod(q, ctx.accountId, p.default_payment_method, 'default_payment_method', inv.customer);
+    }
     if (p.default_payment_method !== undefined) inv.default_payment_method = p.default_payment_method;
     if (p.description !== undefined) inv.description = p.description;
     if (p.metadata !== undefined) inv.metadata = applyMetadata(inv.metadata, p.metadata);

@@ -9,6 +9,7 @@
  * (begin, authorize with a downstream key, record), so a crash resumes the payment, never the change.
  */
 import type { Command, CommandContext } from '../idempotency/engine.ts';
+import { requirePaymentMethod } from '../payments/payment_method_use.ts';
 import type { Tx } from '../store/db.ts';
 import type { ListFilter } from '../store/object_table.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
@@ -135,6 +136,7 @@ export const createSubscription: SubscriptionCommand<CreateParams> = {
         if (existing) return { subscription: existing, invoice: null as string | null };
       }
       const customer = await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+      if (p.default_payment_method) await requirePaymentMethod(q, ctx.accountId, p.default_payment_method, 'default_payment_method', customer.id);
       const itemPrices: Price[] = [];
       for (const [i, it] of p.items.entries()) itemPrices.push(await itemPriceObject(q, ctx.accountId, itemPrice(it, i)!, `items[${i}][price]`, itemPrices[0]));
       const first = itemPrices[0];
@@ -246,6 +248,7 @@ export const updateSubscription: SubscriptionCommand<UpdateParams> = {
   async run(ctx, p) {
     const invoice = await ctx.atomic('update', async (q) => {
       const { sub, before, now } = await lockForAction(q, ctx.accountId, p.subscription, 'update');
+      if (p.default_payment_method) await requirePaymentMethod(q, ctx.accountId, p.default_payment_method, 'default_payment_method', sub.customer);
       await applyItemChanges(q, ctx.accountId, sub, p, now);
       if (p.cancel_at_period_end !== undefined) {
         sub.cancel_at_period_end = p.cancel_at_period_end;

@@ -2,7 +2,7 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 
 /** Every event type Oncepay emits. */
 export const EVENT_TYPES = [
-  'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded',
+  'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded', 'charge.updated',
   'customer.created', 'customer.deleted', 'customer.updated',
   'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.paused',
   'customer.subscription.resumed', 'customer.subscription.trial_will_end', 'customer.subscription.updated',
@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'payment_intent.amount_capturable_updated', 'payment_intent.canceled', 'payment_intent.created',
   'payment_intent.payment_failed', 'payment_intent.requires_action',
   'payment_intent.succeeded',
+  'payment_method.attached', 'payment_method.detached', 'payment_method.updated',
   'plan.created', 'plan.deleted', 'plan.updated',
   'price.created', 'price.deleted', 'price.updated',
   'product.created', 'product.deleted', 'product.updated',

@@ -2,26 +2,27 @@
  * Charges as Stripe renders them: built from an intent, its card and the processor's answer,
  * and the decline error a refused one reports.
  */
-import type { AuthorizeResult } from '../processor/types.ts';
-import { findTestCard } from '../processor/cards.ts';
+import type { AuthorizeResult, CardDetails } from '../processor/types.ts';
 import type { Charge, PaymentError, PaymentIntent } from './payment_objects.ts';
-import { cardFields, NO_BILLING_DETAILS, paymentMethodObject } from './payment_methods.ts';
+import { cardFields, type BillingDetails, type PaymentMethod } from './payment_methods.ts';
 
 const RISK_SCORE = { normal: 20, elevated: 70, highest: 90 } as const;
 
 /** What the statement shows: the intent's descriptor, or its suffix after Oncepay's account prefix. */
 const statementOf = (pi: PaymentIntent) => (pi.statement_descriptor ?? (pi.statement_descriptor_suffix ? `ONCEPAY* ${pi.statement_descriptor_suffix}` : 'ONCEPAY')).slice(0, 22).toUpperCase();
 
-export function buildCharge(pi: PaymentIntent, c: { id: string; paymentMethod: string; amount: number; currency: string; capture: boolean; authenticated: boolean; created: number },
-  result: Exclude<AuthorizeResult, { outcome: 'requires_action' }>): Charge {
-  const card = findTestCard(c.paymentMethod)!.card;
+export function buildCharge(pi: PaymentIntent, c: {
+  id: string; paymentMethod: string; card: CardDetails; billingDetails: BillingDetails; amount: number; currency: string; capture: boolean;
+  authenticated: boolean; created: number;
+}, result: Exclude<AuthorizeResult, { outcome: 'requires_action' }>): Charge {
+  const card = c.card;
   const approved = result.outcome === 'approved';
   const captured = approved && c.capture;
   const declined = result.outcome === 'declined' ? result : null;
   return {
     id: c.id, object: 'charge', amount: c.amount, amount_captured: captured ? c.amount : 0, amount_refunded: 0,
     application: null, application_fee: null, application_fee_amount: null, balance_transaction: null,
-    billing_details: { ...NO_BILLING_DETAILS }, calculated_statement_descriptor: statementOf(pi),
+    billing_details: structuredClone(c.billingDetails), calculated_statement_descriptor: statementOf(pi),
     captured, created: c.created, currency: c.currency, customer: pi.customer, description: pi.description, disputed: false,
     failure_balance_transaction: null, failure_code: declined?.code ?? null, failure_message: declined?.message ?? null,
     fraud_details: {}, livemode: false, metadata: {}, on_behalf_of: null,
@@ -58,7 +59,7 @@ export function buildCharge(pi: PaymentIntent, c: { id: string; paymentMethod: s
 }
 
 /** The card error of a declined charge, as the 402 and the intent's last_payment_error carry it. */
-export function declineError(charge: Charge, result: Extract<AuthorizeResult, { outcome: 'declined' }>): PaymentError {
+export function declineError(charge: Charge, result: Extract<AuthorizeResult, { outcome: 'declined' }>, method: PaymentMethod): PaymentError {
   const slug = result.code.replace(/_/g, '-');
   return {
     type: 'card_error', code: result.code,
@@ -66,7 +67,7 @@ export function declineError(charge: Charge, result: Extract<AuthorizeResult, { 
     ...(result.advice_code ? { advice_code: result.advice_code } : {}),
     ...(result.param ? { param: result.param } : {}),
     message: result.message, charge: charge.id, doc_url: `https://docs.stripe.com/error-codes/${slug}`,
-    payment_method: paymentMethodObject(charge.payment_method, { created: charge.created, customer: null })!,
+    payment_method: method,
     payment_method_type: 'card',
   };
 }

@@ -2,7 +2,9 @@
 import type { Command } from '../idempotency/engine.ts';
 import type { Queryable, Tx } from '../store/db.ts';
 import { newId, nowSeconds, randomId } from '../ids.ts';
-import { resourceMissing } from '../errors.ts';
+import { invalidRequest, resourceMissing } from '../errors.ts';
+import { findTestCard } from '../processor/cards.ts';
+import { resolvePaymentMethod } from './payment_methods.ts';
 import { array, boolean, clearable, enumOf, expandParam, integer, metadata, object, optional, string, nonEmptyString, type ParsedObject } from '../schema/params.ts';
 import { MAX_AMOUNT } from '../schema/money.ts';
 import { address, REFUSED, shipping } from './payment_params.ts';
@@ -11,6 +13,7 @@ import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { render, type PaymentDeps } from './ports.ts';
 import { deleteCustomerTaxIds, insertTaxIds, taxIdDataParam } from './tax_ids.ts';
+import { planAttach, recordAttach, verifyForAttach } from './payment_method_commands.ts';
 
 const invoiceSettings = object({
   custom_fields: clearable(array(object({ name: nonEmptyString(40), value: nonEmptyString(140) }), { max: 4 })),
@@ -98,6 +101,19 @@ function setOptional(c: Customer, k: 'business_name' | 'individual_name', v: str
   else c[k] = v;
 }
 
+/**
+ * A customer's default payment method must be attached to it, as on Stripe; a test id
+ * (pm_card_visa) stands for a card anybody may use, so it may be the default of anyone.
+ */
+async function checkDefaultPaymentMethod(q: Tx, accountId: string, c: Customer, given: string | null | undefined): Promise<void> {
+  if (!given || findTestCard(given)) return;
+  const param = 'invoice_settings[default_payment_method]';
+  const { method } = await resolvePaymentMethod(q, accountId, given, { param });
+  if (method.customer !== c.id) {
+    throw invalidRequest(`The customer does not have a payment method with the ID ${given}. The payment method must be attached to the customer.`, param);
+  }
+}
+
 /** A customer that exists and is not deleted, or Stripe's resource_missing. */
 export async function liveCustomer(q: Tx, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean } = {}) {
   const c = await customers.find(q, accountId, id, opts);
@@ -107,9 +123,16 @@ export async function liveCustomer(q: Tx, accountId: string, id: string, opts: {
 
 export const createCustomer: Command<ParsedObject<typeof createCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.create',
-  run: (ctx, p) => ctx.finish('create', async (q) => {
+  async run(ctx, p) {
+    // payment_method attaches it: the card is checked at the acquirer first, as an attach does.
+    const attach = p.payment_method ? await ctx.atomic('plan', async (q) => {
+      const id = newId('cus');
+      return { id, plan: await planAttach(q, ctx.accountId, p.payment_method!, id, 'payment_method') };
+    }) : null;
+    if (attach) await verifyForAttach(ctx, attach.plan, attach.id);
+    return ctx.finish('create', async (q) => {
     const c: Customer = {
-      id: newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
+      id: attach?.id ?? newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
       customer_account: null, default_source: null, delinquent: false, description: null, email: null,
       invoice_prefix: randomId(8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
@@ -123,11 +146,17 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
       // Like every object on a test clock, the customer is created at the clock's time.
       c.created = clock.frozen_time;
     }
+    // The attached method replaces the id given wherever the customer names it (a test id becomes its saved copy).
+    const attachedId = attach ? attach.plan.copyId ?? attach.plan.id : null;
+    if (attachedId && c.invoice_settings.default_payment_method === p.payment_method) c.invoice_settings.default_payment_method = attachedId;
+    else await checkDefaultPaymentMethod(q, ctx.accountId, c, p.invoice_settings?.default_payment_method);
     customers.insert(q, ctx.accountId, c);
     emitEvent(q, ctx, 'customer.created', c);
+    if (attach) await recordAttach(q, ctx, attach.plan, c.id);
     if (p.tax_id_data) insertTaxIds(q, ctx, c.id, p.tax_id_data, c.created);
     return { status: 200, body: await render(q, ctx, c, p.expand) };
-  }),
+    });
+  },
 };
 
 export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.shape>, PaymentDeps> = {
@@ -136,6 +165,7 @@ export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.sh
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
     const before = structuredClone(c);
     apply(c, p);
+    await checkDefaultPaymentMethod(q, ctx.accountId, c, p.invoice_settings?.default_payment_method);
     customers.update(q, ctx.accountId, c);
     const previous = previousAttributes(before, c);
     if (Object.keys(previous).length > 0) emitEvent(q, ctx, 'customer.updated', c, previous);

@@ -19,8 +19,7 @@ import {
   amount, array, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object,
   optional, string, type ParsedObject, type Schema,
 } from '../schema/params.ts';
-import { findTestCard } from '../processor/cards.ts';
-import type { AuthorizeResult } from '../processor/types.ts';
+import type { AuthorizeResult, CardDetails } from '../processor/types.ts';
 import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './payment_objects.ts';
 import { ALLOWED, allows, type PaymentIntentAction } from './state.ts';
 import { applyMetadata } from '../schema/metadata.ts';
@@ -31,6 +30,10 @@ import { emitEvent } from '../events/outbox.ts';
 import { render, type PaymentContext, type PaymentDeps } from './ports.ts';
 import { paymentMethodTypes, REFUSED, setupFutureUsage, shipping, storedHash } from './payment_params.ts';
 import { buildCharge, declineError } from './charges.ts';
+import { checkPaymentMethod, resolvePaymentMethod, type PaymentMethod } from './payment_methods.ts';
+import { requirePaymentMethod, savedCopy, usePaymentMethodFor, saveAfterPayment } from './payment_method_use.ts';
+
+export { checkPaymentMethod };
 
 /** off_session: true/false, or Stripe's older one_off/recurring spellings (both mean true). */
 function offSession(): Schema<boolean> {
@@ -173,13 +176,6 @@ export function checkOffSessionUsage(p: { off_session?: boolean; setup_future_us
   }
 }
 
-/** Static check of a payment method id (before anything runs, so nothing is saved on a typo). */
-export function checkPaymentMethod(pm: string | null | undefined, param = 'payment_method'): void {
-  if (pm && !findTestCard(pm)) {
-    throw invalidRequest(`No such PaymentMethod: '${pm}'. Use one of the test payment methods, such as pm_card_visa.`, param, 'resource_missing');
-  }
-}
-
 const PAST: Record<PaymentIntentAction, string> = { update: 'updated', confirm: 'confirmed', capture: 'captured', cancel: 'canceled' };
 
 function unexpectedState(pi: PaymentIntent, action: PaymentIntentAction, allowed: readonly string[]): ApiError {
@@ -233,6 +229,12 @@ export interface ConfirmPlan {
   currency: string;
   capture: boolean;
   authenticated: boolean;
+  /** The payment method as it was when confirmed, with its card and the acquirer's reference for it. */
+  method: PaymentMethod;
+  card: CardDetails;
+  cardRef: string;
+  offSession: boolean;
+  setUpForOffSession: boolean;
 }
 
 /** Checks on create's parameters that need no database: nothing is saved when they fail. */
@@ -251,13 +253,32 @@ export function checkCreateParams(p: CreateParams): void {
  * Moves an intent into processing for a confirmation (the caller saves it). What the intent pays
  * for reserves its amount first (an order refuses an overpayment).
  */
-export async function startConfirmation(q: Tx, ctx: PaymentContext, pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): Promise<ConfirmPlan> {
-  const plan = beginConfirmation(pi, p);
+export async function startConfirmation(q: Tx, ctx: PaymentContext, pi: PaymentIntent, p: ConfirmOptions): Promise<ConfirmPlan> {
+  const begun = beginConfirmation(pi, p);
+  let resolved = await resolvePaymentMethod(q, ctx.accountId, pi.payment_method!, { param: 'payment_method', created: pi.created });
+  usePaymentMethodFor(resolved, pi.customer);
+  // A test id paying for a customer who keeps the card (setup_future_usage): the card is saved now, as Stripe does.
+  if (!resolved.saved && pi.setup_future_usage && pi.customer) {
+    resolved = savedCopy(q, ctx.accountId, resolved, { created: nowSeconds() });
+    pi.payment_method = resolved.method.id;
+  }
   await ctx.deps.purposes.reserve(q, ctx.accountId, pi);
-  return plan;
+  return {
+    ...begun, snapshot: structuredClone(pi), paymentMethod: pi.payment_method!, method: resolved.method, card: resolved.card,
+    cardRef: resolved.cardRef, offSession: p.off_session ?? false, setUpForOffSession: resolved.setUpForOffSession,
+  };
 }
 
-function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | null; capture_method?: PaymentIntent['capture_method'] }): ConfirmPlan {
+/** What a confirmation may change on the intent, and how it runs. */
+export interface ConfirmOptions {
+  payment_method?: string | null;
+  capture_method?: PaymentIntent['capture_method'];
+  off_session?: boolean;
+}
+
+type BegunConfirmation = Omit<ConfirmPlan, 'method' | 'card' | 'cardRef' | 'offSession' | 'setUpForOffSession'>;
+
+function beginConfirmation(pi: PaymentIntent, p: ConfirmOptions): BegunConfirmation {
   requireAction(pi, 'confirm');
   const previousMethod = pi.payment_method;
   if (!p.payment_method && !pi.payment_method) {
@@ -283,8 +304,9 @@ function beginConfirmation(pi: PaymentIntent, p: { payment_method?: string | nul
 
 export function authorize(ctx: PaymentContext, plan: ConfirmPlan): Promise<AuthorizeResult> {
   return ctx.foreign('authorize', () => ctx.deps.processor.authorize({
-    accountId: ctx.accountId, downstreamKey: plan.chargeId, reference: plan.intent, paymentMethod: plan.paymentMethod,
+    accountId: ctx.accountId, downstreamKey: plan.chargeId, reference: plan.intent, paymentMethod: plan.paymentMethod, cardRef: plan.cardRef,
     amount: plan.amount, currency: plan.currency, capture: plan.capture, authenticated: plan.authenticated,
+    offSession: plan.offSession, setUpForOffSession: plan.setUpForOffSession,
   }));
 }
 
@@ -311,8 +333,8 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     return { pi, error: null };
   }
   const approved = result.outcome === 'approved';
-  const charge = buildCharge(pi, { id: plan.chargeId, paymentMethod: plan.paymentMethod, amount: plan.amount, currency: plan.currency,
-    capture: plan.capture, authenticated: plan.authenticated, created: now }, result);
+  const charge = buildCharge(pi, { id: plan.chargeId, paymentMethod: plan.paymentMethod, card: plan.card, billingDetails: plan.method.billing_details,
+    amount: plan.amount, currency: plan.currency, capture: plan.capture, authenticated: plan.authenticated, created: now }, result);
   if (charge.captured) {
     charge.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
       amount: plan.amount, currency: plan.currency, source: charge.id, type: 'charge', description: pi.description,
@@ -327,11 +349,12 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
     pi.amount_capturable = plan.capture ? 0 : plan.amount;
     pi.last_payment_error = null;
     save();
+    await saveAfterPayment(q, ctx, pi, plan);
     emitEvent(q, ctx, plan.capture ? 'payment_intent.succeeded' : 'payment_intent.amount_capturable_updated', pi);
     await ctx.deps.purposes.authorized(q, ctx, pi);
     return { pi, error: null };
   }
-  const error = declineError(charge, result as Extract<AuthorizeResult, { outcome: 'declined' }>);
+  const error = declineError(charge, result as Extract<AuthorizeResult, { outcome: 'declined' }>, plan.method);
   pi.status = 'requires_payment_method';
   pi.payment_method = null;
   pi.last_payment_error = error;
@@ -412,6 +435,7 @@ export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
         if (existing) return { pi: await paymentIntents.get(q, ctx.accountId, existing), existing: true };
       }
       if (p.customer) await liveCustomer(q, ctx.accountId, p.customer, { param: 'customer' });
+      if (p.payment_method && !p.confirm) await requirePaymentMethod(q, ctx.accountId, p.payment_method, 'payment_method', p.customer ?? null);
       if (p.order) await ctx.deps.purposes.checkAmount(q, ctx.accountId, { order: p.order, amount: p.amount, currency: p.currency }, 'order');
       const pi = buildPaymentIntent(id, {
         ...p, metadata: applyMetadata({}, p.metadata ?? {}), customer: p.customer ?? null, order: p.order ?? null,
@@ -433,7 +457,7 @@ export const createPaymentIntent: PaymentIntentCommand<CreateParams> = {
       const { pi, existing } = await build(q);
       if (existing) return { existing: pi.id, plan: null };
       const created = asCreatedForConfirmation(pi);
-      const plan = await startConfirmation(q, ctx, pi, {});
+      const plan = await startConfirmation(q, ctx, pi, { off_session: p.off_session });
       paymentIntents.insert(q, ctx.accountId, pi);
       emitEvent(q, ctx, 'payment_intent.created', created);
       return { existing: null, plan };
@@ -461,6 +485,7 @@ export const updatePaymentIntent: PaymentIntentCommand<UpdateParams> = {
       await ctx.deps.purposes.checkAmount(q, ctx.accountId, pi, p.amount !== undefined ? 'amount' : 'currency');
     }
     if (p.customer !== undefined) pi.customer = p.customer;
+    if (p.payment_method) await requirePaymentMethod(q, ctx.accountId, p.payment_method, 'payment_method', pi.customer);
     if (p.description !== undefined) pi.description = p.description;
     if (p.metadata !== undefined) pi.metadata = applyMetadata(pi.metadata, p.metadata);
     if (p.capture_method !== undefined) pi.capture_method = p.capture_method;

@@ -9,14 +9,19 @@
  * asynchronous refund failures do not exist here; Radar's elevated risk is reported on the charge
  * but never queues a review; avs/cvc check failures are reported, and pay (no Radar rule blocks them).
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { CardDetails, CheckResult, Decline } from './types.ts';
 
 export type CardBehaviour =
   | { kind: 'approve' }
-  | ({ kind: 'decline' } & Decline)
-  /** 3-D Secure: requires_action until the customer authenticates; then `then` (a decline) or approval. */
-  | { kind: 'authentication_required'; then?: Decline }
+  /** Every payment is declined; `verifies`: a card check (attaching it, a setup) still passes (Stripe's 0341). */
+  | ({ kind: 'decline'; verifies?: boolean } & Decline)
+  /**
+   * 3-D Secure: requires_action until the customer authenticates; then `then` (a decline) or
+   * approval. Off session it cannot authenticate: declined `authentication_required`, unless
+   * `offSessionOnceSetUp` and the card was set up for off-session use (Stripe's 3155).
+   */
+  | { kind: 'authentication_required'; then?: Decline; offSessionOnceSetUp?: boolean }
   /** The acquirer charges, then its answer is lost (the first attempt per downstream key times out). */
   | { kind: 'timeout_after_charge' }
   /** The acquirer fails with a 5xx before charging (first attempt per downstream key); a retry succeeds. */
@@ -28,6 +33,16 @@ export interface TestCard {
   card: CardDetails;
   behaviour: CardBehaviour;
 }
+
+/**
+ * A card's fingerprint: the same number gives the same fingerprint, and the number cannot be read
+ * back from it (a keyed hash, never the number itself). Oncepay only ever sees Stripe's public test
+ * numbers, so the key guards habits more than secrets; it is fixed so fingerprints are stable across
+ * installs, as a test suite comparing them expects.
+ */
+const FINGERPRINT_KEY = 'oncepay-card-fingerprint-v1';
+export const cardFingerprint = (number: string): string =>
+  createHmac('sha256', FINGERPRINT_KEY).update(number).digest('base64url').replace(/[-_]/g, '').slice(0, 16);
 
 interface CardSpec {
   brand?: string;
@@ -48,7 +63,7 @@ function card(number: string, spec: CardSpec = {}): CardDetails {
   return {
     brand, last4: number.slice(-4), exp_month: 12, exp_year: 2034, funding: spec.funding ?? 'credit', country: spec.country ?? 'US',
     network: spec.network ?? brand,
-    fingerprint: createHash('sha256').update(`oncepay-card:${number}`).digest('base64url').replace(/[-_]/g, '').slice(0, 16),
+    fingerprint: cardFingerprint(number),
     checks: { address_line1_check: null, address_postal_code_check: pass, cvc_check: pass, ...spec.checks },
     risk_level: spec.risk_level ?? 'normal',
   };
@@ -56,8 +71,8 @@ function card(number: string, spec: CardSpec = {}): CardDetails {
 
 const approve = (number: string, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'approve' } });
 const decline = (number: string, d: Decline, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'decline', ...d } });
-const threeDS = (number: string, spec?: CardSpec, then?: Decline): TestCard =>
-  ({ card: card(number, spec), behaviour: { kind: 'authentication_required', ...(then ? { then } : {}) } });
+const threeDS = (number: string, spec?: CardSpec, then?: Decline, offSessionOnceSetUp = false): TestCard =>
+  ({ card: card(number, spec), behaviour: { kind: 'authentication_required', ...(then ? { then } : {}), ...(offSessionOnceSetUp ? { offSessionOnceSetUp } : {}) } });
 
 const DECLINED = 'Your card was declined.';
 const GENERIC: Decline = { code: 'card_declined', decline_code: 'generic_decline', message: DECLINED, advice_code: 'try_again_later' };
@@ -130,7 +145,7 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
   pm_card_visa_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
   /** Attaches to a customer, then every charge is declined. */
-  pm_card_chargeCustomerFail: decline('4000000000000341', GENERIC),
+  pm_card_chargeCustomerFail: { card: card('4000000000000341'), behaviour: { kind: 'decline', verifies: true, ...GENERIC } },
   // Fraud prevention (Radar).
   pm_card_radarBlock: decline('4100000000000019', BLOCKED, { risk_level: 'highest' }),
   pm_card_riskLevelHighest: decline('4000000000004954', BLOCKED, { risk_level: 'highest' }),
@@ -152,8 +167,8 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_bypassPendingInternational: approve('4000003720000278', { country: 'IE' }),
   // 3-D Secure and authentication.
   pm_card_authenticationRequired: threeDS('4000002760003184', { country: 'DE' }),
-  pm_card_authenticationRequiredOnSetup: threeDS('4000002500003155', { country: 'FR' }),
-  pm_card_authenticationRequiredSetupForOffSession: threeDS('4000003800000446', { country: 'IT' }),
+  pm_card_authenticationRequiredOnSetup: threeDS('4000002500003155', { country: 'FR' }, undefined, true),
+  pm_card_authenticationRequiredSetupForOffSession: threeDS('4000003800000446', { country: 'IT' }, undefined, true),
   pm_card_authenticationRequiredChargeDeclinedInsufficientFunds: threeDS('4000008260003178', { country: 'GB' }, INSUFFICIENT),
   pm_card_threeDSecure2Required: threeDS('4000000000003220'),
   pm_card_threeDSecureRequired: threeDS('4000000000003063'),
@@ -166,6 +181,44 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_oncepay_errorBeforeCharge: { card: card('4000000000000259'), behaviour: { kind: 'error_before_charge' } },
 };
 
+/**
+ * Stripe's documented test numbers that have no `pm_card_*` id (docs.stripe.com/testing: more
+ * numbers per brand): they pay like pm_card_visa. Keyed by the acquirer's reference for them.
+ */
+const NUMBER_ONLY_CARDS: Readonly<Record<string, TestCard>> = {
+  'number:mastercard_2series': approve('2223003122003222'),
+  'number:amex_2': approve('371449635398431'),
+  'number:discover_2': approve('6011000990139424'),
+  'number:discover_debit': approve('6011981111111113', { funding: 'debit' }),
+  'number:diners_14': approve('36227206271667'),
+  'number:bccard_dinacard': approve('6555900000604105', { brand: 'discover', country: 'KR' }),
+  'number:unionpay_debit': approve('6200000000000047', { country: 'CN', funding: 'debit' }),
+  'number:unionpay_19': approve('6205500000000000004', { country: 'CN' }),
+};
+
 export function findTestCard(paymentMethod: string): TestCard | undefined {
   return Object.prototype.hasOwnProperty.call(TEST_CARDS, paymentMethod) ? TEST_CARDS[paymentMethod] : undefined;
+}
+
+/** The test card the acquirer keeps under `ref` (a pm_card_* id or a number-only card). */
+export function cardByRef(ref: string): TestCard | undefined {
+  return findTestCard(ref) ?? (Object.prototype.hasOwnProperty.call(NUMBER_ONLY_CARDS, ref) ? NUMBER_ONLY_CARDS[ref] : undefined);
+}
+
+/**
+ * Every documented number, with the reference the acquirer files it under: the first pm_card_* id
+ * of that number in Stripe's own list (Oncepay's fault cards reuse numbers and are reachable only
+ * by their ids), then the number-only cards.
+ */
+const BY_NUMBER: ReadonlyMap<string, string> = (() => {
+  const byFingerprint = new Map<string, string>();
+  const add = (ref: string, t: TestCard) => { if (!byFingerprint.has(t.card.fingerprint)) byFingerprint.set(t.card.fingerprint, ref); };
+  for (const [ref, t] of Object.entries(TEST_CARDS)) if (!ref.startsWith('pm_card_oncepay_')) add(ref, t);
+  for (const [ref, t] of Object.entries(NUMBER_ONLY_CARDS)) add(ref, t);
+  return byFingerprint;
+})();
+
+/** The acquirer's reference for a documented test number, or undefined for any other number. */
+export function refOfNumber(number: string): string | undefined {
+  return BY_NUMBER.get(cardFingerprint(number));
 }

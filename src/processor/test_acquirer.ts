@@ -6,9 +6,9 @@
  */
 import { randomId } from '../ids.ts';
 import type { Db, Queryable } from '../store/db.ts';
-import { findTestCard } from './cards.ts';
+import { cardByRef, type CardBehaviour } from './cards.ts';
 import {
-  type AuthorizeRequest, type AuthorizeResult, type FollowUpRequest, type LedgerEntry, type Processor,
+  type AuthorizeRequest, type AuthorizeResult, type Decline, type FollowUpRequest, type LedgerEntry, type Processor, type VerifyRequest, type VerifyResult,
   ProcessorRejected, ProcessorTimeout, ProcessorUnavailable,
 } from './types.ts';
 
@@ -18,14 +18,41 @@ interface OperationRow {
   attempts: number;
 }
 
+/** A payment off session with a card that needs authentication: the issuer declines it (Stripe's authentication_required). */
+const AUTHENTICATION_REQUIRED: Decline = {
+  code: 'authentication_required', decline_code: 'authentication_required',
+  message: 'Your card was declined. This transaction requires authentication.', advice_code: 'try_again_later',
+};
+
+const declined = (d: Decline) => ({ ...d, outcome: 'declined' as const });
+
+/** What the issuer answers a payment with this card (before the acquirer's own faults). */
+function paymentOutcome(b: CardBehaviour, req: AuthorizeRequest): AuthorizeResult {
+  if (b.kind === 'decline') { const { kind: _k, verifies: _v, ...d } = b; return declined(d); }
+  if (b.kind === 'authentication_required') {
+    if (!req.authenticated && !req.offSession) return { outcome: 'requires_action' };
+    // Off session nobody can authenticate: only a card set up for it (Stripe's 3155) goes through.
+    if (!req.authenticated && !(b.offSessionOnceSetUp && req.setUpForOffSession)) return declined(AUTHENTICATION_REQUIRED);
+    if (b.then) return declined(b.then);
+  }
+  return { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
+}
+
+/** What the issuer answers a card check: declines as a payment would (but 0341's), 3-D Secure on a setup. */
+function verifyOutcome(b: CardBehaviour, req: VerifyRequest): VerifyResult {
+  if (b.kind === 'decline' && !b.verifies) { const { kind: _k, verifies: _v, ...d } = b; return declined(d); }
+  if (b.kind === 'authentication_required' && req.setup && !req.authenticated) return { outcome: 'requires_action' };
+  return { outcome: 'approved' };
+}
+
 const LEDGER_COLUMNS = 'downstream_key, kind, reference, payment_method, amount, currency, outcome, attempts, created_at';
 
 export class TestAcquirer implements Processor {
   constructor(private readonly db: Db) {}
 
   async authorize(req: AuthorizeRequest): Promise<AuthorizeResult> {
-    const card = findTestCard(req.paymentMethod);
-    if (!card) throw new ProcessorRejected(`unknown payment method ${req.paymentMethod}`);
+    const card = cardByRef(req.cardRef);
+    if (!card) throw new ProcessorRejected(`unknown card ${req.cardRef}`);
     const b = card.behaviour;
     if (b.kind === 'error_before_charge') {
       const prior = await this.lookup(req.accountId, req.downstreamKey);
@@ -34,11 +61,7 @@ export class TestAcquirer implements Processor {
       }
     }
     if (b.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, b.ms));
-    let result: AuthorizeResult;
-    if (b.kind === 'decline') { const { kind: _kind, ...decline } = b; result = { ...decline, outcome: 'declined' }; }
-    else if (b.kind === 'authentication_required' && !req.authenticated) result = { outcome: 'requires_action' };
-    else if (b.kind === 'authentication_required' && b.then) result = { ...b.then, outcome: 'declined' };
-    else result = { outcome: 'approved', captured: req.capture, network_transaction_id: randomId(15) };
+    const result = paymentOutcome(b, req);
     const kind = result.outcome === 'approved' && req.capture ? 'sale' : 'authorization';
     // One statement: record the operation, or count a repeat of its downstream key and return the first answer.
     const recorded = await this.record(this.db, req, kind, result.outcome, result);
@@ -46,6 +69,14 @@ export class TestAcquirer implements Processor {
       throw new ProcessorTimeout('test acquirer: answer lost after charging (fault card pm_card_oncepay_timeoutAfterCharge)');
     }
     return recorded.result as AuthorizeResult;
+  }
+
+  async verify(req: VerifyRequest): Promise<VerifyResult> {
+    const card = cardByRef(req.cardRef);
+    if (!card) throw new ProcessorRejected(`unknown card ${req.cardRef}`);
+    const result = verifyOutcome(card.behaviour, req);
+    const recorded = await this.record(this.db, { ...req, amount: 0, currency: 'usd' }, 'verification', result.outcome, result);
+    return recorded.result as VerifyResult;
   }
 
   capture(req: FollowUpRequest): Promise<{ outcome: 'captured' }> {

@@ -44,13 +44,35 @@ export interface AuthorizeRequest {
   /** Our object this money belongs to (the payment intent id): the ledger is searchable by it. */
   reference: string;
   paymentMethod: string;
+  /** The acquirer's reference of the card (what its vault filed the number under). */
+  cardRef: string;
   amount: number;
   currency: string;
   /** Capture in the same step (a sale) or only hold the funds. */
   capture: boolean;
   /** The customer completed authentication (3-D Secure) for this payment. */
   authenticated: boolean;
+  /** The customer is not there to authenticate (a saved card charged later, a renewal). */
+  offSession: boolean;
+  /** The card was set up for off-session payments (a setup, or a payment that set it up, authenticated). */
+  setUpForOffSession: boolean;
 }
+
+/**
+ * A card check without moving money (a zero-amount authorization): attaching a card to a
+ * customer, or a setup. `setup`: a setup intent, where a card that needs authentication asks for it.
+ */
+export interface VerifyRequest {
+  accountId: string;
+  downstreamKey: string;
+  reference: string;
+  paymentMethod: string;
+  cardRef: string;
+  setup: boolean;
+  authenticated: boolean;
+}
+
+export type VerifyResult = { outcome: 'approved' } | ({ outcome: 'declined' } & Decline) | { outcome: 'requires_action' };
 
 export interface FollowUpRequest {
   accountId: string;
@@ -64,7 +86,7 @@ export interface FollowUpRequest {
 
 export interface LedgerEntry {
   downstream_key: string;
-  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund';
+  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund' | 'verification';
   reference: string;
   payment_method: string;
   amount: number;
@@ -76,6 +98,7 @@ export interface LedgerEntry {
 
 export interface Processor {
   authorize(req: AuthorizeRequest): Promise<AuthorizeResult>;
+  verify(req: VerifyRequest): Promise<VerifyResult>;
   capture(req: FollowUpRequest): Promise<{ outcome: 'captured' }>;
   void(req: FollowUpRequest): Promise<{ outcome: 'voided' }>;
   refund(req: FollowUpRequest): Promise<{ outcome: 'refunded' }>;

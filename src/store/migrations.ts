@@ -439,6 +439,32 @@ SELECT id, encode(sha256(convert_to(pk, 'UTF8')), 'hex'), pk, created, 'publisha
   FROM (SELECT id, created, 'pk_test_' || md5(random()::text || id) || substr(md5(id || random()::text), 1, 16) AS pk FROM accounts) a;
 `,
   },
+  {
+    version: 13,
+    name: 'payment_methods_setup_intents_tokens',
+    sql: `
+-- Saved cards (src/payments/payment_methods.ts): PaymentMethods (pm_) and legacy card sources
+-- (card_) in one table, since a card source is also a PaymentMethod. card_ref is the test
+-- acquirer's reference for the card (src/processor/card_numbers.ts): never the number.
+-- set_up_for_off_session: a setup (or a payment that set the card up) authenticated it for later
+-- off-session payments.
+${objectTable('payment_methods', `
+  customer text,
+  type text NOT NULL,
+  card_ref text NOT NULL,
+  set_up_for_off_session boolean NOT NULL DEFAULT false,`)}
+CREATE INDEX payment_methods_customer ON payment_methods (account_id, customer, seq DESC);
+${objectTable('setup_intents', `
+  customer text,
+  payment_method text,
+  locked_by text,`)}
+CREATE INDEX setup_intents_customer ON setup_intents (account_id, customer, seq DESC);
+-- Card tokens (tok_): single use; card_ref as for payment methods.
+${objectTable('tokens', `
+  card_ref text NOT NULL,
+  used boolean NOT NULL DEFAULT false,`)}
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

@@ -177,7 +177,10 @@ describe('the document', () => {
       assert.equal(Boolean(op.responses['404']), r.path.includes(':'), `${r.method} ${r.path} 404`);
     }
     const declines = routes.filter((r) => operation(r.method, r.path)!.responses['402']).map((r) => `${r.method} ${r.path}`);
-    assert.deepEqual(declines, ['POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm', 'POST /v1/invoices/:invoice/pay']);
+    assert.deepEqual(declines.sort(), [
+      'POST /v1/customers', 'POST /v1/invoices/:invoice/pay', 'POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm',
+      'POST /v1/payment_methods', 'POST /v1/payment_methods/:payment_method/attach',
+    ]);
     const schema = (method: string, path: string) => (operation(method, path)!.responses['200'] as any).content['application/json'].schema;
     assert.deepEqual(schema('GET', '/v1/customers/:customer'), { anyOf: [{ $ref: '#/components/schemas/customer' }, { $ref: '#/components/schemas/deleted_customer' }] });
     assert.deepEqual(schema('DELETE', '/v1/customers/:customer'), { $ref: '#/components/schemas/deleted_customer' });
@@ -271,6 +274,15 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.taxIds.list();
     await stripe.taxIds.retrieve(ownTxi.id);
     await stripe.taxIds.del(ownTxi.id);
+
+    const card = await stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 12, exp_year: 2040, cvc: '123' } });
+    await stripe.paymentMethods.retrieve(card.id);
+    await stripe.paymentMethods.update(card.id, { metadata: { tour: '1' } });
+    await stripe.paymentMethods.attach(card.id, { customer: cus.id });
+    await stripe.paymentMethods.list({ customer: cus.id });
+    await stripe.customers.listPaymentMethods(cus.id);
+    await stripe.customers.retrievePaymentMethod(cus.id, card.id);
+    await stripe.paymentMethods.detach(card.id);
 
     const pi = await stripe.paymentIntents.create(
       { amount: 2000, currency: 'usd', customer: cus.id, payment_method: 'pm_card_visa', confirm: true, metadata: { order: '1' }, expand: ['latest_charge.balance_transaction', 'customer'] },

@@ -159,7 +159,7 @@ export interface ServerProcess {
 
 export interface LedgerEntry {
   downstream_key: string;
-  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund';
+  kind: 'sale' | 'authorization' | 'capture' | 'void' | 'refund' | 'verification';
   reference: string;
   amount: number;
   currency: string;

@@ -100,15 +100,15 @@ const cardCommon = {
 };
 
 const paymentMethod = shape({
-  id: text('The payment method id, such as pm_card_visa.'),
+  id: text('The payment method id: a saved one (pm_...), a card source (card_...) or a test id such as pm_card_visa.'),
   object: objectName('payment_method'),
-  allow_redisplay: oneOfValues(['unspecified']),
+  allow_redisplay: oneOfValues(['always', 'limited', 'unspecified']),
   billing_details: billingDetails,
   card: shape({
     ...cardCommon,
     display_brand: text(),
     generated_from: alwaysNull(),
-    networks: shape({ available: { type: 'array', items: text() }, preferred: alwaysNull() }),
+    networks: shape({ available: { type: 'array', items: text() }, preferred: nullable(text()) }),
     regulated_status: oneOfValues(['regulated', 'unregulated']),
     three_d_secure_usage: shape({ supported: bool() }),
     wallet: alwaysNull(),
@@ -119,7 +119,7 @@ const paymentMethod = shape({
   livemode: livemode(),
   metadata: metadata(),
   type: constant('card'),
-}, { title: 'PaymentMethod', description: 'A test payment method (pm_card_visa...), expanded or inside a payment error.' });
+}, { title: 'PaymentMethod', description: 'A card payment method: saved (made from a card number, a token or a test id) or a test id (pm_card_visa...).' });
 
 const lastPaymentError = shape({
   type: constant('card_error'),
@@ -337,7 +337,7 @@ const balanceTransaction = shape({
 const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
   ['^customer\\.tax_id\\.', 'tax_id'],
-  ['^payment_intent\\.', 'payment_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
+  ['^payment_intent\\.', 'payment_intent'], ['^payment_method\\.', 'payment_method'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'], ['^plan\\.', 'plan'],
   ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^invoice_payment\\.', 'invoice_payment'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];
