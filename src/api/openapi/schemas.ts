@@ -422,7 +422,7 @@ const deliveryAttempt = shape({
 const acquirerOperation = shape({
   object: objectName('acquirer_operation'),
   downstream_key: text('The idempotency key Oncepay sent the acquirer (a charge id, ch_...:capture, a refund id).'),
-  kind: oneOfValues(['sale', 'authorization', 'capture', 'void', 'refund']),
+  kind: oneOfValues(['sale', 'authorization', 'capture', 'void', 'refund', 'verification']),
   reference: text('The Oncepay object the money belongs to (a PaymentIntent id).'),
   payment_method: text('The payment method (empty for follow-ups such as captures).'),
   amount: int(undefined, 0),
