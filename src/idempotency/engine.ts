@@ -16,6 +16,7 @@ import { ApiError, apiError, databaseUnavailable } from '../errors.ts';
 import { SimulatedCrash, type FaultHook, noFaults } from '../faults.ts';
 import { fingerprint } from './fingerprint.ts';
 import { wireJson } from '../schema/wire_json.ts';
+import { redact } from '../logs/redact.ts';
 
 export interface CommandResponse {
   status: number;
@@ -47,6 +48,10 @@ export interface CommandContext<D = unknown> {
 /**
  * A write operation of the API. `name` is what the key's journal stores, so a resume (by a retry
  * or by the completer in another process) finds the same command again: it never changes.
+ *
+ * The key row keeps the parameters redacted (src/logs/redact.ts: no card number, CVC or secret is
+ * ever stored), and a resume runs with those: a command uses card data only in its first phase,
+ * whose result the journal keeps.
  */
 export interface Command<P = unknown, D = unknown> {
   readonly name: string;
@@ -455,7 +460,7 @@ class Run<D> implements CommandContext<D> {
                  CASE WHEN $13::int IS NULL THEN now() END, CASE WHEN $13::int IS NULL THEN $10 END, $11, $12::jsonb, $13, $14,
                  CASE WHEN $13::int IS NOT NULL THEN now() END)`,
         [this.id.accountId, this.id.key, this.id.clientSupplied, this.id.method, this.id.path, this.command.name,
-          this.id.fingerprint, JSON.stringify(this.id.params), this.id.requestId, token, step, journal,
+          this.id.fingerprint, JSON.stringify(redact(this.id.params)), this.id.requestId, token, step, journal,
           response?.status ?? null, body],
       );
       this.claimedToken = token;

@@ -13,6 +13,7 @@ import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
 import { stripeError } from '../helpers/stripe_errors.ts';
 import { eventsAbout } from '../helpers/events.ts';
+import { TEST_NUMBERS as NUMBERS } from '../helpers/test_numbers.ts';
 
 const { server } = useTestServer();
 
@@ -31,45 +32,6 @@ const NEXT_YEAR = new Date().getUTCFullYear() + 1;
 const card = (number: string, extra: Record<string, unknown> = {}) =>
   ({ type: 'card' as const, card: { number, exp_month: 12, exp_year: NEXT_YEAR, cvc: number.startsWith('3') && number.length === 15 ? '1234' : '123', ...extra } });
 
-/**
- * Stripe's documented test numbers (docs.stripe.com/testing), written out here independently of
- * the server's table: what the card says, and what a payment of 1000 usd with it does.
- */
-const NUMBERS: [number: string, brand: string, funding: string, country: string, outcome: string][] = [
-  ['4242424242424242', 'visa', 'credit', 'US', 'succeeded'],
-  ['4000056655665556', 'visa', 'debit', 'US', 'succeeded'],
-  ['5555555555554444', 'mastercard', 'credit', 'US', 'succeeded'],
-  ['2223003122003222', 'mastercard', 'credit', 'US', 'succeeded'],
-  ['5200828282828210', 'mastercard', 'debit', 'US', 'succeeded'],
-  ['5105105105105100', 'mastercard', 'prepaid', 'US', 'succeeded'],
-  ['378282246310005', 'amex', 'credit', 'US', 'succeeded'],
-  ['371449635398431', 'amex', 'credit', 'US', 'succeeded'],
-  ['6011111111111117', 'discover', 'credit', 'US', 'succeeded'],
-  ['6011000990139424', 'discover', 'credit', 'US', 'succeeded'],
-  ['6011981111111113', 'discover', 'debit', 'US', 'succeeded'],
-  ['3056930009020004', 'diners', 'credit', 'US', 'succeeded'],
-  ['36227206271667', 'diners', 'credit', 'US', 'succeeded'],
-  ['3566002020360505', 'jcb', 'credit', 'JP', 'succeeded'],
-  ['6200000000000005', 'unionpay', 'credit', 'CN', 'succeeded'],
-  ['6200000000000047', 'unionpay', 'debit', 'CN', 'succeeded'],
-  ['4000002500001001', 'visa', 'credit', 'FR', 'succeeded'],
-  ['4000008260000000', 'visa', 'credit', 'GB', 'succeeded'],
-  ['4000000760000002', 'visa', 'credit', 'BR', 'succeeded'],
-  ['4000000000000002', 'visa', 'credit', 'US', 'card_declined/generic_decline'],
-  ['4000000000009995', 'visa', 'credit', 'US', 'card_declined/insufficient_funds'],
-  ['4000000000009987', 'visa', 'credit', 'US', 'card_declined/lost_card'],
-  ['4000000000009979', 'visa', 'credit', 'US', 'card_declined/stolen_card'],
-  ['4000000000000069', 'visa', 'credit', 'US', 'expired_card/expired_card'],
-  ['4000000000000127', 'visa', 'credit', 'US', 'incorrect_cvc/incorrect_cvc'],
-  ['4000000000000119', 'visa', 'credit', 'US', 'processing_error/processing_error'],
-  ['4100000000000019', 'visa', 'credit', 'US', 'card_declined/fraudulent'],
-  ['4000000000000341', 'visa', 'credit', 'US', 'card_declined/generic_decline'],
-  ['4000002500003155', 'visa', 'credit', 'FR', 'requires_action'],
-  ['4000002760003184', 'visa', 'credit', 'DE', 'requires_action'],
-  ['4000000000003220', 'visa', 'credit', 'US', 'requires_action'],
-  ['4000000000003063', 'visa', 'credit', 'US', 'requires_action'],
-  ['4000000000003055', 'visa', 'credit', 'US', 'succeeded'],
-];
 
 describe('test card numbers', () => {
   let stripe: Stripe;
