@@ -161,6 +161,28 @@ class MainFlows(unittest.TestCase):
         finally:
             receiver.close()
 
+    def test_payment_method_from_card_number_attach_list_pay_detach(self):
+        c = self.customer()
+        pm = stripe.PaymentMethod.create(
+            type="card", card={"number": "4000056655665556", "exp_month": 12, "exp_year": 2040, "cvc": "123"},
+            billing_details={"name": "Py Thon"})
+        self.assertEqual((pm.card.brand, pm.card.funding, pm.card.last4), ("visa", "debit", "5556"))
+        self.assertEqual(stripe.PaymentMethod.retrieve(pm.id).card.fingerprint, pm.card.fingerprint)
+        attached = stripe.PaymentMethod.attach(pm.id, customer=c.id)
+        self.assertEqual(attached.customer, c.id)
+        listed = stripe.Customer.list_payment_methods(c.id, type="card")
+        self.assertEqual([m.id for m in listed.auto_paging_iter()], [pm.id])
+        pi = stripe.PaymentIntent.create(amount=1500, currency="usd", customer=c.id, payment_method=pm.id,
+                                         off_session=True, confirm=True)
+        self.assertEqual(pi.status, "succeeded")
+        self.assertIsNone(stripe.PaymentMethod.detach(pm.id).customer)
+
+    def test_bad_card_number_raises_card_error_naming_the_field(self):
+        with self.assertRaises(stripe.error.CardError) as raised:
+            stripe.PaymentMethod.create(type="card", card={"number": "4242424242424241", "exp_month": 12, "exp_year": 2040})
+        self.assertEqual(raised.exception.code, "incorrect_number")
+        self.assertEqual(raised.exception.param, "card[number]")
+
     def test_invoice_create_finalize_pay(self):
         c = self.customer(invoice_settings={"default_payment_method": "pm_card_visa"})
         invoice = stripe.Invoice.create(customer=c.id, auto_advance=False)
