@@ -30,6 +30,8 @@ export type CardBehaviour =
   | { kind: 'slow'; ms: number };
 
 export interface TestCard {
+  /** Stripe's public test number of the card (documentation only: nothing stores a number). */
+  number: string;
   card: CardDetails;
   behaviour: CardBehaviour;
 }
@@ -69,10 +71,10 @@ function card(number: string, spec: CardSpec = {}): CardDetails {
   };
 }
 
-const approve = (number: string, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'approve' } });
-const decline = (number: string, d: Decline, spec?: CardSpec): TestCard => ({ card: card(number, spec), behaviour: { kind: 'decline', ...d } });
+const approve = (number: string, spec?: CardSpec): TestCard => ({ number, card: card(number, spec), behaviour: { kind: 'approve' } });
+const decline = (number: string, d: Decline, spec?: CardSpec): TestCard => ({ number, card: card(number, spec), behaviour: { kind: 'decline', ...d } });
 const threeDS = (number: string, spec?: CardSpec, then?: Decline, offSessionOnceSetUp = false): TestCard =>
-  ({ card: card(number, spec), behaviour: { kind: 'authentication_required', ...(then ? { then } : {}), ...(offSessionOnceSetUp ? { offSessionOnceSetUp } : {}) } });
+  ({ number, card: card(number, spec), behaviour: { kind: 'authentication_required', ...(then ? { then } : {}), ...(offSessionOnceSetUp ? { offSessionOnceSetUp } : {}) } });
 
 const DECLINED = 'Your card was declined.';
 const GENERIC: Decline = { code: 'card_declined', decline_code: 'generic_decline', message: DECLINED, advice_code: 'try_again_later' };
@@ -145,7 +147,7 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
   pm_card_visa_chargeDeclinedFraudulent: decline('4100000000000019', FRAUDULENT, { risk_level: 'highest' }),
   /** Attaches to a customer, then every charge is declined. */
-  pm_card_chargeCustomerFail: { card: card('4000000000000341'), behaviour: { kind: 'decline', verifies: true, ...GENERIC } },
+  pm_card_chargeCustomerFail: { number: '4000000000000341', card: card('4000000000000341'), behaviour: { kind: 'decline', verifies: true, ...GENERIC } },
   // Fraud prevention (Radar).
   pm_card_radarBlock: decline('4100000000000019', BLOCKED, { risk_level: 'highest' }),
   pm_card_riskLevelHighest: decline('4000000000004954', BLOCKED, { risk_level: 'highest' }),
@@ -176,16 +178,16 @@ export const TEST_CARDS: Readonly<Record<string, TestCard>> = {
   pm_card_threeDSecureRequiredProcessingError: threeDS('4000008400001280', {}, PROCESSING),
   pm_card_threeDSecureOptional: approve('4000000000003055'),
   // Oncepay's fault cards.
-  pm_card_oncepay_timeoutAfterCharge: { card: card('4000000000000341'), behaviour: { kind: 'timeout_after_charge' } },
-  pm_card_oncepay_slow: { card: card('4000000000001881'), behaviour: { kind: 'slow', ms: 3000 } },
-  pm_card_oncepay_errorBeforeCharge: { card: card('4000000000000259'), behaviour: { kind: 'error_before_charge' } },
+  pm_card_oncepay_timeoutAfterCharge: { number: '4000000000000341', card: card('4000000000000341'), behaviour: { kind: 'timeout_after_charge' } },
+  pm_card_oncepay_slow: { number: '4000000000001881', card: card('4000000000001881'), behaviour: { kind: 'slow', ms: 3000 } },
+  pm_card_oncepay_errorBeforeCharge: { number: '4000000000000259', card: card('4000000000000259'), behaviour: { kind: 'error_before_charge' } },
 };
 
 /**
  * Stripe's documented test numbers that have no `pm_card_*` id (docs.stripe.com/testing: more
  * numbers per brand): they pay like pm_card_visa. Keyed by the acquirer's reference for them.
  */
-const NUMBER_ONLY_CARDS: Readonly<Record<string, TestCard>> = {
+export const NUMBER_ONLY_CARDS: Readonly<Record<string, TestCard>> = {
   'number:mastercard_2series': approve('2223003122003222'),
   'number:amex_2': approve('371449635398431'),
   'number:discover_2': approve('6011000990139424'),
