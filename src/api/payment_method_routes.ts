@@ -3,12 +3,13 @@ import { command, listPage, listParams, read, type Route } from './route_kit.ts'
 import { enumOf, expandParam, nonEmptyString, object, optional } from '../schema/params.ts';
 import {
   attachPaymentMethod, attachPaymentMethodParams, checkCreatePaymentMethod, createPaymentMethod, createPaymentMethodParams,
-  detachPaymentMethod, detachPaymentMethodParams, updatePaymentMethod, updatePaymentMethodParams,
+  detachPaymentMethod, detachPaymentMethodParams, OTHER_TYPES, updatePaymentMethod, updatePaymentMethodParams,
 } from '../payments/payment_method_commands.ts';
 import { paymentMethods, resolvePaymentMethod } from '../payments/payment_methods.ts';
 import { retrieveCustomer } from '../payments/customers.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
 import type { Queryable } from '../store/db.ts';
+import type { SqlCondition } from '../store/object_table.ts';
 import { expandObject } from './expansion.ts';
 import { REFUSED } from '../payments/payment_params.ts';
 
@@ -20,7 +21,9 @@ async function retrieveLiveCustomer(q: Queryable, accountId: string, customer: s
   if ('deleted' in c) throw resourceMissing('customer', customer);
 }
 /** Oncepay's payment methods are cards; a list for another type is empty, as Stripe's would be. */
-const typeFilter = () => optional(enumOf(['card', 'acss_debit', 'bacs_debit', 'sepa_debit', 'us_bank_account', 'link', 'paypal', 'cashapp', 'klarna', 'ideal', 'bancontact'] as const));
+const typeFilter = () => optional(enumOf(['card', ...OTHER_TYPES]));
+const redisplayFilter = () => optional(enumOf(['always', 'limited', 'unspecified'] as const));
+const redisplayIs = (value: string): SqlCondition => ({ sql: "data->>'allow_redisplay' = $", value });
 
 export const paymentMethodRoutes: Route[] = [
   command({
@@ -41,13 +44,14 @@ export const paymentMethodRoutes: Route[] = [
   }),
   read({
     path: '/v1/payment_methods', summary: 'List PaymentMethods', response: 'list:payment_method',
-    params: listParams({ customer: optional(id()), type: typeFilter(), customer_account: REFUSED.customerAccount() }),
+    params: listParams({ customer: optional(id()), type: typeFilter(), allow_redisplay: redisplayFilter(), customer_account: REFUSED.customerAccount() }),
     async read(ctx, p) {
       if (p.type && p.type !== 'card') return { object: 'list', data: [], has_more: false, url: '/v1/payment_methods' };
-      return listPage(ctx, p, paymentMethods, '/v1/payment_methods', {
-        where: { type: 'card', ...(p.customer ? { customer: p.customer } : {}) },
-        ...(p.customer ? {} : { whereSql: { sql: "id LIKE $", value: 'pm\\_%' } }),
-      });
+      // Without a customer, the account's PaymentMethods (pm_), not its customers' card sources.
+      const conditions: SqlCondition[] = [];
+      if (!p.customer) conditions.push({ sql: 'id LIKE $', value: 'pm\\_%' });
+      if (p.allow_redisplay) conditions.push(redisplayIs(p.allow_redisplay));
+      return listPage(ctx, p, paymentMethods, '/v1/payment_methods', { where: { type: 'card', ...(p.customer ? { customer: p.customer } : {}) }, whereSql: conditions });
     },
   }),
   command({
@@ -61,15 +65,14 @@ export const paymentMethodRoutes: Route[] = [
   }),
   read({
     path: '/v1/customers/:customer/payment_methods', summary: 'List a Customer\'s PaymentMethods', response: 'list:payment_method',
-    params: listParams({ customer: id(), type: typeFilter(), allow_redisplay: optional(enumOf(['always', 'limited', 'unspecified'] as const)) }),
+    params: listParams({ customer: id(), type: typeFilter(), allow_redisplay: redisplayFilter() }),
     async read(ctx, p) {
       const customer = p.customer;
       await retrieveLiveCustomer(ctx.q, ctx.accountId, customer);
       const url = `/v1/customers/${customer}/payment_methods`;
       if (p.type && p.type !== 'card') return { object: 'list', data: [], has_more: false, url };
       return listPage(ctx, p, paymentMethods, url, {
-        where: { customer, type: 'card' },
-        ...(p.allow_redisplay ? { whereSql: { sql: "data->>'allow_redisplay' = $", value: p.allow_redisplay } } : {}),
+        where: { customer, type: 'card' }, ...(p.allow_redisplay ? { whereSql: redisplayIs(p.allow_redisplay) } : {}),
       });
     },
   }),

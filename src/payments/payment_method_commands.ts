@@ -24,7 +24,9 @@ import {
 import { attachSaved, detachSaved, savedCopy } from './payment_method_use.ts';
 import { consumeToken } from './tokens.ts';
 
-const OTHER_TYPES = ['acss_debit', 'affirm', 'afterpay_clearpay', 'alipay', 'amazon_pay', 'au_becs_debit', 'bacs_debit', 'bancontact', 'blik',
+/** Stripe's payment method types besides cards: named, and refused with the reason. */
+export const OTHER_TYPES = ['alma', 'billie', 'bizum', 'crypto', 'custom', 'kakao_pay', 'kr_card', 'mb_way', 'naver_pay', 'nz_bank_account',
+  'pay_by_bank', 'payco', 'paypay', 'payto', 'samsung_pay', 'satispay', 'scalapay', 'sequra', 'sunbit', 'upi', 'acss_debit', 'affirm', 'afterpay_clearpay', 'alipay', 'amazon_pay', 'au_becs_debit', 'bacs_debit', 'bancontact', 'blik',
   'boleto', 'cashapp', 'customer_balance', 'eps', 'fpx', 'giropay', 'grabpay', 'ideal', 'interac_present', 'klarna', 'konbini', 'link',
   'mobilepay', 'multibanco', 'oxxo', 'p24', 'paynow', 'paypal', 'pix', 'promptpay', 'revolut_pay', 'sepa_debit', 'sofort', 'swish', 'twint',
   'us_bank_account', 'wechat_pay', 'zip'];

@@ -10,6 +10,7 @@ import type { CardDetails } from '../processor/types.ts';
 import type { Queryable, Tx } from '../store/db.ts';
 import { ObjectTable } from '../store/object_table.ts';
 import { invalidRequest, resourceMissing } from '../errors.ts';
+import { nowSeconds } from '../ids.ts';
 import type { Metadata } from '../schema/metadata.ts';
 
 export interface BillingDetails {
@@ -138,7 +139,7 @@ async function findSaved(q: Queryable, accountId: string, id: string, forUpdate:
 export async function resolvePaymentMethod(q: Queryable, accountId: string, id: string, opts: { param?: string; forUpdate?: boolean; created?: number } = {}): Promise<ResolvedPaymentMethod> {
   const test = findTestCard(id);
   if (test) {
-    return { method: buildPaymentMethod(id, test.card, { created: opts.created ?? 0 }), card: test.card, cardRef: id, saved: false, setUpForOffSession: false };
+    return { method: buildPaymentMethod(id, test.card, { created: opts.created ?? nowSeconds() }), card: test.card, cardRef: id, saved: false, setUpForOffSession: false };
   }
   const row = SAVED_ID.test(id) ? await findSaved(q, accountId, id, opts.forUpdate ?? false) : undefined;
   if (!row) throw resourceMissing('payment_method', id, opts.param ?? 'id');
