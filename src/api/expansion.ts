@@ -101,6 +101,19 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
     'sepa_debit.generated_from.charge': alwaysNull,
     'sepa_debit.generated_from.setup_attempt': alwaysNull,
   },
+  setup_intent: {
+    application: alwaysNull,
+    customer: byId(customers),
+    'last_setup_error.payment_intent': alwaysNull,
+    'last_setup_error.payment_method': inline('payment_method'),
+    'last_setup_error.setup_intent': alwaysNull,
+    'last_setup_error.source': alwaysNull,
+    latest_attempt: alwaysNull,
+    mandate: alwaysNull,
+    on_behalf_of: alwaysNull,
+    payment_method: paymentMethod((si) => si.customer),
+    single_use_mandate: alwaysNull,
+  },
 };
 
 /** Both domains' entries by object type; an object type may take fields from both, never the same field twice. */

@@ -20,6 +20,7 @@ export const EVENT_TYPES = [
   'price.created', 'price.deleted', 'price.updated',
   'product.created', 'product.deleted', 'product.updated',
   'refund.created', 'refund.updated',
+  'setup_intent.canceled', 'setup_intent.created', 'setup_intent.requires_action', 'setup_intent.setup_failed', 'setup_intent.succeeded',
   'test_helpers.test_clock.advancing', 'test_helpers.test_clock.created', 'test_helpers.test_clock.deleted',
   'test_helpers.test_clock.ready',
   'webhook_endpoint.disabled',

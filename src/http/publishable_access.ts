@@ -9,11 +9,14 @@ import type { FastifyRequest } from 'fastify';
 import type { Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
 import { paymentIntents } from '../payments/payment_objects.ts';
+import { setupIntents } from '../payments/setup_intents.ts';
 
 /** The routes open to publishable keys: method, route pattern, where the client secret comes in. */
-const PUBLISHABLE_ROUTES: readonly { method: string; url: string; from: 'query' | 'body' }[] = [
-  { method: 'GET', url: '/v1/payment_intents/:intent', from: 'query' },
-  { method: 'POST', url: '/v1/payment_intents/:intent/confirm', from: 'body' },
+const PUBLISHABLE_ROUTES: readonly { method: string; url: string; from: 'query' | 'body'; kind: 'PaymentIntent' | 'SetupIntent' }[] = [
+  { method: 'GET', url: '/v1/payment_intents/:intent', from: 'query', kind: 'PaymentIntent' },
+  { method: 'POST', url: '/v1/payment_intents/:intent/confirm', from: 'body', kind: 'PaymentIntent' },
+  { method: 'GET', url: '/v1/setup_intents/:intent', from: 'query', kind: 'SetupIntent' },
+  { method: 'POST', url: '/v1/setup_intents/:intent/confirm', from: 'body', kind: 'SetupIntent' },
 ];
 
 const routeOf = (method: string, url: string | undefined) => PUBLISHABLE_ROUTES.find((r) => r.method === method && r.url === url);
@@ -24,7 +27,7 @@ export function checkPublishableRoute(method: string, url: string | undefined): 
   throw new ApiError(401, {
     type: 'invalid_request_error',
     message: 'This API call needs a secret API key (sk_test_...): a publishable key (pk_test_...) may only retrieve or confirm '
-      + 'a PaymentIntent with its client_secret.',
+      + 'a PaymentIntent or a SetupIntent with its client_secret.',
   }, { 'WWW-Authenticate': 'Bearer realm="Oncepay"' });
 }
 
@@ -34,12 +37,12 @@ export async function checkClientSecret(req: FastifyRequest, q: Queryable, accou
   const source = (route.from === 'query' ? req.query : req.body) as Record<string, unknown> | undefined;
   const given = source?.client_secret;
   if (typeof given !== 'string' || given === '') {
-    throw invalidRequest('A publishable key needs the PaymentIntent\'s client_secret for this request.', 'client_secret', 'parameter_missing');
+    throw invalidRequest(`A publishable key needs the ${route.kind}'s client_secret for this request.`, 'client_secret', 'parameter_missing');
   }
   const id = (req.params as { intent: string }).intent;
-  const intent = await paymentIntents.get(q, accountId, id);
+  const intent = await (route.kind === 'SetupIntent' ? setupIntents : paymentIntents).get(q, accountId, id);
   if (intent.client_secret !== given) {
-    throw invalidRequest(`The client_secret provided does not match the client_secret of PaymentIntent ${id}.`, 'client_secret');
+    throw invalidRequest(`The client_secret provided does not match the client_secret of ${route.kind} ${id}.`, 'client_secret');
   }
   if (route.from === 'body') delete source!.client_secret;
 }

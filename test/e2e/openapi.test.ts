@@ -180,6 +180,7 @@ describe('the document', () => {
     assert.deepEqual(declines.sort(), [
       'POST /v1/customers', 'POST /v1/invoices/:invoice/pay', 'POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm',
       'POST /v1/payment_methods', 'POST /v1/payment_methods/:payment_method/attach',
+      'POST /v1/setup_intents', 'POST /v1/setup_intents/:intent/confirm',
     ]);
     const schema = (method: string, path: string) => (operation(method, path)!.responses['200'] as any).content['application/json'].schema;
     assert.deepEqual(schema('GET', '/v1/customers/:customer'), { anyOf: [{ $ref: '#/components/schemas/customer' }, { $ref: '#/components/schemas/deleted_customer' }] });
@@ -283,6 +284,13 @@ describe('every route, once, through the server: all answers conform', () => {
     await stripe.customers.listPaymentMethods(cus.id);
     await stripe.customers.retrievePaymentMethod(cus.id, card.id);
     await stripe.paymentMethods.detach(card.id);
+
+    const seti = await stripe.setupIntents.create({ customer: cus.id, metadata: { tour: '1' } });
+    await stripe.setupIntents.retrieve(seti.id, { expand: ['customer'] });
+    await stripe.setupIntents.update(seti.id, { payment_method: 'pm_card_visa' });
+    assert.equal((await stripe.setupIntents.confirm(seti.id, { expand: ['payment_method'] })).status, 'succeeded');
+    await stripe.setupIntents.list({ customer: cus.id });
+    await stripe.setupIntents.cancel((await stripe.setupIntents.create({})).id, { cancellation_reason: 'abandoned' });
 
     const pi = await stripe.paymentIntents.create(
       { amount: 2000, currency: 'usd', customer: cus.id, payment_method: 'pm_card_visa', confirm: true, metadata: { order: '1' }, expand: ['latest_charge.balance_transaction', 'customer'] },

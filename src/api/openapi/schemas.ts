@@ -24,6 +24,7 @@ import { CATALOG_SCHEMAS } from './catalog.ts';
 import { BILLING_SCHEMAS } from './billing.ts';
 import { TAX_ID_SCHEMAS } from './tax_ids.ts';
 import { RESET_SCHEMAS } from './reset.ts';
+import { SETUP_INTENT_SCHEMAS } from './setup_intents.ts';
 import { type SchemaName } from './schema_names.ts';
 
 export type { JsonSchema };
@@ -337,7 +338,7 @@ const balanceTransaction = shape({
 const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
   ['^customer\\.tax_id\\.', 'tax_id'],
-  ['^payment_intent\\.', 'payment_intent'], ['^payment_method\\.', 'payment_method'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
+  ['^payment_intent\\.', 'payment_intent'], ['^payment_method\\.', 'payment_method'], ['^setup_intent\\.', 'setup_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'], ['^plan\\.', 'plan'],
   ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^invoice_payment\\.', 'invoice_payment'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];
@@ -495,8 +496,9 @@ const error = shape({
     payment_method: ref('payment_method'),
     advice_code: text(),
     payment_method_type: constant('card'),
+    setup_intent: ref('setup_intent'),
     existing_id: text('Oncepay extension, with code already_exists: the object created earlier under this external_id.'),
-  }, { optional: ['code', 'decline_code', 'param', 'doc_url', 'charge', 'payment_intent', 'payment_method', 'advice_code', 'payment_method_type', 'existing_id'] }),
+  }, { optional: ['code', 'decline_code', 'param', 'doc_url', 'charge', 'payment_intent', 'payment_method', 'advice_code', 'payment_method_type', 'setup_intent', 'existing_id'] }),
 }, { title: 'Error', description: 'Every error, in Stripe\'s shape.' });
 
 const health = shape({ status: constant('ok') }, { title: 'Liveness' });
@@ -536,5 +538,6 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   ...CATALOG_SCHEMAS,
   ...BILLING_SCHEMAS,
   ...TAX_ID_SCHEMAS,
+  ...SETUP_INTENT_SCHEMAS,
   ...RESET_SCHEMAS,
 };
