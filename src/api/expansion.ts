@@ -14,6 +14,7 @@ import type { Queryable } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
 import { balanceTransactions, charges, customers, paymentIntents, refunds } from '../payments/payment_objects.ts';
 import { paymentMethod } from './payment_method_expansion.ts';
+import { cardSource, cardSources } from './legacy_expansion.ts';
 import { taxIds } from '../payments/tax_ids.ts';
 import type { Expander } from '../payments/ports.ts';
 import { alwaysNull, byId, emptyList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
@@ -36,10 +37,10 @@ const ownerField = (e: Expansion): Expansion => ({ ...e, resolve: async (ctx, v,
 export const PAYMENT_EXPANSIONS: ExpansionTable = {
   customer: {
     cash_balance: alwaysNull,
-    default_source: alwaysNull,
+    default_source: cardSource,
     discount: alwaysNull,
     'invoice_settings.default_payment_method': paymentMethod((c) => c.id),
-    sources: emptyList((c) => `/v1/customers/${c.id as string}/sources`),
+    sources: cardSources,
     tax_ids: listOf(taxIds, (c) => `/v1/customers/${c.id as string}/tax_ids`, (c) => ({ where: { customer: c.id as string, deleted: false } })),
   },
   payment_intent: {
@@ -88,6 +89,9 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
   },
   balance_transaction: {
     source: balanceSource,
+  },
+  card: {
+    customer: byId(customers),
   },
   tax_id: {
     customer: byId(customers),

@@ -16,10 +16,11 @@ import { taxIdRoutes } from './tax_id_routes.ts';
 import { resetRoutes } from './reset_routes.ts';
 import { searchRoutes } from './search_routes.ts';
 import { paymentMethodRoutes } from './payment_method_routes.ts';
+import { legacyRoutes } from './legacy_routes.ts';
 import { setupIntentRoutes } from './setup_intent_routes.ts';
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
-  return [...paymentRoutes, ...paymentMethodRoutes, ...setupIntentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...searchRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
+  return [...paymentRoutes, ...paymentMethodRoutes, ...legacyRoutes, ...setupIntentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...searchRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
 }
 
 /** Every command the routes run: what the engine must know to run or resume a key. */

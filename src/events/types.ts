@@ -4,6 +4,7 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded', 'charge.updated',
   'customer.created', 'customer.deleted', 'customer.updated',
+  'customer.source.created', 'customer.source.deleted', 'customer.source.updated',
   'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.paused',
   'customer.subscription.resumed', 'customer.subscription.trial_will_end', 'customer.subscription.updated',
   'customer.tax_id.created', 'customer.tax_id.deleted', 'customer.tax_id.updated',

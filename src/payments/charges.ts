@@ -9,9 +9,13 @@ import { cardFields, type BillingDetails, type PaymentMethod } from './payment_m
 const RISK_SCORE = { normal: 20, elevated: 70, highest: 90 } as const;
 
 /** What the statement shows: the intent's descriptor, or its suffix after Oncepay's account prefix. */
-const statementOf = (pi: PaymentIntent) => (pi.statement_descriptor ?? (pi.statement_descriptor_suffix ? `ONCEPAY* ${pi.statement_descriptor_suffix}` : 'ONCEPAY')).slice(0, 22).toUpperCase();
+const statementOf = (pi: ChargeOrigin) => (pi.statement_descriptor ?? (pi.statement_descriptor_suffix ? `ONCEPAY* ${pi.statement_descriptor_suffix}` : 'ONCEPAY')).slice(0, 22).toUpperCase();
 
-export function buildCharge(pi: PaymentIntent, c: {
+/** What a charge takes from what made it: a PaymentIntent, or a legacy charge's own parameters (id null). */
+export type ChargeOrigin = Pick<PaymentIntent, 'customer' | 'description' | 'receipt_email' | 'shipping' | 'statement_descriptor'
+  | 'statement_descriptor_suffix' | 'transfer_group'> & { id: string | null };
+
+export function buildCharge(pi: ChargeOrigin, c: {
   id: string; paymentMethod: string; card: CardDetails; billingDetails: BillingDetails; amount: number; currency: string; capture: boolean;
   authenticated: boolean; created: number;
 }, result: Exclude<AuthorizeResult, { outcome: 'requires_action' }>): Charge {

@@ -13,6 +13,7 @@ import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { render, type PaymentDeps } from './ports.ts';
 import { deleteCustomerTaxIds, insertTaxIds, taxIdDataParam } from './tax_ids.ts';
+import { customerCard, planSource, recordSource, replaceDefaultSource, sourceParam, verifySource } from './sources.ts';
 import { planAttach, recordAttach, verifyForAttach } from './payment_method_commands.ts';
 
 const invoiceSettings = object({
@@ -43,7 +44,7 @@ const fields = {
   payment_method: optional(nonEmptyString(255)),
   invoice_settings: optional(invoiceSettings),
   cash_balance: REFUSED.cashBalance(),
-  source: REFUSED.sources(),
+  source: optional(sourceParam()),
   tax: REFUSED.tax(),
   validate: optional(boolean()),
   expand: expandParam(),
@@ -62,7 +63,7 @@ export const createCustomerParams = object({
   /** The test clock whose time this customer's billing follows: set at creation only, never changed. */
   test_clock: optional(nonEmptyString(255)),
 });
-export const updateCustomerParams = object({ customer: nonEmptyString(255), default_source: REFUSED.sources(), ...fields });
+export const updateCustomerParams = object({ customer: nonEmptyString(255), default_source: optional(nonEmptyString(255)), ...fields });
 export const deleteCustomerParams = object({ customer: nonEmptyString(255) });
 
 type Fields = ParsedObject<typeof fields>;
@@ -130,9 +131,15 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
       return { id, plan: await planAttach(q, ctx.accountId, p.payment_method!, id, 'payment_method') };
     }) : null;
     if (attach) await verifyForAttach(ctx, attach.plan, attach.id);
+    // source adds a card source (its default), checked at the acquirer first like an attach.
+    const withSource = p.source ? await ctx.atomic('plan_source', async (q) => {
+      const id = attach?.id ?? newId('cus');
+      return { id, plan: await planSource(q, ctx, id, p.source!) };
+    }) : null;
+    if (withSource) await verifySource(ctx, withSource.plan, withSource.id, 'verify_source');
     return ctx.finish('create', async (q) => {
     const c: Customer = {
-      id: attach?.id ?? newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
+      id: attach?.id ?? withSource?.id ?? newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
       customer_account: null, default_source: null, delinquent: false, description: null, email: null,
       invoice_prefix: randomId(8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
@@ -150,8 +157,10 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
     const attachedId = attach ? attach.plan.copyId ?? attach.plan.id : null;
     if (attachedId && c.invoice_settings.default_payment_method === p.payment_method) c.invoice_settings.default_payment_method = attachedId;
     else await checkDefaultPaymentMethod(q, ctx.accountId, c, p.invoice_settings?.default_payment_method);
+    if (withSource) c.default_source = withSource.plan.method.id;
     customers.insert(q, ctx.accountId, c);
     emitEvent(q, ctx, 'customer.created', c);
+    if (withSource) recordSource(q, ctx, withSource.plan, c, true);
     if (attach) await recordAttach(q, ctx, attach.plan, c.id);
     if (p.tax_id_data) insertTaxIds(q, ctx, c.id, p.tax_id_data, c.created);
     return { status: 200, body: await render(q, ctx, c, p.expand) };
@@ -161,16 +170,29 @@ export const createCustomer: Command<ParsedObject<typeof createCustomerParams.sh
 
 export const updateCustomer: Command<ParsedObject<typeof updateCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.update',
-  run: (ctx, p) => ctx.finish('update', async (q) => {
+  async run(ctx, p) {
+    // source adds a card that becomes the default (replacing the old default), checked at the acquirer first.
+    const sourcePlan = p.source ? await ctx.atomic('plan', async (q) => {
+      await liveCustomer(q, ctx.accountId, p.customer);
+      return planSource(q, ctx, p.customer, p.source!);
+    }) : null;
+    if (sourcePlan) await verifySource(ctx, sourcePlan, p.customer);
+    return ctx.finish('update', async (q) => {
     const c = await liveCustomer(q, ctx.accountId, p.customer, { forUpdate: true });
     const before = structuredClone(c);
     apply(c, p);
+    if (p.default_source !== undefined) {
+      await customerCard(q, ctx.accountId, c.id, p.default_source, { param: 'default_source' });
+      c.default_source = p.default_source;
+    }
+    if (sourcePlan) await replaceDefaultSource(q, ctx, sourcePlan, c);
     await checkDefaultPaymentMethod(q, ctx.accountId, c, p.invoice_settings?.default_payment_method);
     customers.update(q, ctx.accountId, c);
     const previous = previousAttributes(before, c);
     if (Object.keys(previous).length > 0) emitEvent(q, ctx, 'customer.updated', c, previous);
     return { status: 200, body: await render(q, ctx, c, p.expand) };
-  }),
+    });
+  },
 };
 
 export const deleteCustomer: Command<ParsedObject<typeof deleteCustomerParams.shape>, PaymentDeps> = {

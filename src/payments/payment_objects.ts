@@ -3,6 +3,7 @@ import { ObjectTable } from '../store/object_table.ts';
 import type { PaymentIntentStatus } from './state.ts';
 import type { CardDetails } from '../processor/types.ts';
 import type { BillingDetails, PaymentMethod } from './payment_methods.ts';
+import type { LegacyCard } from './legacy_card.ts';
 
 import type { Metadata } from '../schema/metadata.ts';
 
@@ -35,7 +36,7 @@ export interface Customer {
   created: number;
   currency: string | null;
   customer_account: null;
-  default_source: null;
+  default_source: string | null;
   delinquent: boolean;
   description: string | null;
   email: string | null;
@@ -185,7 +186,7 @@ export interface Charge {
   failure_balance_transaction: null;
   failure_code: string | null;
   failure_message: string | null;
-  fraud_details: Record<string, never>;
+  fraud_details: Record<string, string>;
   livemode: false;
   metadata: Metadata;
   on_behalf_of: null;
@@ -210,7 +211,8 @@ export interface Charge {
   refunded: boolean;
   review: null;
   shipping: Shipping | null;
-  source: null;
+  /** A legacy charge's card (src/payments/legacy_charges.ts); null for a PaymentIntent's. */
+  source: LegacyCard | null;
   source_transfer: null;
   statement_descriptor: string | null;
   statement_descriptor_suffix: string | null;

@@ -18,13 +18,15 @@ export const SETUP_INTENT_SCHEMA_NAMES = ['setup_intent'] as const;
 
 export const RESET_SCHEMA_NAMES = ['test_helpers.reset'] as const;
 
+export const LEGACY_SCHEMA_NAMES = ['card', 'deleted_card', 'token'] as const;
+
 /** The component schemas, by name. Routes name these as their response (see ResponseSpec in route_kit.ts). */
 export const SCHEMA_NAMES = [
   'customer', 'deleted_customer', 'payment_intent', 'payment_intent_last_payment_error', 'payment_method',
   'address', 'shipping', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
   'webhook_endpoint_with_secret', 'webhook_endpoint_rotated', 'deleted_webhook_endpoint', 'webhook_delivery_attempt',
   'acquirer_operation', 'request_log', 'idempotency_key', 'error', 'health', 'readiness',
-  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES, ...TAX_ID_SCHEMA_NAMES, ...SETUP_INTENT_SCHEMA_NAMES, ...RESET_SCHEMA_NAMES,
+  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES, ...TAX_ID_SCHEMA_NAMES, ...SETUP_INTENT_SCHEMA_NAMES, ...RESET_SCHEMA_NAMES, ...LEGACY_SCHEMA_NAMES,
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -24,6 +24,7 @@ import { CATALOG_SCHEMAS } from './catalog.ts';
 import { BILLING_SCHEMAS } from './billing.ts';
 import { TAX_ID_SCHEMAS } from './tax_ids.ts';
 import { RESET_SCHEMAS } from './reset.ts';
+import { LEGACY_SCHEMAS } from './legacy.ts';
 import { SETUP_INTENT_SCHEMAS } from './setup_intents.ts';
 import { type SchemaName } from './schema_names.ts';
 
@@ -54,7 +55,7 @@ const customer = shape({
   created: timestamp(),
   currency: nullable(currencyCode()),
   customer_account: alwaysNull(),
-  default_source: alwaysNullExpandable('The legacy Sources API is not part of Oncepay: always null.'),
+  default_source: nullableExpandable('The customer\'s default card source (card_...): its first, or as set.', 'card'),
   delinquent: bool(),
   description: nullable(text()),
   discount: alwaysNullExpandable(),
@@ -74,7 +75,7 @@ const customer = shape({
   phone: nullable(text()),
   preferred_locales: { type: 'array', items: { type: 'string' } },
   shipping: nullable(ref('shipping')),
-  sources: includedList({ type: 'object' }),
+  sources: includedList(ref('card')),
   subscriptions: includedList(ref('subscription')),
   tax_exempt: oneOfValues(['none', 'exempt', 'reverse']),
   tax_ids: includedList(ref('tax_id')),
@@ -211,7 +212,7 @@ const charge = shape({
   failure_balance_transaction: alwaysNullExpandable(),
   failure_code: nullable(text()),
   failure_message: nullable(text()),
-  fraud_details: shape({}),
+  fraud_details: shape({ user_report: oneOfValues(['fraudulent', 'safe']) }, { optional: ['user_report'] }),
   livemode: livemode(),
   metadata: metadata(),
   on_behalf_of: alwaysNullExpandable(),
@@ -261,7 +262,7 @@ const charge = shape({
   refunds: includedList(ref('refund')),
   review: alwaysNullExpandable(),
   shipping: nullable(ref('shipping')),
-  source: alwaysNull(),
+  source: nullable(ref('card')),
   source_transfer: alwaysNullExpandable(),
   statement_descriptor: nullable(text()),
   statement_descriptor_suffix: nullable(text()),
@@ -337,7 +338,7 @@ const balanceTransaction = shape({
 /** Which object an event carries, by the pattern of its type (`customer.subscription.*` is not a customer's). */
 const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.(created|updated|deleted)$', 'customer'], ['^customer\\.subscription\\.', 'subscription'],
-  ['^customer\\.tax_id\\.', 'tax_id'],
+  ['^customer\\.tax_id\\.', 'tax_id'], ['^customer\\.source\\.', 'card'],
   ['^payment_intent\\.', 'payment_intent'], ['^payment_method\\.', 'payment_method'], ['^setup_intent\\.', 'setup_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'], ['^plan\\.', 'plan'],
   ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^invoice_payment\\.', 'invoice_payment'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
@@ -540,4 +541,5 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   ...TAX_ID_SCHEMAS,
   ...SETUP_INTENT_SCHEMAS,
   ...RESET_SCHEMAS,
+  ...LEGACY_SCHEMAS,
 };
