@@ -107,14 +107,14 @@ interface Scenario {
   steps: string[];
   expect: string;
   /** Objects the request needs, made on the faulted server (its fault only fires for `command`). */
-  prepare(stripe: Stripe): Promise<{ pi?: Stripe.PaymentIntent }>;
-  send(stripe: Stripe, ctx: { pi?: Stripe.PaymentIntent }, key: string): Promise<{ id: string; lastResponse: any }>;
+  prepare(stripe: Stripe): Promise<{ pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }>;
+  send(stripe: Stripe, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }, key: string): Promise<{ id: string; lastResponse: any }>;
   /** Finds the request's target object without its response (for convergence without a client). */
-  locate(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent }): Promise<{ id: string; status: string | null } | undefined>;
+  locate(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }): Promise<{ id: string; status: string | null } | undefined>;
   finalStatus: string;
   /** The processor step and the ledger kind it writes. */
   processorStep: [step: string, kind: LedgerEntry['kind']];
-  verify(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent }, obj: any): Promise<void>;
+  verify(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }, obj: any): Promise<void>;
 }
 
 const AMOUNT = 2000;
@@ -127,7 +127,7 @@ const requiresCapture = async (stripe: Stripe) => {
   return { pi };
 };
 
-const retrieveIntent = async (srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent }) => srv.stripe().paymentIntents.retrieve(ctx.pi!.id);
+const retrieveIntent = async (srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }) => srv.stripe().paymentIntents.retrieve(ctx.pi!.id);
 
 const SCENARIOS: Scenario[] = [
   {
@@ -226,6 +226,32 @@ const SCENARIOS: Scenario[] = [
       assert.equal(charge.refunded, false);
       const bt = await balanceTransactionsFor(srv, refund.id);
       assert.deepEqual(bt.map((b) => [b.type, b.amount]), [['refund', -REFUND]], 'exactly one balance transaction for the refund');
+    },
+  },
+  {
+    command: 'setup_intents.confirm', label: 'setup_intents.confirm', steps: ['begin', 'verify', 'record'],
+    expect: 'succeeded, 1 verification, the card attached once',
+    async prepare(stripe) {
+      const cus = await stripe.customers.create({ email: 'crash-setup@example.com' });
+      const si = await stripe.setupIntents.create({ customer: cus.id, payment_method: 'pm_card_visa' });
+      assert.equal(si.status, 'requires_confirmation');
+      return { si };
+    },
+    send: (stripe, ctx, key) => stripe.setupIntents.confirm(ctx.si!.id, {}, { idempotencyKey: key }),
+    locate: (srv, ctx) => srv.stripe().setupIntents.retrieve(ctx.si!.id),
+    finalStatus: 'succeeded',
+    processorStep: ['verify', 'verification'],
+    async verify(srv, ctx, si: Stripe.SetupIntent) {
+      const stripe = srv.stripe();
+      assert.equal(si.status, 'succeeded');
+      assert.match(si.payment_method as string, /^pm_[A-Za-z0-9]{24}$/);
+      const listed = await stripe.customers.listPaymentMethods(ctx.si!.customer as string);
+      assert.deepEqual(listed.data.map((p) => p.id), [si.payment_method], 'exactly one saved card, attached to the customer');
+      const attached = (await stripe.events.list({ type: 'payment_method.attached', limit: 100 })).data;
+      assert.equal(attached.length, 1, 'payment_method.attached once');
+      const succeeded = (await stripe.events.list({ type: 'setup_intent.succeeded', limit: 100 })).data;
+      assert.equal(succeeded.length, 1, 'setup_intent.succeeded once');
+      await assertLedger(srv, si.id, ['verification:0:approved']);
     },
   },
 ];
