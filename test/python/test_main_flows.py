@@ -177,6 +177,19 @@ class MainFlows(unittest.TestCase):
         self.assertEqual(pi.status, "succeeded")
         self.assertIsNone(stripe.PaymentMethod.detach(pm.id).customer)
 
+    def test_setup_intent_then_off_session_payment(self):
+        c = self.customer()
+        si = stripe.SetupIntent.create(customer=c.id, payment_method="pm_card_visa", confirm=True, usage="off_session")
+        self.assertEqual(si.status, "succeeded")
+        self.assertEqual(stripe.PaymentMethod.retrieve(si.payment_method).customer, c.id)
+        self.assertEqual([s.id for s in stripe.SetupIntent.list(customer=c.id).auto_paging_iter()], [si.id])
+        pi = stripe.PaymentIntent.create(amount=1200, currency="usd", customer=c.id, payment_method=si.payment_method,
+                                         off_session=True, confirm=True)
+        self.assertEqual(pi.status, "succeeded")
+        with self.assertRaises(stripe.error.InvalidRequestError) as raised:
+            stripe.SetupIntent.confirm(si.id)
+        self.assertEqual(raised.exception.code, "setup_intent_unexpected_state")
+
     def test_bad_card_number_raises_card_error_naming_the_field(self):
         with self.assertRaises(stripe.error.CardError) as raised:
             stripe.PaymentMethod.create(type="card", card={"number": "4242424242424241", "exp_month": 12, "exp_year": 2040})
