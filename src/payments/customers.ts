@@ -14,7 +14,7 @@ import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { render, type PaymentDeps } from './ports.ts';
 import { deleteCustomerTaxIds, insertTaxIds, taxIdDataParam } from './tax_ids.ts';
 import { customerCard, planSource, recordSource, replaceDefaultSource, sourceParam, verifySource } from './sources.ts';
-import { planAttach, recordAttach, verifyForAttach } from './payment_method_commands.ts';
+import { planAttach, recordAttach, verifyForAttach } from './payment_method_attach.ts';
 
 const invoiceSettings = object({
   custom_fields: clearable(array(object({ name: nonEmptyString(40), value: nonEmptyString(140) }), { max: 4 })),
