@@ -6,7 +6,7 @@ const check = () => nullable(oneOfValues(['pass', 'fail', 'unavailable', 'unchec
 const str = () => nullable(text());
 
 const card = shape({
-  id: id('card'),
+  id: { type: 'string', pattern: '^card_[A-Za-z0-9_]+$', description: 'card_...: a ready-made token\'s card is named after it (card_visa).' },
   object: objectName('card'),
   address_city: str(), address_country: str(), address_line1: str(), address_line1_check: check(), address_line2: str(), address_state: str(),
   address_zip: str(), address_zip_check: check(),
@@ -31,7 +31,7 @@ const card = shape({
 const deletedCard = shape({ id: id('card'), object: objectName('card'), deleted: constant(true) }, { title: 'Deleted card' });
 
 const token = shape({
-  id: id('tok'),
+  id: { type: 'string', pattern: '^tok_[A-Za-z0-9_]+$', description: 'tok_...: a made token, or a ready-made one (tok_visa).' },
   object: objectName('token'),
   card: { $ref: '#/components/schemas/card' },
   client_ip: alwaysNull(),
