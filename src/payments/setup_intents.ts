@@ -29,7 +29,7 @@ import { render, type PaymentContext, type PaymentDeps } from './ports.ts';
 import { paymentMethodTypes, REFUSED, storedHash } from './payment_params.ts';
 import { checkPaymentMethod, markSetUpForOffSession, resolvePaymentMethod, type PaymentMethod, type ResolvedPaymentMethod } from './payment_methods.ts';
 import { attachSaved, requirePaymentMethod, savedCopy, usePaymentMethodFor } from './payment_method_use.ts';
-import { verificationDeclined, verifyCard } from './payment_method_commands.ts';
+import { verificationDeclined, verifyCard } from './payment_method_attach.ts';
 
 export const SETUP_INTENT_STATUSES = ['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'succeeded', 'canceled'] as const;
 export type SetupIntentStatus = (typeof SETUP_INTENT_STATUSES)[number];
