@@ -92,6 +92,22 @@ describe('publishable keys', () => {
     assert.equal((await stripe.customers.list({ limit: 100 })).data.length, before);
   });
 
+  test('as Stripe.js does: the card becomes a payment method or a token with the publishable key; everything else about them needs the secret key', async () => {
+    const client = server.stripe({ key: pk() });
+    const year = new Date().getUTCFullYear() + 2;
+    const pm = await client.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 4, exp_year: year, cvc: '314' } });
+    assert.equal(pm.card!.last4, '4242');
+    const token = await client.tokens.create({ card: { number: '5555555555554444', exp_month: '4', exp_year: String(year), cvc: '314' } });
+    assert.match(token.id, /^tok_/);
+    for (const call of [() => client.paymentMethods.retrieve(pm.id), () => client.paymentMethods.list(), () => client.paymentMethods.attach(pm.id, { customer: 'cus_x' }),
+      () => client.tokens.retrieve(token.id)]) {
+      assert.equal((await stripeError(call())).statusCode, 401);
+    }
+    // The server side takes it from there.
+    const customer = await stripe.customers.create({ payment_method: pm.id });
+    assert.equal((await stripe.paymentMethods.retrieve(pm.id)).customer, customer.id);
+  });
+
   test('retrieve and confirm a payment intent with its client_secret; without it or with another one: 400 naming client_secret', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 1800, currency: 'usd' });
     const other = await stripe.paymentIntents.create({ amount: 1900, currency: 'usd' });
