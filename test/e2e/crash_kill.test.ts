@@ -254,6 +254,54 @@ const SCENARIOS: Scenario[] = [
       await assertLedger(srv, si.id, ['verification:0:approved']);
     },
   },
+  {
+    command: 'charges.create', label: 'charges.create(tok_visa)', steps: ['begin', 'authorize', 'record'],
+    expect: 'succeeded, 1 sale, 1 balance transaction',
+    prepare: async () => ({}),
+    send: (stripe, _ctx, key) => stripe.charges.create({ amount: AMOUNT, currency: 'usd', source: 'tok_visa' }, { idempotencyKey: key }),
+    async locate(srv) {
+      const list = await srv.stripe().charges.list({ limit: 100 });
+      assert.ok(list.data.length <= 1, `at most one charge, got ${list.data.map((c) => `${c.id}:${c.status}`)}`);
+      return list.data[0];
+    },
+    finalStatus: 'succeeded',
+    processorStep: ['authorize', 'sale'],
+    async verify(srv, _ctx, charge: Stripe.Charge) {
+      assert.equal(charge.captured, true);
+      assert.equal(charge.payment_intent, null);
+      await assertLedger(srv, charge.id, [`sale:${AMOUNT}:approved`]);
+      const bt = await balanceTransactionsFor(srv, charge.id);
+      assert.deepEqual(bt.map((b) => [b.type, b.amount]), [['charge', AMOUNT]], 'exactly one balance transaction for the charge');
+      const succeeded = (await srv.stripe().events.list({ type: 'charge.succeeded', limit: 100 })).data;
+      assert.equal(succeeded.length, 1, 'charge.succeeded once');
+    },
+  },
+  {
+    // A legacy charge has no intent: the scenario's context carries the held charge in its `pi` slot (only its id is read).
+    command: 'charges.capture', label: 'charges.capture(capture=false)', steps: ['begin', 'capture', 'record'],
+    expect: `captured, 1 authorization + 1 capture of ${CAPTURE}`,
+    async prepare(stripe) {
+      const held = await stripe.charges.create({ amount: AMOUNT, currency: 'usd', source: 'tok_visa', capture: false });
+      assert.equal(held.captured, false);
+      return { pi: held as unknown as Stripe.PaymentIntent };
+    },
+    send: (stripe, ctx, key) => stripe.charges.capture(ctx.pi!.id, { amount: CAPTURE }, { idempotencyKey: key }),
+    async locate(srv, ctx) {
+      const charge = await srv.stripe().charges.retrieve(ctx.pi!.id);
+      return { ...charge, status: charge.captured ? 'captured' : 'uncaptured' };
+    },
+    finalStatus: 'captured',
+    processorStep: ['capture', 'capture'],
+    async verify(srv, _ctx, charge: Stripe.Charge) {
+      assert.equal(charge.amount_captured, CAPTURE);
+      assert.equal(charge.amount_refunded, AMOUNT - CAPTURE);
+      await assertLedger(srv, charge.id, [`authorization:${AMOUNT}:approved`, `capture:${CAPTURE}:captured`]);
+      const bt = await balanceTransactionsFor(srv, charge.id);
+      assert.deepEqual(bt.map((b) => [b.type, b.amount]), [['charge', CAPTURE]], 'exactly one balance transaction for the capture');
+      const captured = (await srv.stripe().events.list({ type: 'charge.captured', limit: 100 })).data;
+      assert.equal(captured.length, 1, 'charge.captured once');
+    },
+  },
 ];
 
 /** Arms a server with the fault, prepares, sends the request with `key` and watches the process die. */
