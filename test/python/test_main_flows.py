@@ -196,6 +196,19 @@ class MainFlows(unittest.TestCase):
         self.assertEqual(raised.exception.code, "incorrect_number")
         self.assertEqual(raised.exception.param, "card[number]")
 
+    def test_legacy_charge_from_tok_visa_then_refund(self):
+        charge = stripe.Charge.create(amount=1200, currency="usd", source="tok_visa", description="legacy")
+        self.assertEqual(charge.status, "succeeded")
+        self.assertTrue(charge.captured)
+        self.assertEqual(charge.source.brand, "Visa")
+        self.assertIsNone(charge.payment_intent)
+        refund = stripe.Refund.create(charge=charge.id, amount=200)
+        self.assertEqual(refund.status, "succeeded")
+        self.assertEqual(stripe.Charge.retrieve(charge.id).amount_refunded, 200)
+        with self.assertRaises(stripe.error.CardError) as caught:
+            stripe.Charge.create(amount=1200, currency="usd", source="tok_chargeDeclined")
+        self.assertEqual(caught.exception.code, "card_declined")
+
     def test_invoice_create_finalize_pay(self):
         c = self.customer(invoice_settings={"default_payment_method": "pm_card_visa"})
         invoice = stripe.Invoice.create(customer=c.id, auto_advance=False)
