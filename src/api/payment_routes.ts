@@ -32,7 +32,7 @@ export const paymentRoutes: Route[] = [
   }),
   command({
     method: 'POST', path: '/v1/customers/:customer', summary: 'Update a customer', params: updateCustomerParams, command: updateCustomer,
-    response: 'customer',
+    response: 'customer', declines: true,
   }),
   command({
     method: 'DELETE', path: '/v1/customers/:customer', summary: 'Delete a customer', params: deleteCustomerParams, command: deleteCustomer,

@@ -178,7 +178,7 @@ describe('the document', () => {
     }
     const declines = routes.filter((r) => operation(r.method, r.path)!.responses['402']).map((r) => `${r.method} ${r.path}`);
     assert.deepEqual(declines.sort(), [
-      'POST /v1/charges', 'POST /v1/customers', 'POST /v1/customers/:customer/sources', 'POST /v1/invoices/:invoice/pay', 'POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm',
+      'POST /v1/charges', 'POST /v1/customers', 'POST /v1/customers/:customer', 'POST /v1/customers/:customer/sources', 'POST /v1/invoices/:invoice/pay', 'POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm',
       'POST /v1/payment_methods', 'POST /v1/payment_methods/:payment_method/attach',
       'POST /v1/setup_intents', 'POST /v1/setup_intents/:intent/confirm', 'POST /v1/tokens',
     ]);

@@ -170,6 +170,12 @@ describe('customer sources', () => {
     assert.equal(err.code, 'card_declined');
     const ledger = await s.ledger(failing.id);
     assert.deepEqual(ledger.map((e) => e.kind), ['verification']);
+    const update = await fail(stripe.customers.update(cus.id, { source: 'tok_chargeDeclinedInsufficientFunds' }));
+    assert.equal(update.statusCode, 402);
+    assert.equal(update.decline_code, 'insufficient_funds');
+    assert.equal((await stripe.customers.retrieve(cus.id) as Stripe.Customer).default_source, failing.id);
+    const create = await fail(stripe.customers.create({ source: 'tok_chargeDeclined' }));
+    assert.equal(create.statusCode, 402);
   });
 
   test('refusals: verify (bank accounts), an unknown customer, a card of another customer, a bad number in a hash, no source', async () => {
