@@ -7,11 +7,10 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
-import { ApiError, invalidRequest } from '../errors.ts';
+import { invalidRequest } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { clearable, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject } from '../schema/params.ts';
 import { applyMetadata } from '../schema/metadata.ts';
-import { CardRejected, vaultCard, type CardInput } from '../processor/card_numbers.ts';
 import { emitEvent, previousAttributes } from '../events/outbox.ts';
 import { address, REFUSED } from './payment_params.ts';
 import { liveCustomer } from './customers.ts';
@@ -23,6 +22,7 @@ import {
 import { detachSaved } from './payment_method_use.ts';
 import { planAttach, recordAttach, verifyForAttach } from './payment_method_attach.ts';
 import { consumeToken } from './tokens.ts';
+import { vaultOrReject } from './card_vault.ts';
 
 /** Stripe's payment method types besides cards: named, and refused with the reason. */
 export const OTHER_TYPES = ['alma', 'billie', 'bizum', 'crypto', 'custom', 'kakao_pay', 'kr_card', 'mb_way', 'naver_pay', 'nz_bank_account',
@@ -96,24 +96,6 @@ export const attachPaymentMethodParams = object({
 export const detachPaymentMethodParams = object({ payment_method: nonEmptyString(255), expand: expandParam() });
 
 type CreateParams = ParsedObject<typeof createPaymentMethodParams.shape>;
-
-/** Stripe's card_error for bad card data, naming the card field. 402, like every card error. */
-export function cardRejected(e: CardRejected, prefix = 'card'): ApiError {
-  return new ApiError(402, {
-    type: 'card_error', code: e.code, ...(e.declineCode ? { decline_code: e.declineCode } : {}), message: e.message,
-    param: prefix ? `${prefix}[${e.param}]` : e.param, doc_url: `https://docs.stripe.com/error-codes/${e.code.replace(/_/g, '-')}`,
-  });
-}
-
-/** Vaults a card, turning bad card data into its card_error (the number never reaches the error). */
-export function vaultOrReject(input: CardInput, prefix = 'card') {
-  try {
-    return vaultCard(input);
-  } catch (e) {
-    if (e instanceof CardRejected) throw cardRejected(e, prefix);
-    throw e;
-  }
-}
 
 /** Checks on create's parameters that need no database. */
 export function checkCreatePaymentMethod(p: CreateParams): void {
@@ -206,3 +188,4 @@ export const detachPaymentMethod: Command<ParsedObject<typeof detachPaymentMetho
 
 /** The card check and its decline error live with attaching (payment_method_attach.ts); setups use them from here too. */
 export { verificationDeclined, verifyCard } from './payment_method_attach.ts';
+export { cardRejected, vaultOrReject } from './card_vault.ts';

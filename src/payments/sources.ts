@@ -17,7 +17,7 @@ import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from './payment_objects.ts';
 import { buildPaymentMethod, insertPaymentMethod, paymentMethods, type PaymentMethod } from './payment_methods.ts';
-import { verifyCard } from './payment_method_commands.ts';
+import { verifyCard } from './payment_method_attach.ts';
 import type { ResolvedPaymentMethod } from './payment_methods.ts';
 import { cardOrId, consumeToken, legacyCardShape, vaultLegacyCard, type LegacyCardInput } from './tokens.ts';
 import { legacyCardOf, type DeletedCard, type LegacyCard } from './legacy_card.ts';

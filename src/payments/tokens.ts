@@ -13,7 +13,7 @@ import { ObjectTable } from '../store/object_table.ts';
 import { expandParam, integer, metadata, object, optional, string, unsupported, type ParsedObject, type Schema } from '../schema/params.ts';
 import { buildPaymentMethod, NO_BILLING_DETAILS, type BillingDetails } from './payment_methods.ts';
 import { legacyCardOf, type LegacyCard } from './legacy_card.ts';
-import { vaultOrReject } from './payment_method_commands.ts';
+import { vaultOrReject } from './card_vault.ts';
 import type { PaymentDeps } from './ports.ts';
 
 /** Documented token names whose test card is spelled differently (Stripe's visa-only decline cards). */
