@@ -70,7 +70,9 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
         chargeId = pi.latest_charge;
       }
       const charge = await charges.get(q, ctx.accountId, chargeId!, { forUpdate: true, param: 'charge' });
-      if (!charge.captured) {
+      // A legacy charge held with capture=false is refunded whole: its authorization is released (a void, no balance transaction).
+      const release = !charge.captured && !charge.payment_intent && charge.status === 'succeeded';
+      if (!charge.captured && !release) {
         throw invalidRequest(`Charge ${charge.id} has not been captured: cancel its PaymentIntent to release the funds instead of refunding.`, 'charge', 'charge_not_refundable');
       }
       const { rows } = await q.query<{ pending: number }>(
@@ -81,6 +83,9 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
       const amt = p.amount ?? refundable;
       if (refundable <= 0) {
         throw invalidRequest(`Charge ${charge.id} has already been refunded.`, 'charge', 'charge_already_refunded');
+      }
+      if (release && amt !== refundable) {
+        throw invalidRequest(`Charge ${charge.id} has not been captured: it is refunded whole (${formatAmount(refundable, charge.currency)}), which releases its authorization.`, 'amount');
       }
       if (amt > refundable) {
         throw invalidRequest(`Refund amount (${formatAmount(amt, charge.currency)}) is greater than the amount left to refund on charge ${charge.id} (${formatAmount(refundable, charge.currency)}).`, 'amount', 'amount_too_large');
@@ -100,25 +105,32 @@ export const createRefund: Command<CreateParams, PaymentDeps> = {
         reason: p.reason ?? null, receipt_number: null, source_transfer_reversal: null, status: 'pending', transfer_reversal: null,
       };
       refunds.insert(q, ctx.accountId, refund);
-      return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id };
+      return { existing: null as string | null, refund: id, charge: charge.id, amount: amt, currency: charge.currency, reference: charge.payment_intent ?? charge.id, release };
     });
     if (plan.existing) {
       const existing = plan.existing;
       return ctx.finish('respond', async (q) => ({ status: 200, body: await render(q, ctx, await refunds.get(q, ctx.accountId, existing), p.expand) }));
     }
-    await ctx.foreign('refund', () => ctx.deps.processor.refund({
-      accountId: ctx.accountId, downstreamKey: plan.refund, reference: (plan as { reference: string }).reference,
-      authorization: plan.charge, amount: plan.amount, currency: plan.currency,
-    }));
+    const release = (plan as { release?: boolean }).release === true;
+    await ctx.foreign('refund', (): Promise<{ outcome: string }> => {
+      const req = {
+        accountId: ctx.accountId, downstreamKey: release ? `${plan.charge}:void` : plan.refund, reference: (plan as { reference: string }).reference,
+        authorization: plan.charge, amount: plan.amount, currency: plan.currency,
+      };
+      return release ? ctx.deps.processor.void(req) : ctx.deps.processor.refund(req);
+    });
     return ctx.finish('record', async (q) => {
       const refund = await refunds.get(q, ctx.accountId, plan.refund, { forUpdate: true });
       const charge = await charges.get(q, ctx.accountId, plan.charge, { forUpdate: true });
       const now = nowSeconds();
       refund.status = 'succeeded';
       refund.destination_details.card = { ...refund.destination_details.card, reference: refund.id.slice(3, 26).toUpperCase(), reference_status: 'available' };
-      refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
-        amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
-      });
+      // A released authorization moved no money: no balance transaction.
+      if (!release) {
+        refund.balance_transaction = await recordBalanceTransaction(q, ctx.accountId, now, {
+          amount: -refund.amount, currency: refund.currency, source: refund.id, type: 'refund', description: null,
+        });
+      }
       refunds.update(q, ctx.accountId, refund);
       charge.amount_refunded += refund.amount;
       charge.refunded = charge.amount_refunded >= charge.amount;

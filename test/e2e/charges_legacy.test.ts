@@ -131,6 +131,24 @@ describe('legacy charges', () => {
     assert.equal(ledger.filter((e) => e.kind === 'refund').length, 2);
   });
 
+  test('refunding an uncaptured charge releases its authorization: whole only, no balance transaction, then no capture', async () => {
+    const held = await stripe.charges.create({ amount: 1800, currency: 'usd', source: 'tok_visa', capture: false });
+    const partial = await fail(stripe.refunds.create({ charge: held.id, amount: 100 }));
+    assert.equal(partial.param, 'amount');
+    const refund = await stripe.refunds.create({ charge: held.id });
+    assert.equal(refund.status, 'succeeded');
+    assert.equal(refund.amount, 1800);
+    assert.equal(refund.balance_transaction, null);
+    const after = await stripe.charges.retrieve(held.id);
+    assert.equal(after.captured, false);
+    assert.equal(after.refunded, true);
+    assert.equal(after.amount_refunded, 1800);
+    const ledger = await s.ledger(held.id);
+    assert.deepEqual(ledger.map((e) => e.kind).sort(), ['authorization', 'void']);
+    const capture = await fail(stripe.charges.capture(held.id));
+    assert.equal(capture.code, 'charge_already_refunded');
+  });
+
   test('a customer\'s default source is charged when no source is given; its card by id; another customer\'s card is refused', async () => {
     const cus = await stripe.customers.create({ source: 'tok_visa' });
     assert.match(cus.default_source as string, /^card_/);
