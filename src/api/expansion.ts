@@ -91,7 +91,12 @@ export const PAYMENT_EXPANSIONS: ExpansionTable = {
     source: balanceSource,
   },
   card: {
+    account: alwaysNull,
     customer: byId(customers),
+  },
+  token: {
+    bank_account: alwaysNull,
+    card: inline('card'),
   },
   tax_id: {
     customer: byId(customers),
