@@ -125,21 +125,22 @@ export async function liveCustomer(q: Tx, accountId: string, id: string, opts: {
 export const createCustomer: Command<ParsedObject<typeof createCustomerParams.shape>, PaymentDeps> = {
   name: 'customers.create',
   async run(ctx, p) {
-    // payment_method attaches it: the card is checked at the acquirer first, as an attach does.
-    const attach = p.payment_method ? await ctx.atomic('plan', async (q) => {
-      const id = newId('cus');
-      return { id, plan: await planAttach(q, ctx.accountId, p.payment_method!, id, 'payment_method') };
-    }) : null;
-    if (attach) await verifyForAttach(ctx, attach.plan, attach.id);
-    // source adds a card source (its default), checked at the acquirer first like an attach.
+    // source adds a card source (its default), checked at the acquirer first like an attach. Its
+    // phase comes first: a card hash is read only there (the key row keeps the parameters redacted).
     const withSource = p.source ? await ctx.atomic('plan_source', async (q) => {
-      const id = attach?.id ?? newId('cus');
+      const id = newId('cus');
       return { id, plan: await planSource(q, ctx, id, p.source!) };
     }) : null;
     if (withSource) await verifySource(ctx, withSource.plan, withSource.id, 'verify_source');
+    // payment_method attaches it: the card is checked at the acquirer first, as an attach does.
+    const attach = p.payment_method ? await ctx.atomic('plan', async (q) => {
+      const id = withSource?.id ?? newId('cus');
+      return { id, plan: await planAttach(q, ctx.accountId, p.payment_method!, id, 'payment_method') };
+    }) : null;
+    if (attach) await verifyForAttach(ctx, attach.plan, attach.id);
     return ctx.finish('create', async (q) => {
     const c: Customer = {
-      id: attach?.id ?? withSource?.id ?? newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
+      id: withSource?.id ?? attach?.id ?? newId('cus'), object: 'customer', address: null, balance: 0, created: nowSeconds(), currency: null,
       customer_account: null, default_source: null, delinquent: false, description: null, email: null,
       invoice_prefix: randomId(8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },

@@ -140,6 +140,18 @@ describe('customer sources', () => {
     assert.equal(charge.param, 'source');
   });
 
+  test('customer create with a card hash source and a payment method: both attached, the card the default source', async () => {
+    const res = await rawRequest(s, 'POST', '/v1/customers', {
+      body: 'source[object]=card&source[number]=4242424242424242&source[exp_month]=10&source[exp_year]=2039&payment_method=pm_card_mastercard',
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(!res.text.includes('4242424242424242'));
+    const cus = await stripe.customers.retrieve(res.json.id, { expand: ['default_source'] }) as Stripe.Customer;
+    assert.equal((cus.default_source as Stripe.Card).last4, '4242');
+    const pms = await stripe.customers.listPaymentMethods(cus.id);
+    assert.deepEqual(pms.data.map((p) => p.card!.last4).sort(), ['4242', '4444']);
+  });
+
   test('customer update: default_source must be its own card; source adds a card that replaces the default', async () => {
     const cus = await stripe.customers.create({ source: 'tok_visa' });
     const first = cus.default_source as string;
