@@ -202,6 +202,18 @@ describe('legacy charges', () => {
 });
 
 describe('legacy charges exactly once', () => {
+  test('concurrent captures with different keys: one capture at the acquirer, one balance transaction, the others charge_already_captured', async () => {
+    const held = await stripe.charges.create({ amount: 2600, currency: 'usd', source: 'tok_visa', capture: false });
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => stripe.charges.capture(held.id)));
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(ok.length, 1);
+    for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as Stripe.errors.StripeError).code, 'charge_already_captured');
+    const ledger = await s.ledger(held.id);
+    assert.deepEqual(ledger.map((e) => e.kind).sort(), ['authorization', 'capture']);
+    const txns = await stripe.balanceTransactions.list({ source: held.id });
+    assert.equal(txns.data.length, 1);
+    assert.equal((await eventsOf('charge.captured', held.id)).length, 1);
+  });
   test('a retried key answers the first charge; the acquirer charged once', async () => {
     const key = `legacy-${Date.now()}`;
     const a = await stripe.charges.create({ amount: 1234, currency: 'usd', source: 'tok_visa' }, { idempotencyKey: key });
