@@ -101,20 +101,23 @@ async function assertChargedOnce(srv: ServerProcess, pi: Stripe.PaymentIntent, a
 // ---------------------------------------------------------------------------------------------
 // Scenarios: one per command, with its fault steps
 
+/** What a scenario's request acts on (made by its prepare step). */
+interface ScenarioContext { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent; pm?: Stripe.PaymentMethod; customer?: Stripe.Customer }
+
 interface Scenario {
   command: string;
   label: string;
   steps: string[];
   expect: string;
   /** Objects the request needs, made on the faulted server (its fault only fires for `command`). */
-  prepare(stripe: Stripe): Promise<{ pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }>;
-  send(stripe: Stripe, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }, key: string): Promise<{ id: string; lastResponse: any }>;
+  prepare(stripe: Stripe): Promise<ScenarioContext>;
+  send(stripe: Stripe, ctx: ScenarioContext, key: string): Promise<{ id: string; lastResponse: any }>;
   /** Finds the request's target object without its response (for convergence without a client). */
-  locate(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }): Promise<{ id: string; status: string | null } | undefined>;
+  locate(srv: ServerProcess, ctx: ScenarioContext): Promise<{ id: string; status: string | null } | undefined>;
   finalStatus: string;
   /** The processor step and the ledger kind it writes. */
   processorStep: [step: string, kind: LedgerEntry['kind']];
-  verify(srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }, obj: any): Promise<void>;
+  verify(srv: ServerProcess, ctx: ScenarioContext, obj: any): Promise<void>;
 }
 
 const AMOUNT = 2000;
@@ -127,7 +130,7 @@ const requiresCapture = async (stripe: Stripe) => {
   return { pi };
 };
 
-const retrieveIntent = async (srv: ServerProcess, ctx: { pi?: Stripe.PaymentIntent; si?: Stripe.SetupIntent }) => srv.stripe().paymentIntents.retrieve(ctx.pi!.id);
+const retrieveIntent = async (srv: ServerProcess, ctx: ScenarioContext) => srv.stripe().paymentIntents.retrieve(ctx.pi!.id);
 
 const SCENARIOS: Scenario[] = [
   {
@@ -252,6 +255,28 @@ const SCENARIOS: Scenario[] = [
       const succeeded = (await stripe.events.list({ type: 'setup_intent.succeeded', limit: 100 })).data;
       assert.equal(succeeded.length, 1, 'setup_intent.succeeded once');
       await assertLedger(srv, si.id, ['verification:0:approved']);
+    },
+  },
+  {
+    command: 'payment_methods.attach', label: 'payment_methods.attach', steps: ['plan', 'verify', 'record'],
+    expect: 'attached, 1 verification, payment_method.attached once',
+    async prepare(stripe) {
+      const customer = await stripe.customers.create({ email: 'crash-attach@example.com' });
+      const pm = await stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 12, exp_year: new Date().getUTCFullYear() + 2, cvc: '123' } });
+      return { customer, pm };
+    },
+    send: (stripe, ctx, key) => stripe.paymentMethods.attach(ctx.pm!.id, { customer: ctx.customer!.id }, { idempotencyKey: key }),
+    async locate(srv, ctx) {
+      const pm = await srv.stripe().paymentMethods.retrieve(ctx.pm!.id);
+      return { id: pm.id, status: pm.customer ? 'attached' : null };
+    },
+    finalStatus: 'attached',
+    processorStep: ['verify', 'verification'],
+    async verify(srv, ctx) {
+      const stripe = srv.stripe();
+      assert.deepEqual((await stripe.customers.listPaymentMethods(ctx.customer!.id)).data.map((p) => p.id), [ctx.pm!.id]);
+      assert.equal((await stripe.events.list({ type: 'payment_method.attached', limit: 100 })).data.length, 1, 'payment_method.attached once');
+      await assertLedger(srv, ctx.pm!.id, ['verification:0:approved']);
     },
   },
   {
