@@ -12,14 +12,14 @@ import type { Command } from '../idempotency/engine.ts';
 import type { Queryable, Tx } from '../store/db.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
-import { boolean, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject } from '../schema/params.ts';
+import { boolean, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, unsupported, type ParsedObject } from '../schema/params.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from './payment_objects.ts';
 import { buildPaymentMethod, insertPaymentMethod, paymentMethods, type PaymentMethod } from './payment_methods.ts';
 import { verifyCard } from './payment_method_attach.ts';
 import type { ResolvedPaymentMethod } from './payment_methods.ts';
-import { cardOrId, consumeToken, legacyCardShape, vaultLegacyCard, type LegacyCardInput } from './tokens.ts';
+import { cardOrId, consumeToken, legacyCardShape, legacyHolderShape, vaultLegacyCard, type LegacyCardInput } from './tokens.ts';
 import { legacyCardOf, type DeletedCard, type LegacyCard } from './legacy_card.ts';
 import type { PaymentContext, PaymentDeps } from './ports.ts';
 
@@ -42,13 +42,7 @@ export const updateSourceParams = object({
   id: nonEmptyString(255),
   exp_month: optional(integer({ min: 1, max: 12 })),
   exp_year: optional(integer({ min: 0, max: 9999 })),
-  name: optional(string({ max: 5000 })),
-  address_line1: optional(string({ max: 5000 })),
-  address_line2: optional(string({ max: 5000 })),
-  address_city: optional(string({ max: 5000 })),
-  address_state: optional(string({ max: 5000 })),
-  address_zip: optional(string({ max: 5000 })),
-  address_country: optional(string({ max: 5000 })),
+  ...legacyHolderShape,
   metadata: optional(metadata()),
   account_holder_name: unsupported(NOT_CARDS),
   account_holder_type: unsupported(NOT_CARDS),

@@ -45,13 +45,8 @@ export interface Token {
 export const tokens = new ObjectTable<Token>('tokens', 'token');
 
 /** A card's hash as the legacy API takes it (a token's card[...], a source hash). */
-export const legacyCardShape = {
-  // First: a refused parameter is refused before the others are checked.
-  currency: unsupported('a card\'s currency is for payouts to a connected account\'s debit card: Connect is not part of Oncepay.'),
-  number: string({ max: 30 }),
-  exp_month: integer({ min: 0, max: 99 }),
-  exp_year: integer({ min: 0, max: 9999 }),
-  cvc: optional(string({ max: 10 })),
+/** A legacy card's holder fields (name and address_*), as tokens, sources and their updates take them. */
+export const legacyHolderShape = {
   name: optional(string({ max: 5000 })),
   address_line1: optional(string({ max: 5000 })),
   address_line2: optional(string({ max: 5000 })),
@@ -59,6 +54,16 @@ export const legacyCardShape = {
   address_state: optional(string({ max: 5000 })),
   address_zip: optional(string({ max: 5000 })),
   address_country: optional(string({ max: 5000 })),
+};
+
+export const legacyCardShape = {
+  // First: a refused parameter is refused before the others are checked.
+  currency: unsupported('a card\'s currency is for payouts to a connected account\'s debit card: Connect is not part of Oncepay.'),
+  number: string({ max: 30 }),
+  exp_month: integer({ min: 0, max: 99 }),
+  exp_year: integer({ min: 0, max: 9999 }),
+  cvc: optional(string({ max: 10 })),
+  ...legacyHolderShape,
   networks: optional(object({ preferred: optional(string({ max: 50 })) })),
 };
 

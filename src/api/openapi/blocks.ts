@@ -80,3 +80,13 @@ export function listOf(item: JsonSchema, description = 'A page of objects, newes
   };
 }
 
+
+/** The fields of a card error as an object carries it (a payment's or a setup's last error). */
+export const cardErrorFields = () => ({
+  type: constant('card_error'),
+  code: text('Stripe error code, such as card_declined or expired_card.'),
+  decline_code: text('The issuer\'s reason, such as insufficient_funds.'),
+  advice_code: oneOfValues(['confirm_card_data', 'do_not_try_again', 'try_again_later']),
+  message: text(),
+  param: text('The card field at fault (exp_month, cvc).'),
+});

@@ -16,7 +16,7 @@ import { PAYMENT_INTENT_STATUSES } from '../../payments/state.ts';
 
 import {
   type JsonSchema, ref, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
-  livemode, objectName, expandable, nullableExpandable, listOf,
+  livemode, objectName, expandable, nullableExpandable, listOf, cardErrorFields,
 } from './blocks.ts';
 
 import { ORDER_SCHEMAS } from './orders.ts';
@@ -124,12 +124,7 @@ const paymentMethod = shape({
 }, { title: 'PaymentMethod', description: 'A card payment method: saved (made from a card number, a token or a test id) or a test id (pm_card_visa...).' });
 
 const lastPaymentError = shape({
-  type: constant('card_error'),
-  code: text('Stripe error code, such as card_declined or expired_card.'),
-  decline_code: text('The issuer\'s reason, such as insufficient_funds.'),
-  advice_code: oneOfValues(['confirm_card_data', 'do_not_try_again', 'try_again_later']),
-  message: text(),
-  param: text('The card field at fault (exp_month, cvc).'),
+  ...cardErrorFields(),
   charge: id('ch', 'The failed charge.'),
   doc_url: text(),
   payment_method: ref('payment_method'),

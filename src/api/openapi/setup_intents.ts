@@ -2,18 +2,13 @@
 import { SETUP_INTENT_SCHEMA_NAMES } from './schema_names.ts';
 import {
   type JsonSchema, shape, nullable, id, text, bool, oneOfValues, constant, alwaysNull, timestamp, livemode, objectName, metadata, ref,
-  nullableExpandable,
+  nullableExpandable, cardErrorFields,
 } from './blocks.ts';
 
 const alwaysNullExpandable = (): JsonSchema => alwaysNull('Not part of Oncepay (setup attempts, mandates, Connect): always null (expanding it answers null).');
 
 const lastSetupError = shape({
-  type: constant('card_error'),
-  code: text('Stripe error code, such as card_declined or expired_card.'),
-  decline_code: text('The issuer\'s reason, such as insufficient_funds.'),
-  advice_code: oneOfValues(['confirm_card_data', 'do_not_try_again', 'try_again_later']),
-  message: text(),
-  param: text('The card field at fault (exp_month, cvc).'),
+  ...cardErrorFields(),
   doc_url: text(),
   payment_method: ref('payment_method'),
   payment_method_type: constant('card'),
