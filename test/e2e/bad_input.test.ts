@@ -383,7 +383,7 @@ describe('body size', () => {
 
 describe('routes and methods', () => {
   test('unknown routes answer 404 in Stripe\'s error shape', async () => {
-    for (const path of ['/', '/v1', '/v1/nope', '/v2/payment_intents', '/v1/payment_intents/pi_x/refund', '/v1/customers/cus_x/sources']) {
+    for (const path of ['/', '/v1', '/v1/nope', '/v2/payment_intents', '/v1/payment_intents/pi_x/refund', '/v1/customers/cus_x/bank_accounts']) {
       assertStripeError(await get(path), { status: 404 });
       assertStripeError(await post(path, ''), { status: 404 });
     }
@@ -394,7 +394,7 @@ describe('routes and methods', () => {
     const cases: [string, string][] = [
       ['PUT', '/v1/payment_intents'], ['PATCH', '/v1/payment_intents'], ['DELETE', '/v1/payment_intents'],
       ['DELETE', `/v1/payment_intents/${pi}`], ['GET', `/v1/payment_intents/${pi}/confirm`], ['PUT', `/v1/payment_intents/${pi}`],
-      ['PATCH', '/v1/customers'], ['DELETE', '/v1/refunds'], ['POST', '/v1/charges'], ['POST', '/v1/balance'],
+      ['PATCH', '/v1/customers'], ['DELETE', '/v1/refunds'], ['PUT', '/v1/charges'], ['POST', '/v1/balance'],
       ['OPTIONS', '/v1/payment_intents'],
     ];
     for (const [method, path] of cases) {
