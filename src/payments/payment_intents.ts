@@ -20,7 +20,7 @@ import {
   optional, string, type ParsedObject, type Schema,
 } from '../schema/params.ts';
 import type { AuthorizeResult, CardDetails } from '../processor/types.ts';
-import { charges, paymentIntents, type Charge, type PaymentError, type PaymentIntent } from './payment_objects.ts';
+import { charges, paymentIntents, threeDSecureAction, type Charge, type PaymentError, type PaymentIntent } from './payment_objects.ts';
 import { ALLOWED, allows, type PaymentIntentAction } from './state.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { liveCustomer } from './customers.ts';
@@ -326,7 +326,7 @@ export async function applyAuthorization(q: Tx, ctx: PaymentContext, plan: Confi
   const now = nowSeconds();
   if (result.outcome === 'requires_action') {
     pi.status = 'requires_action';
-    pi.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${pi.id}` } };
+    pi.next_action = threeDSecureAction(pi.id);
     save();
     emitEvent(q, ctx, 'payment_intent.requires_action', pi);
     await ctx.deps.purposes.authorized(q, ctx, pi);

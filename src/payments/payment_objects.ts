@@ -113,7 +113,7 @@ export interface PaymentIntent {
   livemode: false;
   managed_payments: null;
   metadata: Metadata;
-  next_action: null | { type: 'use_stripe_sdk'; use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string } };
+  next_action: null | NextAction;
   on_behalf_of: null;
   /** Oncepay extension: the order this payment pays (src/billing/orders.ts). */
   order: string | null;
@@ -284,3 +284,9 @@ export const balanceTransactions = new ObjectTable<BalanceTransaction>('balance_
   source: (t) => t.source,
   type: (t) => t.type,
 });
+
+/** What an intent waiting for 3-D Secure asks the client to do (a payment's or a setup's next_action). */
+export interface NextAction { type: 'use_stripe_sdk'; use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string } }
+
+export const threeDSecureAction = (intentId: string): NextAction =>
+  ({ type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${intentId}` } });

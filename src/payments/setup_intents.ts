@@ -30,6 +30,7 @@ import { paymentMethodTypes, REFUSED, storedHash } from './payment_params.ts';
 import { checkPaymentMethod, markSetUpForOffSession, resolvePaymentMethod, type PaymentMethod, type ResolvedPaymentMethod } from './payment_methods.ts';
 import { attachSaved, requirePaymentMethod, savedCopy, usePaymentMethodFor } from './payment_method_use.ts';
 import { verificationDeclined, verifyCard } from './payment_method_attach.ts';
+import { threeDSecureAction, type NextAction } from './payment_objects.ts';
 
 export const SETUP_INTENT_STATUSES = ['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'succeeded', 'canceled'] as const;
 export type SetupIntentStatus = (typeof SETUP_INTENT_STATUSES)[number];
@@ -65,7 +66,7 @@ export interface SetupIntent {
   livemode: false;
   mandate: null;
   metadata: Metadata;
-  next_action: { type: 'use_stripe_sdk'; use_stripe_sdk: { type: 'three_d_secure_redirect'; stripe_js: string } } | null;
+  next_action: NextAction | null;
   on_behalf_of: null;
   payment_method: string | null;
   payment_method_configuration_details: null;
@@ -281,7 +282,7 @@ async function recordSetup(q: Tx, ctx: PaymentContext, plan: SetupPlan, result: 
   }
   if (result.outcome === 'requires_action') {
     si.status = 'requires_action';
-    si.next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: `https://oncepay.test/3ds/${si.id}` } };
+    si.next_action = threeDSecureAction(si.id);
     setupIntents.update(q, ctx.accountId, si, { locked_by: null });
     emitEvent(q, ctx, 'setup_intent.requires_action', si);
     return { status: 200, body: await render(q, ctx, si, expand) };

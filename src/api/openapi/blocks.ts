@@ -90,3 +90,9 @@ export const cardErrorFields = () => ({
   message: text(),
   param: text('The card field at fault (exp_month, cvc).'),
 });
+
+/** An intent's next_action while it waits for 3-D Secure (null otherwise). */
+export const threeDSecureNextAction = () => nullable(shape({
+    type: constant('use_stripe_sdk'),
+    use_stripe_sdk: shape({ type: constant('three_d_secure_redirect'), stripe_js: text('Where the customer authenticates.') }),
+  }, { description: 'What the customer must do next (3-D Secure) when the status is requires_action.' }));

@@ -16,7 +16,7 @@ import { PAYMENT_INTENT_STATUSES } from '../../payments/state.ts';
 
 import {
   type JsonSchema, ref, shape, nullable, id, text, int, bool, oneOfValues, constant, alwaysNull, timestamp, currencyCode, metadata,
-  livemode, objectName, expandable, nullableExpandable, listOf, cardErrorFields,
+  livemode, objectName, expandable, nullableExpandable, listOf, cardErrorFields, threeDSecureNextAction,
 } from './blocks.ts';
 
 import { ORDER_SCHEMAS } from './orders.ts';
@@ -162,10 +162,7 @@ const paymentIntent = shape({
   livemode: livemode(),
   managed_payments: alwaysNull(),
   metadata: metadata(),
-  next_action: nullable(shape({
-    type: constant('use_stripe_sdk'),
-    use_stripe_sdk: shape({ type: constant('three_d_secure_redirect'), stripe_js: text('Where the customer authenticates.') }),
-  }, { description: 'What the customer must do next (3-D Secure) when the status is requires_action.' })),
+  next_action: threeDSecureNextAction(),
   on_behalf_of: alwaysNullExpandable(),
   order: nullable(id('order', 'Oncepay extension: the order this payment pays.')),
   payment_method: nullableExpandable('The payment method, such as pm_card_visa.', 'payment_method'),

@@ -2,7 +2,7 @@
 import { SETUP_INTENT_SCHEMA_NAMES } from './schema_names.ts';
 import {
   type JsonSchema, shape, nullable, id, text, bool, oneOfValues, constant, alwaysNull, timestamp, livemode, objectName, metadata, ref,
-  nullableExpandable, cardErrorFields,
+  nullableExpandable, cardErrorFields, threeDSecureNextAction,
 } from './blocks.ts';
 
 const alwaysNullExpandable = (): JsonSchema => alwaysNull('Not part of Oncepay (setup attempts, mandates, Connect): always null (expanding it answers null).');
@@ -33,10 +33,7 @@ const setupIntent = shape({
   livemode: livemode(),
   mandate: alwaysNullExpandable(),
   metadata: metadata(),
-  next_action: nullable(shape({
-    type: constant('use_stripe_sdk'),
-    use_stripe_sdk: shape({ type: constant('three_d_secure_redirect'), stripe_js: text('Where the customer authenticates.') }),
-  }, { description: 'What the customer must do next (3-D Secure) when the status is requires_action.' })),
+  next_action: threeDSecureNextAction(),
   on_behalf_of: alwaysNullExpandable(),
   payment_method: nullableExpandable('The payment method being set up (a test id\'s saved copy once confirmed).', 'payment_method'),
   payment_method_configuration_details: alwaysNull(),
