@@ -10,7 +10,12 @@ const LAYERS = [
   ['cli', '^src/(cli/|testing(_child)?\\.ts$)'],
   ['server', '^src/server\\.ts$'],
   ['http', '^src/http/'],
+  // The hosted pages (Checkout, the billing portal, the invoice page): HTML beside the JSON API,
+  // running the same commands.
+  ['web', '^src/web/'],
   ['api', '^src/api/'],
+  // Sessions that compose the API's own commands: Checkout Sessions and billing portal sessions.
+  ['hosted', '^src/(checkout|portal)/'],
   ['billing', '^src/billing/'],
   ['payments', '^src/payments/'],
   ['events', '^src/events/'],
@@ -26,7 +31,7 @@ const LEAVES = '^src/(schema/|errors\\.ts$|ids\\.ts$|config\\.ts$|faults\\.ts$)'
 const above = (i) => LAYERS.slice(0, i).map(([, path]) => `(${path})`).join('|');
 
 /** Folders whose code must not know the HTTP framework (the domain and everything under it). */
-const NO_HTTP_FRAMEWORK = '^src/(billing|payments|events|idempotency|accounts|logs|ops|processor|store|schema)/';
+const NO_HTTP_FRAMEWORK = '^src/(checkout|portal|billing|payments|events|idempotency|accounts|logs|ops|processor|store|schema)/';
 
 module.exports = {
   forbidden: [

@@ -2,6 +2,11 @@
 export interface Config {
   port: number;
   host: string;
+  /**
+   * Where browsers reach this server (ONCEPAY_PUBLIC_URL), for the hosted pages' URLs (Checkout,
+   * the billing portal, invoices); unset: http://localhost:<the port it listens on>.
+   */
+  publicUrl?: string;
   databaseUrl?: string;
   dataDir: string;
   /**
@@ -96,6 +101,20 @@ function databaseUrlFrom(value: string | undefined): string | undefined {
   return value;
 }
 
+/** ONCEPAY_PUBLIC_URL: an http(s) origin, optionally with a path prefix; kept without its trailing slash. */
+function publicUrlFrom(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`ONCEPAY_PUBLIC_URL: expected an http:// or https:// URL such as https://pay.example.com, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`ONCEPAY_PUBLIC_URL: expected an http:// or https:// URL, got a ${url.protocol}// URL`);
+  if (url.search || url.hash) throw new Error('ONCEPAY_PUBLIC_URL: expected no query string or fragment');
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
 /** pino's levels, and silent. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -147,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: portFrom(env.PORT),
     host: env.HOST || '127.0.0.1',
+    publicUrl: publicUrlFrom(env.ONCEPAY_PUBLIC_URL),
     databaseUrl: databaseUrlFrom(env.DATABASE_URL),
     dataDir: env.ONCEPAY_DATA_DIR || './.oncepay/data',
     embedded: parseEmbedded(env.ONCEPAY_EMBEDDED),

@@ -11,7 +11,9 @@ import { IdempotencyEngine } from './idempotency/engine.ts';
 import { startCompleter, startLoop, startReaper, type Loop } from './idempotency/workers.ts';
 import { TestAcquirer } from './processor/test_acquirer.ts';
 import { BillingRun } from './billing/billing_run.ts';
-import type { BillingDeps } from './billing/billing_deps.ts';
+import type { HostedDeps } from './checkout/hosted_deps.ts';
+import type { AddressInfo } from 'node:net';
+import { newId } from './ids.ts';
 import { customerBilling, paymentPurposes } from './billing/payment_ports.ts';
 import { expander } from './api/expansion.ts';
 import { KeyResolver, ensureKeys } from './accounts/keys.ts';
@@ -32,7 +34,9 @@ import { processLogger } from './logs/process_log.ts';
 export interface Oncepay {
   app: FastifyInstance;
   db: Db;
-  engine: IdempotencyEngine<BillingDeps>;
+  engine: IdempotencyEngine<HostedDeps>;
+  /** Where browsers reach this server: the base of the hosted pages' URLs. */
+  publicUrl(): string;
   processor: Processor;
   completer: Loop;
   reaper: Loop;
@@ -73,12 +77,23 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   // The billing run executes commands through the engine whose commands (a test clock advance)
   // drive the billing run: the engine's deps reach it through this late-bound port.
   let billing: BillingRun | undefined;
-  const engine = new IdempotencyEngine<BillingDeps>(db, {
+  let app: FastifyInstance | undefined;
+  // Known once the server listens (PORT=0 picks a free port): read when a URL is made.
+  const publicUrl = () => config.publicUrl
+    ?? `http://localhost:${(app?.server.address() as AddressInfo | null)?.port ?? config.port}`;
+  const engine: IdempotencyEngine<HostedDeps> = new IdempotencyEngine<HostedDeps>(db, {
     lockTimeoutMs: config.lockTimeoutMs, faults, onCommit: (q) => dispatcher.committed(q),
     onEvent: (event) => metrics.idempotency.inc({ event }),
     deps: {
       processor, purposes: paymentPurposes, customerBilling, expander,
       billingRun: { run: (scope) => billing!.run(scope) },
+      publicUrl,
+      commands: {
+        async execute(call) {
+          const res = await engine.execute({ ...call, command: call.command as never, requestId: newId('req'), internal: true });
+          return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+        },
+      },
     },
   });
   billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
@@ -99,7 +114,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   };
   const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs, pendingLogs: requestLogs })];
   engine.register(...routeCommands(routes));
-  const app = await buildApp({
+  app = await buildApp({
     db, engine, processor, keys: new KeyResolver(db, { acceptAnyKey: config.acceptAnyKey }), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,
     extras: (app) => registerDocs(app, buildOpenApiDocument(routes)),
@@ -135,7 +150,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     if (!opts.db) await db.close();
   };
   return {
-    app, db, engine, processor, completer, reaper, billingLoop, billing, dispatcher, requestLogs, metrics, logger,
+    app, db, engine, publicUrl, processor, completer, reaper, billingLoop, billing, dispatcher, requestLogs, metrics, logger,
     close: (o = {}) => (closed ??= close(o.timeoutMs ?? config.shutdownTimeoutMs)),
   };
 }

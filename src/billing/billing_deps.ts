@@ -13,4 +13,9 @@ export interface BillingRunner {
 
 export interface BillingDeps extends PaymentDeps {
   billingRun: BillingRunner;
+  /**
+   * Where browsers reach this server (ONCEPAY_PUBLIC_URL, or http://localhost:<port>), without a
+   * trailing slash: the base of the hosted pages' URLs (an invoice's hosted_invoice_url).
+   */
+  publicUrl(): string;
 }
