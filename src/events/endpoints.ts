@@ -172,10 +172,12 @@ export const redeliverEvent: Command<ParsedObject<typeof redeliverParams.shape>>
         [ctx.accountId, event.type, event.id]);
       endpointIds = rows.map((r) => r.id);
     }
+    // Clearing the lease fences off an attempt still in flight: its outcome is recorded in the
+    // history, but it cannot mark the delivery delivered (or schedule a retry) over this request.
     for (const endpointId of endpointIds) {
       q.write(
         `INSERT INTO webhook_deliveries (account_id, event_id, endpoint_id) VALUES ($1, $2, $3)
-         ON CONFLICT (account_id, event_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = now()`,
+         ON CONFLICT (account_id, event_id, endpoint_id) DO UPDATE SET status = 'pending', next_attempt_at = now(), lease_token = NULL`,
         [ctx.accountId, event.id, endpointId]);
     }
     if (endpointIds.length > 0) noteDeliveries(q);

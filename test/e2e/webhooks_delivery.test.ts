@@ -793,6 +793,31 @@ describe(`webhooks [${STORE}]`, { concurrency: true }, () => {
       assert.deepEqual([r1.count(ev.id), r2.count(ev.id)], [2, 3]);
     });
 
+    test('a redelivery asked for while the first attempt is still in flight is not swallowed by that attempt\'s success', { timeout: 30_000 }, async () => {
+      const api = await mainAccount();
+      // First attempts are held unanswered; later ones are answered at once. Four held batches
+      // keep every sender of the dispatcher busy, so the redelivery cannot be claimed before the
+      // first attempt's success is written: that write must not mark the redelivery delivered.
+      const receiver = await Receiver.start({ behave: (_id, nth) => (nth === 1 ? 'hold' : 'ok') });
+      const we = await createEndpoint(api, receiver.url(), ['customer.created']);
+      const ids: string[] = [];
+      for (let i = 1; i <= 4; i++) {
+        await createCustomer(api);
+        await waitFor(`first attempt ${i} in flight`, () => receiver.heldCount(), (n) => n === i);
+        ids.push(receiver.hits[receiver.hits.length - 1].id);
+      }
+      const ev = ids[0];
+      assertOk(await call(api, 'POST', `/v1/events/${ev}/redeliver`, { webhook_endpoint: we.id }));
+      await sleep(200);
+      assert.equal(receiver.count(ev), 1, 'every sender is busy: the redelivery waits');
+      receiver.release();
+      // The held attempt's 2xx is recorded in the history, and the redelivery is still sent.
+      await waitFor('the redelivery', () => receiver.hitsOf(ev).filter((x) => x.acked).length, (n) => n === 2);
+      await waitFor('both attempts in the history', () => history(api, ev, we.id), (x) => x.length === 2 && x.every((a: any) => a.outcome === 'delivered'));
+      await sleep(400);
+      assert.deepEqual(ids.map((id) => receiver.count(id)), [2, 1, 1, 1], 'nothing sent beyond the one redelivery');
+    });
+
     test('replayed idempotent requests emit no extra events: create+confirm emits exactly its three events, delivered once each, however often it is replayed', { timeout: 30_000 }, async () => {
       const api = await mainAccount();
       const receiver = await Receiver.start();
