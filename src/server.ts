@@ -11,7 +11,9 @@ import { IdempotencyEngine } from './idempotency/engine.ts';
 import { startCompleter, startLoop, startReaper, type Loop } from './idempotency/workers.ts';
 import { TestAcquirer } from './processor/test_acquirer.ts';
 import { BillingRun } from './billing/billing_run.ts';
-import type { HostedDeps } from './checkout/hosted_deps.ts';
+import type { CommandRunner, HostedDeps } from './checkout/hosted_deps.ts';
+import { expireOverdueSessions } from './checkout/expiry.ts';
+import { failPaymentAuthentication, failSetupAuthentication } from './payments/authentication.ts';
 import type { AddressInfo } from 'node:net';
 import { newId } from './ids.ts';
 import { customerBilling, paymentPurposes } from './billing/payment_ports.ts';
@@ -78,6 +80,13 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   // drive the billing run: the engine's deps reach it through this late-bound port.
   let billing: BillingRun | undefined;
   let app: FastifyInstance | undefined;
+  // Commands made of the API's own commands (a Checkout Session's completion) run them through this engine.
+  const commands: CommandRunner = {
+    async execute(call) {
+      const res = await engine.execute({ ...call, command: call.command as never, requestId: newId('req'), internal: true });
+      return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
+    },
+  };
   // Known once the server listens (PORT=0 picks a free port): read when a URL is made.
   const publicUrl = () => config.publicUrl
     ?? `http://localhost:${(app?.server.address() as AddressInfo | null)?.port ?? config.port}`;
@@ -88,12 +97,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
       processor, purposes: paymentPurposes, customerBilling, expander,
       billingRun: { run: (scope) => billing!.run(scope) },
       publicUrl,
-      commands: {
-        async execute(call) {
-          const res = await engine.execute({ ...call, command: call.command as never, requestId: newId('req'), internal: true });
-          return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
-        },
-      },
+      commands,
     },
   });
   billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
@@ -113,7 +117,8 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   };
   const routes = [...apiRoutes(policy), ...logRoutes({ lockTimeoutMs: config.lockTimeoutMs, retentionMs: config.idempotencyRetentionMs, pendingLogs: requestLogs })];
-  engine.register(...routeCommands(routes));
+  // Besides the routes' commands: the hosted pages' own (failing 3-D Secure on the test step).
+  engine.register(...routeCommands(routes), failPaymentAuthentication as never, failSetupAuthentication as never);
   app = await buildApp({
     db, engine, processor, keys: new KeyResolver(db, { acceptAnyKey: config.acceptAnyKey }), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,
@@ -122,6 +127,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);
   const billingLoop = startLoop('billing', config.billingIntervalMs, () => billing.run({ clock: null }), logger);
+  const checkoutExpiry = startLoop('checkout expiry', config.billingIntervalMs, () => expireOverdueSessions(db, commands), logger);
   const logReaper = startLoop('request log reaper', config.reaperIntervalMs, () => reapRequestLogs(db, config.requestLogRetentionMs), logger);
   if (config.webhookIntervalMs > 0) dispatcher.start(config.webhookIntervalMs);
   let closed: Promise<void> | undefined;
@@ -144,7 +150,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
       app.server.closeAllConnections();
       await drained;
     }
-    await Promise.all([dispatcher.stop(), completer.stop(), reaper.stop(), logReaper.stop(), billingLoop.stop()]);
+    await Promise.all([dispatcher.stop(), completer.stop(), reaper.stop(), logReaper.stop(), billingLoop.stop(), checkoutExpiry.stop()]);
     await engine.releaseLocks();
     await requestLogs.flush();
     if (!opts.db) await db.close();

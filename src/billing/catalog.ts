@@ -104,7 +104,7 @@ const images = () => array(string({ max: 2048 }), { max: 8 });
 const unitLabel = () => string({ max: 12 });
 const url = () => string({ max: 5000 });
 
-const priceData = {
+export const priceData = {
   currency: currency(),
   unit_amount: optional(unitAmount()),
   unit_amount_decimal: optional(unitAmountDecimal()),

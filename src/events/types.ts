@@ -3,6 +3,7 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 /** Every event type Oncepay emits. */
 export const EVENT_TYPES = [
   'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded', 'charge.updated',
+  'checkout.session.completed', 'checkout.session.expired',
   'customer.created', 'customer.deleted', 'customer.updated',
   'customer.source.created', 'customer.source.deleted', 'customer.source.updated',
   'customer.subscription.created', 'customer.subscription.deleted', 'customer.subscription.paused',

@@ -198,7 +198,7 @@ function releaseUncaptured(charge: Charge, amount: number): void {
 }
 
 /** Locks the intent row; refuses when another request is mid-operation on it. */
-async function lockIntent(q: Tx, ctx: PaymentContext, id: string): Promise<PaymentIntent> {
+export async function lockIntent(q: Tx, ctx: PaymentContext, id: string): Promise<PaymentIntent> {
   const { rows } = await q.query<{ data: PaymentIntent; locked_by: string | null }>(
     'SELECT data, locked_by FROM payment_intents WHERE account_id = $1 AND id = $2 FOR UPDATE', [ctx.accountId, id]);
   if (!rows[0]) throw resourceMissing('payment_intent', id);

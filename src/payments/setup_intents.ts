@@ -193,7 +193,7 @@ function requireAction(si: SetupIntent, action: Action): void {
 }
 
 /** Locks the setup intent row; refuses while another request's confirmation is in flight on it. */
-async function lockSetupIntent(q: Tx, ctx: PaymentContext, id: string): Promise<SetupIntent> {
+export async function lockSetupIntent(q: Tx, ctx: PaymentContext, id: string): Promise<SetupIntent> {
   const { rows } = await q.query<{ data: SetupIntent; locked_by: string | null }>(
     'SELECT data, locked_by FROM setup_intents WHERE account_id = $1 AND id = $2 FOR UPDATE', [ctx.accountId, id]);
   if (!rows[0]) throw resourceMissing('setup_intent', id);

@@ -465,6 +465,31 @@ ${objectTable('tokens', `
   used boolean NOT NULL DEFAULT false,`)}
 `,
   },
+  {
+    version: 14,
+    name: 'checkout_sessions',
+    sql: `
+-- Checkout Sessions (src/checkout/session_objects.ts). url_token: the hosted page's unguessable
+-- token (unique across accounts: the page finds its session by it); line_items: the items, shown
+-- only when asked for; progress: the attempt counter, the last card error, a pending 3-D Secure
+-- step; settings: what the session's payment, subscription or setup is made with (payment_intent_data,
+-- subscription_data); locked_by: the key of the completion in flight.
+${objectTable('checkout_sessions', `
+  status text NOT NULL,
+  customer text,
+  payment_intent text,
+  subscription text,
+  customer_email text,
+  url_token text NOT NULL,
+  line_items json NOT NULL,
+  progress json NOT NULL,
+  settings json NOT NULL,
+  locked_by text,
+  expires_at bigint NOT NULL,`)}
+CREATE UNIQUE INDEX checkout_sessions_url_token ON checkout_sessions (url_token);
+CREATE INDEX checkout_sessions_due ON checkout_sessions (expires_at) WHERE status = 'open';
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;
