@@ -19,6 +19,14 @@ export const CHECKOUT_EXPANSIONS: ExpansionTable = {
     setup_intent: byId(setupIntents),
     invoice: alwaysNull,
     payment_link: alwaysNull,
+    // Features Oncepay's Checkout lacks (Connect liability, discounts, invoice creation, shipping): never filled.
+    'automatic_tax.liability.account': alwaysNull,
+    'discounts.coupon': alwaysNull,
+    'discounts.promotion_code': alwaysNull,
+    'invoice_creation.invoice_data.account_tax_ids': alwaysNull,
+    'invoice_creation.invoice_data.issuer.account': alwaysNull,
+    'shipping_cost.shipping_rate': alwaysNull,
+    'shipping_options.shipping_rate': alwaysNull,
     line_items: {
       to: ['item'], list: true,
       async resolve(ctx, _value, session) {

@@ -63,11 +63,11 @@ export const checkoutRoutes: Route[] = [
         if (i < 0) throw invalidRequest(`No such line item: '${cursor}'`, param, 'resource_missing');
         return i;
       };
-      let page = lineItems;
-      if (p.starting_after) page = lineItems.slice(at(p.starting_after, 'starting_after') + 1);
-      if (p.ending_before) page = lineItems.slice(0, at(p.ending_before, 'ending_before')).slice(-limit);
-      const data = page.slice(0, limit);
-      return { object: 'list', data: await expandList(ctx.q, ctx.accountId, data, p.expand), has_more: page.length > data.length, url: lineItemsUrl(p.session) };
+      // The items on the far side of the cursor; a page is the `limit` nearest it, and has_more says whether more lie beyond.
+      const rest = p.ending_before ? lineItems.slice(0, at(p.ending_before, 'ending_before'))
+        : p.starting_after ? lineItems.slice(at(p.starting_after, 'starting_after') + 1) : lineItems;
+      const data = p.ending_before ? rest.slice(-limit) : rest.slice(0, limit);
+      return { object: 'list', data: await expandList(ctx.q, ctx.accountId, data, p.expand), has_more: rest.length > data.length, url: lineItemsUrl(p.session) };
     },
   }),
   command({

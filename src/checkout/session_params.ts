@@ -91,6 +91,7 @@ export const createSessionParams = object({
     pending_invoice_item_interval: unsupported('Oncepay has no pending invoice item intervals.'),
     proration_behavior: unsupported('Oncepay does not prorate.', { noop: (v) => v === 'none' }),
     trial_end: unsupported('pass subscription_data[trial_period_days]: a Checkout trial starts when the session completes.'),
+    billing_cycle_anchor_config: unsupported('a Checkout subscription\'s billing cycle starts when the session completes.'),
     trial_settings: unsupported('a Checkout subscription always has its card: no trial end behavior is needed.'),
   })),
   setup_intent_data: optional(object({
@@ -134,6 +135,7 @@ export const createSessionParams = object({
 export const updateSessionParams = object({
   session: nonEmptyString(255),
   metadata: optional(metadata()),
+  payment_intent_data: unsupported('the payment intent\'s settings are fixed when the session is created.'),
   collected_information: unsupported(NO_SHIPPING),
   line_items: unsupported('the line items of a Checkout Session are set when it is created.'),
   shipping_options: unsupported(NO_SHIPPING),

@@ -180,7 +180,8 @@ describe('the document', () => {
     assert.deepEqual(declines.sort(), [
       'POST /v1/charges', 'POST /v1/customers', 'POST /v1/customers/:customer', 'POST /v1/customers/:customer/sources', 'POST /v1/invoices/:invoice/pay', 'POST /v1/payment_intents', 'POST /v1/payment_intents/:intent/confirm',
       'POST /v1/payment_methods', 'POST /v1/payment_methods/:payment_method/attach',
-      'POST /v1/setup_intents', 'POST /v1/setup_intents/:intent/confirm', 'POST /v1/tokens',
+      'POST /v1/setup_intents', 'POST /v1/setup_intents/:intent/confirm',
+      'POST /v1/test_helpers/checkout/sessions/:session/authenticate', 'POST /v1/test_helpers/checkout/sessions/:session/complete', 'POST /v1/tokens',
     ]);
     const schema = (method: string, path: string) => (operation(method, path)!.responses['200'] as any).content['application/json'].schema;
     assert.deepEqual(schema('GET', '/v1/customers/:customer'), { anyOf: [{ $ref: '#/components/schemas/customer' }, { $ref: '#/components/schemas/deleted_customer' }] });
@@ -478,6 +479,18 @@ describe('every route, once, through the server: all answers conform', () => {
 
     await stripe.customers.del(cus.id);
     assert.equal(((await stripe.customers.retrieve(cus.id)) as Stripe.DeletedCustomer).deleted, true);
+
+    // Checkout Sessions: every route, and the test helpers that complete one (and answer its 3-D Secure step).
+    const items = [{ price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'Tour item' } }, quantity: 1 }];
+    const cs = await stripe.checkout.sessions.create({ mode: 'payment', line_items: items, success_url: 'https://example.com/ok' });
+    await stripe.checkout.sessions.retrieve(cs.id, { expand: ['line_items'] });
+    await stripe.checkout.sessions.update(cs.id, { metadata: { tour: '1' } });
+    await stripe.checkout.sessions.list({ limit: 2, status: 'open' });
+    await stripe.checkout.sessions.listLineItems(cs.id);
+    assert.equal((await post(`/v1/test_helpers/checkout/sessions/${cs.id}/complete`, 'payment_method=pm_card_threeDSecure2Required')).status, 200);
+    assert.equal((await post(`/v1/test_helpers/checkout/sessions/${cs.id}/authenticate`, 'outcome=complete')).json.status, 'complete');
+    const cs2 = await stripe.checkout.sessions.create({ mode: 'payment', line_items: items, success_url: 'https://example.com/ok' });
+    await stripe.checkout.sessions.expire(cs2.id);
 
     await s.oncepay.requestLogs.flush();
     const logs = await get('/v1/request_logs?limit=5');

@@ -126,11 +126,11 @@ const paymentMethod = shape({
 
 const lastPaymentError = shape({
   ...cardErrorFields(),
-  charge: id('ch', 'The failed charge.'),
+  charge: id('ch', 'The failed charge (none when 3-D Secure authentication failed before any charge).'),
   doc_url: text(),
   payment_method: ref('payment_method'),
   payment_method_type: constant('card'),
-}, { optional: ['decline_code', 'advice_code', 'param', 'doc_url', 'payment_method_type'], title: 'Payment error', description: 'The error of the last payment attempt (a decline).' });
+}, { optional: ['decline_code', 'advice_code', 'param', 'charge', 'doc_url', 'payment_method_type'], title: 'Payment error', description: 'The error of the last payment attempt (a decline).' });
 
 const anyHash = (description: string): JsonSchema => ({ type: 'object', description });
 
