@@ -20,6 +20,9 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
+/** Stripe's page about an error code (`card_declined` -> .../error-codes/card-declined). */
+export const errorDocUrl = (code: string) => `https://docs.stripe.com/error-codes/${code.replace(/_/g, '-')}`;
+
 export class ApiError extends Error {
   readonly status: number;
   readonly body: ErrorBody;

@@ -42,7 +42,7 @@ import { payInvoice, payInvoiceParams } from '../billing/invoices.ts';
 import { invoicePayments, invoices, subscriptions } from '../billing/billing_objects.ts';
 import type { ObjectSchema, Shape } from '../schema/params.ts';
 import type { CommandAnswer, HostedDeps } from './hosted_deps.ts';
-import { lockSession, saveSession, type AttemptError, type CheckoutSession, type StoredSession } from './session_objects.ts';
+import { customerDetails, lockSession, saveSession, type AttemptError, type CheckoutSession, type StoredSession } from './session_objects.ts';
 import { notOpen } from './sessions.ts';
 import type { AuthenticateParams, CompleteParams } from './session_params.ts';
 
@@ -300,10 +300,10 @@ async function declinedIntent(q: Queryable, ctx: Ctx, session: CheckoutSession):
 async function detailsOf(q: Queryable, ctx: Ctx, session: CheckoutSession, collected: { email?: string; name?: string }): Promise<CheckoutSession['customer_details']> {
   const cus = session.customer ? await customers.find(q, ctx.accountId, session.customer) : undefined;
   const prior = session.customer_details;
-  return {
-    address: null, business_name: null, email: collected.email ?? prior?.email ?? cus?.email ?? session.customer_email, individual_name: null,
-    name: collected.name ?? prior?.name ?? cus?.name ?? null, phone: null, tax_exempt: cus?.tax_exempt ?? 'none', tax_ids: [],
-  };
+  return customerDetails({
+    email: collected.email ?? prior?.email ?? cus?.email ?? session.customer_email,
+    name: collected.name ?? prior?.name ?? cus?.name ?? null, tax_exempt: cus?.tax_exempt,
+  });
 }
 
 const attemptKey = (b: Begun) => `oncepay_checkout_${b.session.id}_${b.attempt}`;
@@ -334,11 +334,15 @@ export const authenticateCheckoutSession: Command<AuthenticateParams, HostedDeps
         ? await step(ctx, 'authenticate', keyBase, { path: `/v1/setup_intents/${s.setup_intent}/confirm`, command: confirmSetupIntent as Command<never, never>, schema: confirmSetupIntentParams, params: { intent: s.setup_intent } })
         : await step(ctx, 'authenticate', keyBase, { path: `/v1/setup_intents/${s.setup_intent}/fail_authentication`, command: failSetupAuthentication as Command<never, never>, schema: failAuthenticationParams, params: { intent: s.setup_intent } });
     } else {
-      const intent = await ctx.atomic('intent', async (q) => s.mode === 'payment' ? s.payment_intent
-        : (await invoiceIntent(q, ctx.accountId, (await subscriptions.get(q, ctx.accountId, s.subscription!)).latest_invoice))?.id ?? null);
+      // The payment waiting: the session's intent, or the one paying its subscription's first invoice.
+      const { intent, invoice } = await ctx.atomic('intent', async (q) => {
+        if (s.mode === 'payment') return { intent: s.payment_intent, invoice: null };
+        const latest = (await subscriptions.get(q, ctx.accountId, s.subscription!)).latest_invoice;
+        return { intent: (await invoiceIntent(q, ctx.accountId, latest))?.id ?? null, invoice: latest };
+      });
       if (!intent) throw invalidRequest(`This Checkout Session (${s.id}) has no payment waiting for authentication.`, 'session');
-      answer = complete && s.mode === 'subscription'
-        ? await step(ctx, 'authenticate', keyBase, { path: `/v1/invoices/${(await invoiceOf(ctx, s))}/pay`, command: payInvoice as Command<never, never>, schema: payInvoiceParams, params: { invoice: await invoiceOf(ctx, s) } })
+      answer = complete && invoice
+        ? await step(ctx, 'authenticate', keyBase, { path: `/v1/invoices/${invoice}/pay`, command: payInvoice as Command<never, never>, schema: payInvoiceParams, params: { invoice } })
         : complete
           ? await step(ctx, 'authenticate', keyBase, { path: `/v1/payment_intents/${intent}/confirm`, command: confirmPaymentIntent as Command<never, never>, schema: confirmPaymentIntentParams, params: { intent } })
           : await step(ctx, 'authenticate', keyBase, { path: `/v1/payment_intents/${intent}/fail_authentication`, command: failPaymentAuthentication as Command<never, never>, schema: failAuthenticationParams, params: { intent } });
@@ -347,7 +351,3 @@ export const authenticateCheckoutSession: Command<AuthenticateParams, HostedDeps
     return ctx.finish('record', (q) => record(q, ctx, p.session, steps, {}, p.expand));
   },
 };
-
-function invoiceOf(ctx: Ctx, s: CheckoutSession): Promise<string> {
-  return ctx.atomic('invoice', async (q) => (await subscriptions.get(q, ctx.accountId, s.subscription!)).latest_invoice!);
-}

@@ -46,6 +46,11 @@ export interface CustomerDetails {
   tax_ids: [];
 }
 
+/** Stripe's customer_details from what Oncepay knows of the customer: an email, a name, the tax status. */
+export const customerDetails = (c: { email: string | null; name: string | null; tax_exempt?: CustomerDetails['tax_exempt'] | null }): CustomerDetails => ({
+  address: null, business_name: null, email: c.email, individual_name: null, name: c.name, phone: null, tax_exempt: c.tax_exempt ?? 'none', tax_ids: [],
+});
+
 export interface CheckoutSession {
   id: string;
   object: 'checkout.session';
@@ -165,7 +170,6 @@ export interface StoredSession {
 }
 
 interface SessionRow {
-  account_id: string;
   data: CheckoutSession;
   line_items: CheckoutLineItem[];
   progress: Progress;
@@ -174,11 +178,11 @@ interface SessionRow {
   locked_by: string | null;
 }
 
-const fromRow = (r: SessionRow): StoredSession & { accountId: string } => ({
-  accountId: r.account_id, session: r.data, lineItems: r.line_items, progress: r.progress, settings: r.settings, token: r.url_token, lockedBy: r.locked_by,
+const fromRow = (r: SessionRow): StoredSession => ({
+  session: r.data, lineItems: r.line_items, progress: r.progress, settings: r.settings, token: r.url_token, lockedBy: r.locked_by,
 });
 
-const COLUMNS = 'account_id, data, line_items, progress, settings, url_token, locked_by';
+const COLUMNS = 'data, line_items, progress, settings, url_token, locked_by';
 
 /** The session with what it keeps beside the object; resource_missing when there is none. */
 export async function loadSession(q: Queryable, accountId: string, id: string, opts: { param?: string } = {}): Promise<StoredSession> {
@@ -196,13 +200,6 @@ export async function lockSession(q: Tx, accountId: string, id: string, key: str
   if (!rows[0]) throw resourceMissing('checkout.session', id, opts.param ?? 'session');
   if (rows[0].locked_by !== null && rows[0].locked_by !== key) throw objectBusy('Checkout Session', id);
   return fromRow(rows[0]);
-}
-
-/** The session a hosted page's token names, in whichever account it lives. */
-export async function sessionByToken(q: Queryable, token: string): Promise<(StoredSession & { accountId: string }) | undefined> {
-  if (!/^[A-Za-z0-9]{20,100}$/.test(token)) return undefined;
-  const { rows } = await q.query<SessionRow>(`SELECT ${COLUMNS} FROM checkout_sessions WHERE url_token = $1`, [token]);
-  return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
 /** Saves the session and what it keeps beside it (one deferred statement). */

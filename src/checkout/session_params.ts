@@ -5,7 +5,7 @@
  */
 import { invalidRequest } from '../errors.ts';
 import {
-  array, boolean, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject,
+  array, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported, type ParsedObject,
 } from '../schema/params.ts';
 import { inlineProduct, priceData } from '../billing/catalog.ts';
 import { MAX_TRIAL_DAYS } from '../billing/subscription_params.ts';

@@ -20,7 +20,7 @@ import { emitPriceEvent, livePrice, liveProduct, newPrice, newProduct } from '..
 import { prices, products, type Price } from '../billing/billing_objects.ts';
 import type { HostedDeps } from './hosted_deps.ts';
 import {
-  checkoutPath, checkoutSessions, lockSession, NO_PROGRESS, saveSession, type CheckoutLineItem, type CheckoutSession, type Progress,
+  checkoutPath, checkoutSessions, customerDetails, lockSession, NO_PROGRESS, saveSession, type CheckoutLineItem, type CheckoutSession,
 } from './session_objects.ts';
 import { MAX_LIFETIME, MIN_LIFETIME, type CreateParams, type LineItemParams, type expireSessionParams, type updateSessionParams } from './session_params.ts';
 
@@ -114,8 +114,7 @@ export const createCheckoutSession: SessionCommand<CreateParams> = {
       custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
       customer: customer?.id ?? null, customer_account: null,
       customer_creation: mode === 'payment' ? (p.customer ? null : p.customer_creation ?? 'if_required') : null,
-      customer_details: customer ? { address: null, business_name: null, email: customer.email, individual_name: null, name: customer.name, phone: null, tax_exempt: customer.tax_exempt ?? 'none', tax_ids: [] }
-        : p.customer_email ? { address: null, business_name: null, email: p.customer_email, individual_name: null, name: null, phone: null, tax_exempt: 'none', tax_ids: [] } : null,
+      customer_details: customer ? customerDetails(customer) : p.customer_email ? customerDetails({ email: p.customer_email, name: null }) : null,
       customer_email: p.customer_email ?? null, discounts: [], expires_at: lifetime(p, now), integration_identifier: p.integration_identifier ?? null,
       invoice: null,
       invoice_creation: mode === 'payment' ? { enabled: false, invoice_data: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: null, metadata: {}, rendering_options: null } } : null,
@@ -150,14 +149,6 @@ export const updateCheckoutSession: SessionCommand<UpdateParams> = {
   }),
 };
 
-/** The session as it is once expired (by the API, or by the clock): no URL, checkout.session.expired. */
-export function markExpired(q: Tx, source: EventSource, s: { session: CheckoutSession; progress: Progress }): void {
-  s.session.status = 'expired';
-  s.session.url = null;
-  saveSession(q, source.accountId, s, null);
-  emitEvent(q, source, 'checkout.session.expired', s.session);
-}
-
 export function notOpen(session: CheckoutSession, action: string): ApiError {
   return invalidRequest(`You can only ${action} a Checkout Session with a status of open; this one (${session.id}) is ${session.status}.`, 'session');
 }
@@ -167,7 +158,11 @@ export const expireCheckoutSession: SessionCommand<ExpireParams> = {
   run: (ctx, p) => ctx.finish('expire', async (q) => {
     const s = await lockSession(q, ctx.accountId, p.session, ctx.idempotencyKey);
     if (s.session.status !== 'open') throw notOpen(s.session, 'expire');
-    markExpired(q, ctx, s);
+    // Expired (by the API, or by the clock through this command): no URL, checkout.session.expired.
+    s.session.status = 'expired';
+    s.session.url = null;
+    saveSession(q, ctx.accountId, s, null);
+    emitEvent(q, ctx, 'checkout.session.expired', s.session);
     return { status: 200, body: await render(q, ctx, s.session, p.expand) };
   }),
 };

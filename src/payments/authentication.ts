@@ -8,7 +8,7 @@
  * Not API routes: the hosted pages run these through the engine (src/checkout/completion.ts).
  */
 import type { Command } from '../idempotency/engine.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, errorDocUrl } from '../errors.ts';
 import { nonEmptyString, object, type ParsedObject } from '../schema/params.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { paymentIntents, type PaymentError } from './payment_objects.ts';
@@ -25,18 +25,20 @@ const notAwaiting = (kind: string, id: string, status: string, code: string) => 
   message: `This ${kind} (${id}) is ${status}: only one that requires_action can fail authentication.`,
 });
 
+/** Stripe's card error for a failed authentication: the same fields on a payment's and a setup's last error. */
+const authenticationFailure = (code: string, message: string, method: PaymentError['payment_method']) => ({
+  type: 'card_error' as const, code, doc_url: errorDocUrl(code), message, payment_method: method, payment_method_type: 'card' as const,
+});
+
 export const failPaymentAuthentication: Command<Params, PaymentDeps> = {
   name: 'payment_intents.fail_authentication',
   run: (ctx, p) => ctx.finish('fail', async (q) => {
     const pi = await lockIntent(q, ctx, p.intent);
     if (pi.status !== 'requires_action') throw notAwaiting('PaymentIntent', pi.id, pi.status, 'payment_intent_unexpected_state');
     const method = await resolvePaymentMethod(q, ctx.accountId, pi.payment_method!, { param: 'payment_method' });
-    const error: PaymentError = {
-      type: 'card_error', code: 'payment_intent_authentication_failure',
-      doc_url: 'https://docs.stripe.com/error-codes/payment-intent-authentication-failure',
-      message: 'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.',
-      payment_method: method.method, payment_method_type: 'card',
-    };
+    const error: PaymentError = authenticationFailure('payment_intent_authentication_failure',
+      'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.',
+      method.method);
     pi.status = 'requires_payment_method';
     pi.payment_method = null;
     pi.next_action = null;
@@ -54,12 +56,8 @@ export const failSetupAuthentication: Command<Params, PaymentDeps> = {
     const si = await lockSetupIntent(q, ctx, p.intent);
     if (si.status !== 'requires_action') throw notAwaiting('SetupIntent', si.id, si.status, 'setup_intent_unexpected_state');
     const method = await resolvePaymentMethod(q, ctx.accountId, si.payment_method!, { param: 'payment_method' });
-    const error: SetupError = {
-      type: 'card_error', code: 'setup_intent_authentication_failure',
-      doc_url: 'https://docs.stripe.com/error-codes/setup-intent-authentication-failure',
-      message: 'The latest attempt to set up the payment method has failed because authentication failed.',
-      payment_method: method.method, payment_method_type: 'card',
-    };
+    const error: SetupError = authenticationFailure('setup_intent_authentication_failure',
+      'The latest attempt to set up the payment method has failed because authentication failed.', method.method);
     si.status = 'requires_payment_method';
     si.payment_method = null;
     si.next_action = null;

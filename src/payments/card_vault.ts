@@ -3,14 +3,14 @@
  * card data answered as Stripe does: a 402 card_error naming the card field. Shared by payment
  * methods, tokens and sources; the number itself goes no further than the vault.
  */
-import { ApiError } from '../errors.ts';
+import { ApiError, errorDocUrl } from '../errors.ts';
 import { CardRejected, vaultCard, type CardInput } from '../processor/card_numbers.ts';
 
 /** Stripe's card_error for bad card data, naming the card field. 402, like every card error. */
 export function cardRejected(e: CardRejected, prefix = 'card'): ApiError {
   return new ApiError(402, {
     type: 'card_error', code: e.code, ...(e.declineCode ? { decline_code: e.declineCode } : {}), message: e.message,
-    param: prefix ? `${prefix}[${e.param}]` : e.param, doc_url: `https://docs.stripe.com/error-codes/${e.code.replace(/_/g, '-')}`,
+    param: prefix ? `${prefix}[${e.param}]` : e.param, doc_url: errorDocUrl(e.code),
   });
 }
 

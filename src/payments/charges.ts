@@ -4,6 +4,7 @@
  */
 import type { AuthorizeResult, CardDetails } from '../processor/types.ts';
 import type { Charge, PaymentError, PaymentIntent } from './payment_objects.ts';
+import { errorDocUrl } from '../errors.ts';
 import { cardFields, type BillingDetails, type PaymentMethod } from './payment_methods.ts';
 
 const RISK_SCORE = { normal: 20, elevated: 70, highest: 90 } as const;
@@ -64,13 +65,12 @@ export function buildCharge(pi: ChargeOrigin, c: {
 
 /** The card error of a declined charge, as the 402 and the intent's last_payment_error carry it. */
 export function declineError(charge: Charge, result: Extract<AuthorizeResult, { outcome: 'declined' }>, method: PaymentMethod): PaymentError {
-  const slug = result.code.replace(/_/g, '-');
   return {
     type: 'card_error', code: result.code,
     ...(result.decline_code ? { decline_code: result.decline_code } : {}),
     ...(result.advice_code ? { advice_code: result.advice_code } : {}),
     ...(result.param ? { param: result.param } : {}),
-    message: result.message, charge: charge.id, doc_url: `https://docs.stripe.com/error-codes/${slug}`,
+    message: result.message, charge: charge.id, doc_url: errorDocUrl(result.code),
     payment_method: method,
     payment_method_type: 'card',
   };

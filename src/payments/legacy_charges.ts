@@ -10,7 +10,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
-import { ApiError, invalidRequest } from '../errors.ts';
+import { ApiError, invalidRequest, errorDocUrl } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import {
   amount, boolean, clearable, currency, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, string, unsupported,
@@ -134,7 +134,7 @@ const AUTHENTICATION_REQUIRED = {
 function chargeDeclined(charge: Charge, d: Extract<AuthorizeResult, { outcome: 'declined' }>): ApiError {
   return new ApiError(402, {
     type: 'card_error', code: d.code, ...(d.decline_code ? { decline_code: d.decline_code } : {}), ...(d.advice_code ? { advice_code: d.advice_code } : {}),
-    ...(d.param ? { param: d.param } : {}), message: d.message, charge: charge.id, doc_url: `https://docs.stripe.com/error-codes/${d.code.replace(/_/g, '-')}`,
+    ...(d.param ? { param: d.param } : {}), message: d.message, charge: charge.id, doc_url: errorDocUrl(d.code),
   });
 }
 

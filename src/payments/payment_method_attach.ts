@@ -5,7 +5,7 @@
  * attach, customer create (`payment_method`) and setups.
  */
 import type { Tx } from '../store/db.ts';
-import { ApiError, invalidRequest } from '../errors.ts';
+import { ApiError, invalidRequest, errorDocUrl } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import type { VerifyResult } from '../processor/types.ts';
 import { emitEvent } from '../events/outbox.ts';
@@ -18,7 +18,7 @@ export function verificationDeclined(result: Extract<VerifyResult, { outcome: 'd
   return new ApiError(402, {
     type: 'card_error', code: result.code, ...(result.decline_code ? { decline_code: result.decline_code } : {}),
     ...(result.advice_code ? { advice_code: result.advice_code } : {}), ...(result.param ? { param: result.param } : {}),
-    message: result.message, doc_url: `https://docs.stripe.com/error-codes/${result.code.replace(/_/g, '-')}`,
+    message: result.message, doc_url: errorDocUrl(result.code),
     payment_method: method, payment_method_type: 'card', ...extra,
   });
 }

@@ -10,7 +10,7 @@
  */
 import type { Command } from '../idempotency/engine.ts';
 import type { Queryable, Tx } from '../store/db.ts';
-import { ApiError, invalidRequest } from '../errors.ts';
+import { ApiError, invalidRequest, errorDocUrl } from '../errors.ts';
 import { newId, nowSeconds } from '../ids.ts';
 import { boolean, enumOf, expandParam, integer, metadata, nonEmptyString, object, optional, unsupported, type ParsedObject } from '../schema/params.ts';
 import { applyMetadata } from '../schema/metadata.ts';
@@ -93,7 +93,7 @@ export async function verifySource(ctx: PaymentContext, plan: SourcePlan, custom
   throw new ApiError(402, {
     type: 'card_error', code: result.code, ...(result.decline_code ? { decline_code: result.decline_code } : {}),
     ...(result.param ? { param: result.param } : {}), message: result.message,
-    doc_url: `https://docs.stripe.com/error-codes/${result.code.replace(/_/g, '-')}`,
+    doc_url: errorDocUrl(result.code),
   });
 }
 
