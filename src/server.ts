@@ -28,6 +28,7 @@ import type { UrlPolicy } from './events/url_safety.ts';
 import { logRoutes } from './api/log_routes.ts';
 import { buildOpenApiDocument } from './api/openapi/document.ts';
 import { registerDocs } from './http/docs.ts';
+import { webPages } from './web/pages.ts';
 import { RequestLogWriter, reapRequestLogs } from './logs/request_log.ts';
 import { Metrics } from './ops/metrics.ts';
 import type { Readiness } from './http/ops_routes.ts';
@@ -122,7 +123,10 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
   app = await buildApp({
     db, engine, processor, keys: new KeyResolver(db, { acceptAnyKey: config.acceptAnyKey }), logger, routes, requestLogs, metrics, readiness,
     rateLimitPerSecond: config.rateLimitPerSecond,
-    extras: (app) => registerDocs(app, buildOpenApiDocument(routes)),
+    extras: async (app) => {
+      await registerDocs(app, buildOpenApiDocument(routes));
+      await app.register(webPages({ db, commands, publicUrl }));
+    },
   });
   const completer = startCompleter(engine, config.completerIntervalMs, config.lockTimeoutMs, logger);
   const reaper = startReaper(engine, config.reaperIntervalMs, config.idempotencyRetentionMs, logger);

@@ -209,3 +209,10 @@ export function saveSession(q: Tx, accountId: string, s: Pick<StoredSession, 'se
 
 /** The hosted page of a session: `<public URL>/c/pay/<token>`. */
 export const checkoutPath = (token: string) => `/c/pay/${token}`;
+
+/** The session a hosted page's token names, with its account; undefined for a token that names none. */
+export async function sessionByToken(q: Queryable, token: string): Promise<(StoredSession & { accountId: string }) | undefined> {
+  if (!/^[A-Za-z0-9]{20,100}$/.test(token)) return undefined;
+  const { rows } = await q.query<SessionRow & { account_id: string }>(`SELECT account_id, ${COLUMNS} FROM checkout_sessions WHERE url_token = $1`, [token]);
+  return rows[0] ? { ...fromRow(rows[0]), accountId: rows[0].account_id } : undefined;
+}
