@@ -20,6 +20,7 @@ import type { Expander } from '../payments/ports.ts';
 import { alwaysNull, byId, emptyList, inline, listOf, type Expansion, type ExpansionTable } from './expansion_kit.ts';
 import { BILLING_EXPANSIONS } from './billing_expansions.ts';
 import { CHECKOUT_EXPANSIONS } from './checkout_expansions.ts';
+import { PORTAL_EXPANSIONS } from './portal_expansions.ts';
 
 
 /** A balance transaction's source: the charge or refund it records. */
@@ -140,7 +141,7 @@ function merge(...tables: ExpansionTable[]): ExpansionTable {
   return out;
 }
 
-export const EXPANSIONS: ExpansionTable = merge(PAYMENT_EXPANSIONS, BILLING_EXPANSIONS, CHECKOUT_EXPANSIONS);
+export const EXPANSIONS: ExpansionTable = merge(PAYMENT_EXPANSIONS, BILLING_EXPANSIONS, CHECKOUT_EXPANSIONS, PORTAL_EXPANSIONS);
 
 /** The longest declared field path that starts `parts` (`invoice_settings.default_payment_method` before `invoice_settings`). */
 function entryFor(type: string, parts: readonly string[]): { field: string[]; e: Expansion } | undefined {

@@ -19,9 +19,10 @@ import { paymentMethodRoutes } from './payment_method_routes.ts';
 import { legacyRoutes } from './legacy_routes.ts';
 import { setupIntentRoutes } from './setup_intent_routes.ts';
 import { checkoutRoutes } from './checkout_routes.ts';
+import { portalRoutes } from './portal_routes.ts';
 
 export function apiRoutes(policy: UrlPolicy): Route[] {
-  return [...paymentRoutes, ...paymentMethodRoutes, ...legacyRoutes, ...setupIntentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...checkoutRoutes, ...searchRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
+  return [...paymentRoutes, ...paymentMethodRoutes, ...legacyRoutes, ...setupIntentRoutes, ...taxIdRoutes, ...orderRoutes, ...catalogRoutes, ...billingRoutes, ...subscriptionRoutes, ...checkoutRoutes, ...portalRoutes, ...searchRoutes, ...eventRoutes(policy), ...resetRoutes(policy)];
 }
 
 /** Every command the routes run: what the engine must know to run or resume a key. */

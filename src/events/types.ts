@@ -2,6 +2,7 @@ import { STRIPE_EVENT_TYPES } from './stripe_event_types.ts';
 
 /** Every event type Oncepay emits. */
 export const EVENT_TYPES = [
+  'billing_portal.configuration.created', 'billing_portal.configuration.updated', 'billing_portal.session.created',
   'charge.captured', 'charge.failed', 'charge.refund.updated', 'charge.refunded', 'charge.succeeded', 'charge.updated',
   'checkout.session.completed', 'checkout.session.expired',
   'customer.created', 'customer.deleted', 'customer.updated',

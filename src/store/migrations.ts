@@ -490,6 +490,26 @@ CREATE UNIQUE INDEX checkout_sessions_url_token ON checkout_sessions (url_token)
 CREATE INDEX checkout_sessions_due ON checkout_sessions (expires_at) WHERE status = 'open';
 `,
   },
+  {
+    version: 15,
+    name: 'billing_portal',
+    sql: `
+-- The customer portal (src/portal/portal_objects.ts). Configurations: active and is_default are
+-- the list's filters; an account has at most one default. Sessions: url_token is the portal
+-- page's unguessable token (unique across accounts: the page finds its session by it), expires_at
+-- when its URL stops working.
+${objectTable('billing_portal_configurations', `
+  active boolean NOT NULL,
+  is_default boolean NOT NULL,`)}
+CREATE UNIQUE INDEX billing_portal_configurations_default ON billing_portal_configurations (account_id) WHERE is_default;
+${objectTable('billing_portal_sessions', `
+  customer text NOT NULL,
+  configuration text NOT NULL,
+  url_token text NOT NULL,
+  expires_at bigint NOT NULL,`)}
+CREATE UNIQUE INDEX billing_portal_sessions_url_token ON billing_portal_sessions (url_token);
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;

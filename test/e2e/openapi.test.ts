@@ -492,6 +492,13 @@ describe('every route, once, through the server: all answers conform', () => {
     const cs2 = await stripe.checkout.sessions.create({ mode: 'payment', line_items: items, success_url: 'https://example.com/ok' });
     await stripe.checkout.sessions.expire(cs2.id);
 
+    // The customer portal: configurations (every route) and a session.
+    const bpc = await stripe.billingPortal.configurations.create({ features: { invoice_history: { enabled: true } }, default_return_url: 'https://example.com/account' });
+    await stripe.billingPortal.configurations.retrieve(bpc.id);
+    await stripe.billingPortal.configurations.update(bpc.id, { name: 'Tour' });
+    await stripe.billingPortal.configurations.list({ limit: 2, is_default: true });
+    await stripe.billingPortal.sessions.create({ customer: (await stripe.customers.create({})).id, configuration: bpc.id, expand: ['configuration'] });
+
     await s.oncepay.requestLogs.flush();
     const logs = await get('/v1/request_logs?limit=5');
     assert.equal(logs.status, 200);

@@ -18,6 +18,8 @@ export const SETUP_INTENT_SCHEMA_NAMES = ['setup_intent'] as const;
 
 export const CHECKOUT_SCHEMA_NAMES = ['checkout.session', 'item'] as const;
 
+export const PORTAL_SCHEMA_NAMES = ['billing_portal.configuration', 'billing_portal.session'] as const;
+
 export const RESET_SCHEMA_NAMES = ['test_helpers.reset'] as const;
 
 export const LEGACY_SCHEMA_NAMES = ['card', 'deleted_card', 'token'] as const;
@@ -28,7 +30,7 @@ export const SCHEMA_NAMES = [
   'address', 'shipping', 'charge', 'refund', 'balance', 'balance_transaction', 'event', 'webhook_endpoint',
   'webhook_endpoint_with_secret', 'webhook_endpoint_rotated', 'deleted_webhook_endpoint', 'webhook_delivery_attempt',
   'acquirer_operation', 'request_log', 'idempotency_key', 'error', 'health', 'readiness',
-  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES, ...TAX_ID_SCHEMA_NAMES, ...SETUP_INTENT_SCHEMA_NAMES, ...CHECKOUT_SCHEMA_NAMES, ...RESET_SCHEMA_NAMES, ...LEGACY_SCHEMA_NAMES,
+  ...ORDER_SCHEMA_NAMES, ...CATALOG_SCHEMA_NAMES, ...BILLING_SCHEMA_NAMES, ...TAX_ID_SCHEMA_NAMES, ...SETUP_INTENT_SCHEMA_NAMES, ...CHECKOUT_SCHEMA_NAMES, ...PORTAL_SCHEMA_NAMES, ...RESET_SCHEMA_NAMES, ...LEGACY_SCHEMA_NAMES,
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -27,6 +27,7 @@ import { RESET_SCHEMAS } from './reset.ts';
 import { LEGACY_SCHEMAS } from './legacy.ts';
 import { SETUP_INTENT_SCHEMAS } from './setup_intents.ts';
 import { CHECKOUT_SCHEMAS } from './checkout.ts';
+import { PORTAL_SCHEMAS } from './portal.ts';
 import { type SchemaName } from './schema_names.ts';
 
 export type { JsonSchema };
@@ -334,6 +335,7 @@ const EVENT_OBJECTS: [pattern: string, schema: SchemaName][] = [
   ['^customer\\.tax_id\\.', 'tax_id'], ['^customer\\.source\\.', 'card'],
   ['^payment_intent\\.', 'payment_intent'], ['^payment_method\\.', 'payment_method'], ['^setup_intent\\.', 'setup_intent'], ['^charge\\.(?!refund\\.)', 'charge'], ['^(charge\\.)?refund\\.', 'refund'],
   ['^webhook_endpoint\\.', 'webhook_endpoint'], ['^order\\.', 'order'], ['^product\\.', 'product'], ['^price\\.', 'price'], ['^plan\\.', 'plan'],
+  ['^billing_portal\\.configuration\\.', 'billing_portal.configuration'], ['^billing_portal\\.session\\.', 'billing_portal.session'],
   ['^checkout\\.session\\.', 'checkout.session'], ['^invoice\\.', 'invoice'], ['^invoiceitem\\.', 'invoiceitem'], ['^invoice_payment\\.', 'invoice_payment'], ['^test_helpers\\.test_clock\\.', 'test_helpers.test_clock'],
 ];
 for (const t of EVENT_TYPES) {
@@ -534,6 +536,7 @@ export const COMPONENT_SCHEMAS: Record<SchemaName, JsonSchema> = {
   ...TAX_ID_SCHEMAS,
   ...SETUP_INTENT_SCHEMAS,
   ...CHECKOUT_SCHEMAS,
+  ...PORTAL_SCHEMAS,
   ...RESET_SCHEMAS,
   ...LEGACY_SCHEMAS,
 };
