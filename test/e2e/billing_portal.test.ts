@@ -214,6 +214,10 @@ describe('sessions', () => {
   test('without configuration: the account\'s default; an account with none gets one made with Oncepay\'s default features (once)', async () => {
     const client = await freshAccount();
     const acct = (await client.customers.create({})).id;
+    // A refused session makes no default: its phase rolls back as a whole.
+    await assert.rejects(client.billingPortal.sessions.create({ customer: acct, flow_data: { type: 'subscription_update', subscription_update: { subscription: 'sub_x' } } }),
+      (e: Stripe.errors.StripeError) => e.param === 'flow_data[type]' && /disabled/.test(e.message));
+    assert.deepEqual((await client.billingPortal.configurations.list()).data, [], 'no configuration made by the refused session');
     const s1 = await client.billingPortal.sessions.create({ customer: acct });
     const made = await client.billingPortal.configurations.retrieve(s1.configuration as string);
     assert.equal(made.is_default, true);
