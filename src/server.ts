@@ -101,7 +101,7 @@ export async function createOncepay(config: Config, opts: { faults?: FaultHook; 
       commands,
     },
   });
-  billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults });
+  billing = new BillingRun(db, engine, { reminderOffsets: config.invoiceReminderOffsets, logger, faults, publicUrl });
   const requestLogs = new RequestLogWriter(db, { logger, onDropped: (n) => metrics.requestLogsDropped.inc(n) });
   let stopping = false;
   const readiness = async (): Promise<Readiness> => {

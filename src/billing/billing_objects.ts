@@ -277,8 +277,10 @@ export interface Invoice {
   external_id: string | null;
   footer: string | null;
   from_invoice: null;
-  hosted_invoice_url: null;
-  invoice_pdf: null;
+  /** The hosted invoice page (src/web/invoice_page.ts), from finalization on; null while a draft. */
+  hosted_invoice_url: string | null;
+  /** The invoice's PDF, beside its page. */
+  invoice_pdf: string | null;
   issuer: { type: 'self' };
   last_finalization_error: null;
   latest_revision: null;

@@ -25,7 +25,7 @@ import { newId, nowSeconds } from '../ids.ts';
 import { emitEvent, systemSource } from '../events/outbox.ts';
 import { invoices, type Invoice } from './billing_objects.ts';
 import { billingNow } from './time.ts';
-import { finalizeInvoice, lockInvoice } from './invoice_core.ts';
+import { finalizeInvoice, lockInvoice, type FinalizingSource } from './invoice_core.ts';
 import { renewSubscription, warnTrialEndingDue, TRIAL_WARNING_SECONDS } from './subscription_renewal.ts';
 import { payInvoice, recordMessage } from './invoices.ts';
 import { syncSubscriptionPayment } from './subscription_status.ts';
@@ -43,6 +43,8 @@ export interface BillingOptions {
   /** Reminder times relative to an invoice's due date, in seconds (negative: before it). */
   reminderOffsets: number[];
   logger?: Logger;
+  /** Where browsers reach this server: the base of the hosted page of an invoice the run finalizes. */
+  publicUrl(): string;
 }
 
 interface Due { account_id: string; id: string }
@@ -63,6 +65,11 @@ async function sumLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<n
 
 export class BillingRun {
   constructor(private readonly db: Db, private readonly engine: Pick<IdempotencyEngine, 'execute'>, private readonly opts: BillingOptions) {}
+
+  /** The run's own event source, which may finalize invoices (and so knows the public URL). */
+  private source(accountId: string): FinalizingSource {
+    return { ...systemSource(accountId), deps: { publicUrl: this.opts.publicUrl } };
+  }
 
   /** One pass; returns how many things it did. `now` defaults to the scope's time. */
   async run(scope: BillingScope): Promise<number> {
@@ -122,7 +129,7 @@ export class BillingRun {
         OR (status = 'incomplete' AND (data->>'created')::bigint + 82800 <= $3))`, scope, now);
     for (const s of subs) {
       for (let more = true; more;) {
-        const r = await this.db.tx((q) => renewSubscription(q, systemSource(s.account_id), s.id, now));
+        const r = await this.db.tx((q) => renewSubscription(q, this.source(s.account_id), s.id, now));
         if (r.invoice) n++;
         this.opts.faults?.hit('billing.renew', 'renewed');
         more = r.more;
@@ -138,7 +145,7 @@ export class BillingRun {
       const finalized = await this.db.tx(async (q) => {
         const inv = await lockInvoice(q, d.account_id, d.id);
         if (inv.status !== 'draft' || !inv.auto_advance) return false;
-        await finalizeInvoice(q, systemSource(d.account_id), inv, now);
+        await finalizeInvoice(q, this.source(d.account_id), inv, now);
         return true;
       }).catch((err) => this.skip(err, d));
       return finalized ? 1 : 0;

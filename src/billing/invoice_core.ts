@@ -5,7 +5,7 @@
  */
 import type { Tx, Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
-import { newId } from '../ids.ts';
+import { newId, randomId } from '../ids.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
@@ -224,11 +224,32 @@ async function nextInvoiceNumber(q: Tx, accountId: string): Promise<number> {
 }
 
 /**
- * draft -> open: number, due date, finalized_at; a zero invoice is paid at once. Saves the
- * invoice and emits invoice.finalized (and invoice.paid). The caller holds the invoice row lock.
- * `collect: false`: the billing run must not collect it (its creator pays it, or chose not to).
+ * Who finalizes an invoice: an event source that knows where browsers reach this server, since
+ * finalizing gives the invoice its hosted page (a command's deps, or the billing run's).
  */
-export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, now: number, opts: { autoAdvance?: boolean; collect?: boolean } = {}): Promise<void> {
+export type FinalizingSource = EventSource & { readonly deps: FinalizingDeps };
+
+/** What finalizing needs of a command's deps (BillingDeps has it): where browsers reach this server. */
+export interface FinalizingDeps {
+  publicUrl(): string;
+}
+
+/** The path of an invoice's hosted page by its token (src/web/invoice_page.ts); its PDF is `${path}/pdf`. */
+export const invoicePagePath = (token: string) => `/i/${token}`;
+
+/**
+ * The token of an invoice's hosted page: random (62^48), kept beside the invoice (url_token,
+ * unique), never derived from the invoice id, so knowing an invoice's id opens nothing.
+ */
+const newPageToken = () => randomId(48);
+
+/**
+ * draft -> open: number, due date, finalized_at, the hosted page's URL and the PDF's; a zero
+ * invoice is paid at once. Saves the invoice and emits invoice.finalized (and invoice.paid). The
+ * caller holds the invoice row lock. `collect: false`: the billing run must not collect it (its
+ * creator pays it, or chose not to).
+ */
+export async function finalizeInvoice(q: Tx, source: FinalizingSource, inv: Invoice, now: number, opts: { autoAdvance?: boolean; collect?: boolean } = {}): Promise<void> {
   requireInvoiceAction(inv, 'finalize');
   if (inv.total < 0) throw invalidRequest(`Invoice ${inv.id} totals ${formatAmount(inv.total, inv.currency)}: an invoice cannot be finalized with a negative total.`, 'invoice');
   if (inv.total > MAX_AMOUNT) throw invalidRequest(`Invoice ${inv.id} totals more than the largest amount a payment may have.`, 'invoice', 'amount_too_large');
@@ -244,9 +265,12 @@ export async function finalizeInvoice(q: Tx, source: EventSource, inv: Invoice, 
   if (inv.collection_method === 'send_invoice' && inv.due_date === null) inv.due_date = now + ((await daysUntilDue(q, source.accountId, inv.id)) ?? 30) * 86_400;
   // Collected by the billing run, unless the caller pays it itself (a subscription's first invoice).
   if (inv.collection_method === 'charge_automatically' && inv.auto_advance && inv.amount_remaining > 0 && opts.collect !== false) inv.next_payment_attempt = now;
+  const token = newPageToken();
+  inv.hosted_invoice_url = `${source.deps.publicUrl()}${invoicePagePath(token)}`;
+  inv.invoice_pdf = `${inv.hosted_invoice_url}/pdf`;
   const zero = inv.amount_remaining === 0;
   if (zero) markPaid(inv, now);
-  invoices.update(q, source.accountId, inv, seq === null ? {} : { number_seq: seq });
+  invoices.update(q, source.accountId, inv, { url_token: token, ...(seq === null ? {} : { number_seq: seq }) });
   emitEvent(q, source, 'invoice.finalized', inv);
   if (zero) emitPaid(q, source, inv, { outOfBand: false });
 }

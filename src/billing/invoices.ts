@@ -19,7 +19,7 @@ import { authorize, checkPaymentMethod } from '../payments/payment_intents.ts';
 import { requirePaymentMethod } from '../payments/payment_method_use.ts';
 import { claimExternalId, existingObject, payloadFingerprint } from '../payments/external_ids.ts';
 import { invoiceItems, invoiceMessages, invoices, orders, type Invoice, type InvoiceItem, type InvoiceMessage } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, emitItemsClaimed, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, daysUntilDue, emitItemsClaimed, finalizeInvoice, insertInvoice, lockInvoice, pricingOf, requireInvoiceAction, type FinalizingDeps } from './invoice_core.ts';
 import { applyInvoiceTerms, invoiceCreateOnlyParams, invoiceTermParams } from './invoice_params.ts';
 import { abandonWaitingIntent, beginInvoicePayment, finishInvoicePayment, payOutOfBand, paymentResponse, requireNoPaymentInFlight } from './invoice_payment.ts';
 import { billingNow } from './time.ts';
@@ -112,7 +112,7 @@ export function recordMessage(q: Tx, source: EventSource, inv: Invoice, m: Pick<
   invoiceMessages.insert(q, source.accountId, message);
 }
 
-type InvoiceCommand<P> = Command<P, PaymentDeps>;
+type InvoiceCommand<P> = Command<P, PaymentDeps & FinalizingDeps>;
 
 export const createInvoice: InvoiceCommand<CreateParams> = {
   name: 'invoices.create',

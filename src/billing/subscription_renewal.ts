@@ -10,7 +10,7 @@ import type { Tx } from '../store/db.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { invoices, subscriptions, type BillingReason, type Invoice, type InvoiceLineItem, type Period, type Subscription } from './billing_objects.ts';
-import { attachPendingItems, buildInvoice, computeLines, emitItemsClaimed, finalizeInvoice, insertInvoice, requireInvoiceAction, subscriptionItemLine } from './invoice_core.ts';
+import { attachPendingItems, buildInvoice, computeLines, emitItemsClaimed, finalizeInvoice, insertInvoice, requireInvoiceAction, subscriptionItemLine, type FinalizingSource } from './invoice_core.ts';
 import { currentIntent } from './invoice_payment.ts';
 import { fullPeriodFrom, periodOf, setPeriod } from './subscription_build.ts';
 import { periodEnd, periodIndex } from './time.ts';
@@ -42,7 +42,7 @@ function subscriptionLines(sub: Subscription, invoiceId: string, period: Period,
  * A trial's invoice bills nothing and leaves the customer's pending items for the first paid one.
  */
 export async function invoicePeriod(
-  q: Tx, source: EventSource, sub: Subscription, customer: Customer, period: Period, reason: BillingReason, free: FreePeriod = null, collect = reason === 'subscription_cycle',
+  q: Tx, source: FinalizingSource, sub: Subscription, customer: Customer, period: Period, reason: BillingReason, free: FreePeriod = null, collect = reason === 'subscription_cycle',
   announce?: (inv: Invoice) => void, created?: (inv: Invoice) => void,
 ): Promise<Invoice> {
   const inv = buildInvoice({
@@ -97,7 +97,7 @@ export async function warnTrialEndingDue(q: Tx, source: EventSource, subscriptio
  * leaves that to the billing run (no payment method: it counts a failed attempt). `stayPaused`: a
  * paused subscription resumes when the invoice is paid (resume_on_payment_success).
  */
-export async function startPeriodNow(q: Tx, source: EventSource, sub: Subscription, customer: Customer, now: number, opts: { collect: boolean; stayPaused?: boolean }): Promise<Invoice> {
+export async function startPeriodNow(q: Tx, source: FinalizingSource, sub: Subscription, customer: Customer, now: number, opts: { collect: boolean; stayPaused?: boolean }): Promise<Invoice> {
   if (sub.status === 'trialing') {
     sub.trial_end = now;
     await warnTrialEnding(q, source, sub);
@@ -142,7 +142,7 @@ function end(q: Tx, source: EventSource, sub: Subscription, before: Subscription
  * One step of a subscription at time `now`, in its own transaction. Returns whether another
  * step may be due (a clock may have jumped several periods).
  */
-export async function renewSubscription(q: Tx, source: EventSource, subscriptionId: string, now: number): Promise<{ invoice: string | null; more: boolean }> {
+export async function renewSubscription(q: Tx, source: FinalizingSource, subscriptionId: string, now: number): Promise<{ invoice: string | null; more: boolean }> {
   const sub = await subscriptions.get(q, source.accountId, subscriptionId, { forUpdate: true });
   const before = structuredClone(sub);
   const none = { invoice: null, more: false };

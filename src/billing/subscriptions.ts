@@ -17,6 +17,7 @@ import { newId } from '../ids.ts';
 import { emitEvent, previousAttributes, saveIfChanged } from '../events/outbox.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { render, type PaymentDeps } from '../payments/ports.ts';
+import type { FinalizingDeps } from './invoice_core.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { authorize } from '../payments/payment_intents.ts';
 import { claimExternalId, payloadFingerprint } from '../payments/external_ids.ts';
@@ -124,7 +125,7 @@ function chargeNow(inv: Invoice, sub: Subscription, customer: Customer, behavior
     && paymentMethodOf(sub, customer) !== null;
 }
 
-type SubscriptionCommand<P> = Command<P, PaymentDeps>;
+type SubscriptionCommand<P> = Command<P, PaymentDeps & FinalizingDeps>;
 
 export const createSubscription: SubscriptionCommand<CreateParams> = {
   name: 'subscriptions.create',

@@ -510,6 +510,17 @@ ${objectTable('billing_portal_sessions', `
 CREATE UNIQUE INDEX billing_portal_sessions_url_token ON billing_portal_sessions (url_token);
 `,
   },
+  {
+    version: 16,
+    name: 'hosted_invoice_pages',
+    sql: `
+-- The hosted invoice page (src/web/invoice_page.ts): url_token is its unguessable token, given
+-- when the invoice is finalized (null while a draft), unique across accounts: the page and the
+-- PDF find their invoice by it alone.
+ALTER TABLE invoices ADD COLUMN url_token text;
+CREATE UNIQUE INDEX invoices_url_token ON invoices (url_token);
+`,
+  },
 ];
 
 const MIGRATION_LOCK = 7_204_551;
