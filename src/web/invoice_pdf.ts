@@ -29,7 +29,7 @@ export function invoiceStanding(inv: Invoice): string {
 }
 
 /** What the invoice is from: the account's name when it has one. */
-export const invoiceIssuer = (inv: Invoice): string => inv.account_name ?? 'Oncepay (test mode)';
+export const invoiceIssuer = (inv: Invoice): string => inv.account_name ?? 'Oncepay';
 
 const LEFT = 50;
 const RIGHT = 545;
