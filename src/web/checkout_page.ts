@@ -39,6 +39,13 @@ const SUBMIT_LABEL: Record<string, string> = { book: 'Book', donate: 'Donate', s
 const submitLabel = (s: CheckoutSession) =>
   s.mode === 'subscription' ? 'Subscribe' : s.mode === 'setup' ? 'Save card' : SUBMIT_LABEL[s.submit_type ?? ''] ?? 'Pay';
 
+/** What the customer reads for a card error: Stripe Checkout's words where the API's message speaks to the developer. */
+const CUSTOMER_MESSAGES: Record<string, string> = {
+  payment_intent_authentication_failure: 'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
+  setup_intent_authentication_failure: 'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
+};
+const customerMessage = (e: { message: string; code: string } | null) => e ? CUSTOMER_MESSAGES[e.code] ?? e.message : undefined;
+
 const NOTICES: Record<string, string> = {
   elsewhere: 'This checkout was submitted from another window or tab: here is where it stands now.',
   csrf: 'This form had expired. Please check the details and submit it again.',
@@ -71,7 +78,7 @@ const cancelLink = (s: CheckoutSession) => s.cancel_url ? html`<a class="back" i
 function formPage(reply: FastifyReply, s: Found, csrf: string, opts: { status?: number; errors?: FieldErrors; name?: string; email?: string; message?: string; notice?: string } = {}): FastifyReply {
   const { session } = s;
   const knownEmail = session.customer_details?.email ?? session.customer_email;
-  const error = opts.message ?? s.progress.error?.message;
+  const error = opts.message ?? customerMessage(s.progress.error);
   const body = html`${cancelLink(session)}
 <form method="post" action="" novalidate id="payment-form">
 ${hidden({ csrf, attempt: s.progress.attempt, submission: randomId(16) })}
