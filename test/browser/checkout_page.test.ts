@@ -323,7 +323,7 @@ describe('hosted Checkout page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TES
     const tables = [...await accountTables(q), 'idempotency_keys'];
     let rows = 0;
     for (const t of [...new Set(tables)]) {
-      const { rows: found } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} x WHERE x::text LIKE '%5555555555554444%' OR x::text LIKE '%5555 5555 5555 4444%'`);
+      const { rows: found } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} x WHERE x.account_id = $1 AND (x::text LIKE '%5555555555554444%' OR x::text LIKE '%5555 5555 5555 4444%')`, [server.accountId]);
       assert.equal(found[0]!.n, 0, `no card number in ${t}`);
       rows += 1;
     }
