@@ -30,6 +30,9 @@ import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from 
 import { csrfOk, csrfToken, field, hidden, messagePage, money, sendPage, settle, type WebDeps } from './page_kit.ts';
 
 type Found = StoredSession & { accountId: string };
+/** How long a submission waits for a key in use (longer than the engine's default lock timeout, 10 s). */
+const RETRY_FOR_MS = 20_000;
+
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
 
 /** success_url with Stripe's template variable filled in. */
@@ -122,13 +125,22 @@ function show(req: FastifyRequest, reply: FastifyReply, s: Found, notice?: strin
 
 const notFound = (reply: FastifyReply) => messagePage(reply, 404, 'Page not found', 'This checkout link is not valid. Ask the shop for a new one.');
 
-/** Runs a command through the engine; a refusal of the engine itself (a key in use, other parameters under a used key) is an answer too. */
+/**
+ * Runs a command through the engine. A key in use (this page's other request still running, or a
+ * process that died holding it, until its lock goes stale and the engine takes the run over) is
+ * asked again until it answers, as Stripe's clients retry a 409; the engine's other refusals
+ * (other parameters under a used key: another tab got there first) are an answer too.
+ */
 async function run(deps: WebDeps, s: Found, key: string, path: string, command: Command<never, never>, params: Record<string, unknown>): Promise<CommandAnswer> {
-  try {
-    return await deps.commands.execute({ accountId: s.accountId, key, method: 'POST', path, command, params });
-  } catch (err) {
-    if (err instanceof ApiError) return { status: err.status, body: err.body as Record<string, unknown> };
-    throw err;
+  const deadline = Date.now() + RETRY_FOR_MS;
+  for (;;) {
+    try {
+      return await deps.commands.execute({ accountId: s.accountId, key, method: 'POST', path, command, params });
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.headers?.['Stripe-Should-Retry'] !== 'true' || Date.now() > deadline) return { status: err.status, body: { error: err.body } };
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
