@@ -9,6 +9,7 @@ import { STYLESHEET_PATH } from './html.ts';
 import { messagePage, type WebDeps } from './page_kit.ts';
 import { checkoutPage } from './checkout_page.ts';
 import { invoicePage } from './invoice_page.ts';
+import { portalPage } from './portal_page.ts';
 
 const STYLESHEET = readFileSync(new URL('./assets/oncepay.css', import.meta.url), 'utf8');
 
@@ -24,5 +25,6 @@ export function webPages(deps: WebDeps) {
     app.get(STYLESHEET_PATH, (_req, reply) => reply.header('Cache-Control', 'public, max-age=3600').type('text/css; charset=utf-8').send(STYLESHEET));
     await checkoutPage(app, deps);
     await invoicePage(app, deps);
+    await portalPage(app, deps);
   };
 }
