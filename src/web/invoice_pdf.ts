@@ -35,6 +35,15 @@ const LEFT = 50;
 const RIGHT = 545;
 const COLUMNS = { description: LEFT, qty: 330, unit: 380, amount: 465 } as const;
 
+const BOTTOM = 841.89 - 50; // A4's height less the margin
+
+/** `y`, or the top of a new page when `height` more would not fit on this one (a long invoice goes on). */
+function roomFor(doc: PDFKit.PDFDocument, y: number, height: number): number {
+  if (y + height <= BOTTOM) return y;
+  doc.addPage();
+  return LEFT;
+}
+
 /** The PDF of an invoice: a readable stream, ended once drawn. */
 export function invoicePdf(inv: Invoice): PDFKit.PDFDocument {
   const number = inv.number ?? inv.id;
@@ -67,7 +76,10 @@ export function invoicePdf(inv: Invoice): PDFKit.PDFDocument {
   doc.text([inv.customer_name, inv.customer_email].filter((v): v is string => !!v).join('\n') || inv.customer, 300, y + 15, { width: 245 });
 
   y += 70;
-  doc.font('Helvetica-Bold').fontSize(14).text(`${m(inv.amount_remaining)} ${inv.status === 'paid' ? 'paid' : inv.due_date ? `due ${invoiceDate(inv.due_date)}` : 'due'}`, LEFT, y);
+  const headline = inv.status === 'paid' ? `${m(inv.amount_paid)} paid ${invoiceDate(inv.status_transitions.paid_at)}`
+    : inv.status === 'open' ? `${m(inv.amount_remaining)} due${inv.due_date ? ` ${invoiceDate(inv.due_date)}` : ''}`
+      : `${m(inv.amount_remaining)} ${inv.status}`;
+  doc.font('Helvetica-Bold').fontSize(14).text(headline, LEFT, y);
   if (inv.description) doc.font('Helvetica').fontSize(10).text(inv.description, LEFT, y + 20, { width: RIGHT - LEFT });
 
   y = doc.y + 25;
@@ -79,6 +91,7 @@ export function invoicePdf(inv: Invoice): PDFKit.PDFDocument {
   y += 6;
   doc.font('Helvetica').fontSize(9);
   for (const line of inv.lines.data) {
+    y = roomFor(doc, y, 30);
     const unit = Number(line.pricing?.unit_amount_decimal ?? line.amount);
     doc.text(line.description ?? 'Item', COLUMNS.description, y, { width: COLUMNS.qty - LEFT - 10 });
     const next = doc.y;
@@ -95,6 +108,7 @@ export function invoicePdf(inv: Invoice): PDFKit.PDFDocument {
     ['Amount paid', inv.amount_paid, false],
     ['Amount due', inv.amount_remaining, true],
   ];
+  y = roomFor(doc, y, 100);
   for (const [label, amount, bold] of totals) {
     doc.font(bold ? 'Helvetica-Bold' : 'Helvetica').text(label, COLUMNS.unit - 60, y).text(m(amount), COLUMNS.amount, y, { width: RIGHT - COLUMNS.amount, align: 'right' });
     y += 15;

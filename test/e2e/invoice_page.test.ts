@@ -190,6 +190,22 @@ describe('the PDF', () => {
   });
 });
 
+describe('the PDF of a long or a paid invoice', () => {
+  test('a long invoice goes on over pages, every line drawn; a paid one says when it was paid', async () => {
+    const customer = await stripe.customers.create({ email: 'many@example.com' });
+    for (let i = 1; i <= 45; i++) await stripe.invoiceItems.create({ customer: customer.id, amount: 100 * i, currency: 'usd', description: `Item number ${i}` });
+    const draft = await stripe.invoices.create({ customer: customer.id, collection_method: 'send_invoice', days_until_due: 30, pending_invoice_items_behavior: 'include' });
+    const inv = await stripe.invoices.pay((await stripe.invoices.finalizeInvoice(draft.id!)).id!, { paid_out_of_band: true });
+    const pdf = Buffer.from(await (await fetch(inv.invoice_pdf!)).arrayBuffer());
+    const pages = pdf.toString('latin1').match(/\/Type \/Page\b(?!s)/g) ?? [];
+    assert.ok(pages.length >= 2, `more than one page (${pages.length})`);
+    const text = pdfText(pdf);
+    for (let i = 1; i <= 45; i++) assert.ok(text.includes(`Item number ${i}\n`) || text.endsWith(`Item number ${i}`), `line ${i} is drawn`);
+    assert.ok(text.includes('$1,035.00'), 'the total (sum of 1..45 dollars)');
+    assert.match(text, /\$1,035\.00 paid \w+ \d+, \d{4}/, 'paid, and when');
+  });
+});
+
 describe('paying on the page', () => {
   test('a decline is shown on the page and leaves the invoice open; the next card pays it once; the same form posted again pays nothing more', async () => {
     const inv = await openInvoice();
