@@ -58,6 +58,7 @@ function summary(h: HostedInvoice): Html {
 <h1>Invoice <span id="number">${inv.number ?? ''}</span></h1>
 <p class="total" id="amount-due">${money(inv.amount_remaining, inv.currency)}</p>
 <p><span class="${badge}" id="status">${STATUS_LABEL[inv.status]}</span> <span class="muted" id="standing">${invoiceStanding(inv)}</span></p>
+${inv.description ? html`<p class="muted" id="memo">${inv.description}</p>` : ''}
 <table>
 <tr><th scope="row">Invoice number</th><td>${inv.number ?? ''}</td></tr>
 <tr><th scope="row">Due date</th><td id="due-date">${invoiceDate(inv.due_date ?? inv.status_transitions.finalized_at)}</td></tr>

@@ -64,6 +64,7 @@ describe('hosted invoice page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
     assert.ok(summary.includes(inv.number!), 'the invoice number');
     assert.match(summary, /Website design \(March\)[\s\S]*\$40\.00[\s\S]*Hosting[\s\S]*\$5\.00/, 'the lines');
     assert.match(summary, /jenny@example\.com/, 'the customer\'s email');
+    assert.equal(await page.locator('#memo').innerText(), 'Thanks for your business.', 'the invoice\'s description');
     assert.equal(await page.locator('#amount-due').innerText(), '$45.00');
     assert.equal(await page.locator('#status').innerText(), 'Open');
     mkdirSync('docs/screenshots', { recursive: true });
