@@ -17,7 +17,8 @@
  *   time from spawn to the first HTTP answer, fresh data dir (each round)
  * Once per Oncepay system (last round): GET /v1/balance at 10 and at 200k balance transactions
  * (bench/balance.ts), and the start on the existing data dir that follows.
- * Then, once, on PostgreSQL: webhooks (bench/webhooks.ts) and billing (bench/billing.ts).
+ * Then, once, on PostgreSQL: webhooks (bench/webhooks.ts), billing (bench/billing.ts) and the hosted
+ * pages (bench/pages.ts: the Checkout page's GET against the JSON retrieve, a payment through it).
  *
  * The ratio: a create+confirm costs TX_PER_REQUEST = 3 database transactions, so
  *   ratio = create_confirm_rps / (baseline_tx_per_s / 3)  (per round, then the median).
@@ -34,6 +35,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { runWebhookBench } from './webhooks.ts';
 import { runBillingBench } from './billing.ts';
+import { runPagesBench } from './pages.ts';
 import { mockPeer, oncepaySystem, stopProcess, type Server, type System } from './systems.ts';
 import { sampleMemory, treeMemory } from './procfs.ts';
 import { BALANCE_SIZES, seedBalances, timeBalance } from './balance.ts';
@@ -321,6 +323,12 @@ async function main(): Promise<number> {
         console.log(`billing: finalize ${bill.finalizePerS.toFixed(0)} invoices/s vs create ${bill.createPerS.toFixed(0)}/s (${(bill.finalizePerS / bill.createPerS).toFixed(2)}x); ` +
           `${bill.renewals} renewals in ${bill.advanceS.toFixed(1)} s = ${bill.renewalsPerS.toFixed(0)}/s`);
         console.log(`bench-billing: finalize_per_s=${Math.round(bill.finalizePerS)} create_invoice_per_s=${Math.round(bill.createPerS)} renewals_per_s=${Math.round(bill.renewalsPerS)}`);
+        console.log(`bench: hosted pages (PostgreSQL): Checkout page GET at 1 and ${CONNECTIONS} connections vs the JSON retrieve of the same sessions; 100 payments through the page ...`);
+        const pages = await runPagesBench(server.base, SECRET_KEY, { durationS: DURATION_S, connections: CONNECTIONS });
+        console.log(`pages: Checkout page GET p50 ${pages.pageP50At1} ms at 1 connection, p50 ${pages.pageP50} ms / p99 ${pages.pageP99} ms / ${pages.pageRps.toFixed(0)} rps at ${CONNECTIONS}; ` +
+          `baseline GET /v1/checkout/sessions/:id p50 ${pages.apiP50At1} ms at 1, p50 ${pages.apiP50} ms / p99 ${pages.apiP99} ms / ${pages.apiRps.toFixed(0)} rps at ${CONNECTIONS}`);
+        console.log(`pages: a payment through the page (POST to its 303) p50 ${pages.payP50.toFixed(1)} ms, p99 ${pages.payP99.toFixed(1)} ms over ${pages.payments}`);
+        console.log(`bench-pages: page_p50_ms_at_1=${pages.pageP50At1} page_p50_ms=${pages.pageP50} page_p99_ms=${pages.pageP99} page_rps=${Math.round(pages.pageRps)} api_p50_ms_at_1=${pages.apiP50At1} api_p50_ms=${pages.apiP50} api_p99_ms=${pages.apiP99} api_rps=${Math.round(pages.apiRps)} pay_p50_ms=${pages.payP50.toFixed(1)} pay_p99_ms=${pages.payP99.toFixed(1)}`);
         console.log(`bench-webhooks: rate=${w.targetRate} delivered=${w.delivered} sent=${w.sent} p50_ms=${Math.round(w.p50)} p99_ms=${Math.round(w.p99)} saturation_events_per_s=${Math.round(w.saturationEventsPerS)}`);
       } finally {
         await stopProcess(server);
