@@ -174,7 +174,9 @@ function subscriptionBlock(f: Found, csrf: string, nonce: string, s: { sub: Subs
   if (changeable(sub) && cancel.enabled && sub.cancel_at_period_end) buttons.push(actionForm(f, csrf, nonce, 'renew', sub.id, 'Renew subscription'));
   return html`<div class="subscription" id="${sub.id}">
 <h3>${s.names.join(', ')}</h3>
-<ul class="items">${sub.items.data.map((it, i) => html`<li><span>${s.names[i] ?? ''}${it.quantity && it.quantity > 1 ? html`<span class="qty">Qty ${it.quantity}</span>` : ''}</span><span class="price">${priceText(it.price)}</span></li>`)}</ul>
+${sub.items.data.length === 1 && (sub.items.data[0]!.quantity ?? 1) === 1
+    ? html`<p class="price">${priceText(sub.items.data[0]!.price)}</p>`
+    : html`<ul class="items">${sub.items.data.map((it, i) => html`<li><span>${s.names[i] ?? ''}${it.quantity && it.quantity > 1 ? html`<span class="qty">Qty ${it.quantity}</span>` : ''}</span><span class="price">${priceText(it.price)}</span></li>`)}</ul>`}
 <p><span class="badge${sub.status === 'active' || sub.status === 'trialing' ? ' good' : ' bad'} status">${STATUS_LABEL[sub.status] ?? sub.status}</span>
 ${ends !== null ? html` <span class="cancels">Cancels on ${invoiceDate(ends)}</span>` : html` <span class="muted renews">${sub.status === 'trialing' ? 'Trial ends' : 'Renews on'} ${invoiceDate(periodEnd(sub))}</span>`}</p>
 ${buttons.length ? html`<div class="actions">${buttons}</div>` : ''}
