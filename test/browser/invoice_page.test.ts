@@ -18,7 +18,7 @@ import { intentOf } from '../helpers/invoices.ts';
 const VISA = '4242 4242 4242 4242';
 const DECLINED = '4000 0000 0000 0002';
 const THREE_DS = '4000 0027 6000 3184';
-const SCREENSHOT = 'docs/screenshots/invoice_page.png';
+const SHOTS = process.env.ONCEPAY_SCREENSHOTS; // a folder: write the README's screenshots there
 
 describe('hosted invoice page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TESTS=0' }, () => {
   const { server, stripe } = useTestServer();
@@ -67,9 +67,10 @@ describe('hosted invoice page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
     assert.equal(await page.locator('#memo').innerText(), 'Thanks for your business.', 'the invoice\'s description');
     assert.equal(await page.locator('#amount-due').innerText(), '$45.00');
     assert.equal(await page.locator('#status').innerText(), 'Open');
-    mkdirSync('docs/screenshots', { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    assert.equal(readFileSync(SCREENSHOT).subarray(1, 4).toString(), 'PNG', 'the screenshot was written');
+    if (SHOTS) {
+      mkdirSync(SHOTS, { recursive: true });
+      await page.screenshot({ path: `${SHOTS}/invoice_page.png`, fullPage: true });
+    }
 
     await fillCard(page, { number: DECLINED });
     await pay(page).click();
