@@ -4,7 +4,15 @@
  * the customer make.
  *
  *   GET  /p/session/:token              the portal; ?update=<subscription> the price choice,
- *                                       ?add=card the card form, ?notice=<code> a fixed notice
+ *                                       ?add=card the card form, ?notice=<code> a fixed notice;
+ *                                       a session made with flow_data opens on its flow's page
+ *                                       (the card form, the subscription's cancellation, the
+ *                                       price choice, preselected for subscription_update_confirm;
+ *                                       ?home=1 the portal itself), and the action that completes
+ *                                       the flow ends as after_completion says (a redirect, the
+ *                                       hosted confirmation's message, or the portal). A
+ *                                       customer_update flow opens the portal: this page does not
+ *                                       edit the customer's details.
  *   POST /p/session/:token              one action (the form's `action` and `target`):
  *     cancel   subscription_cancel: at_period_end -> subscriptions.update cancel_at_period_end=true;
  *              immediately -> subscriptions.cancel (with the reason when cancellation_reason is on)
@@ -206,6 +214,8 @@ ${v.invoices.map((inv) => html`<tr class="invoice" id="${inv.id}"><td>${invoiceD
 }
 
 const title = 'Billing · Oncepay customer portal';
+/** Where a form of the page may end (CSP form-action): return_url, and a flow's redirect. */
+const targets = (f: Found) => [f.session.return_url ?? '', f.session.flow?.after_completion.redirect?.return_url ?? ''];
 const noticeHtml = (notice?: string) => notice ? html`<p class="notice" role="status" id="notice">${notice}</p>` : '';
 
 async function homePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, csrf: string, notice?: string, status = 200): Promise<FastifyReply> {
@@ -219,28 +229,40 @@ ${v.subs.length === 0 ? html`<p class="muted">No active subscriptions.</p>` : v.
 </section>
 ${feats.payment_method_update.enabled ? cardsBlock(f, v, csrf, nonce) : ''}
 ${feats.invoice_history.enabled ? invoicesBlock(v) : ''}`;
-  return sendPage(reply, status, layout(title, body, { aside: aside(f, v) }), [f.session.return_url ?? '']);
+  return sendPage(reply, status, layout(title, body, { aside: aside(f, v) }), targets(f));
 }
 
-async function updatePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, csrf: string, subId: string): Promise<FastifyReply | undefined> {
+async function updatePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, csrf: string, subId: string, preselect?: string | null): Promise<FastifyReply | undefined> {
   const s = v.subs.find((x) => x.sub.id === subId);
   if (!s) return undefined;
   const current = s.sub.items.data[0]!.price.id;
   const choices = (await offers(deps, f, s.sub));
   if (!choices.some((o) => o.price.id !== current)) return undefined;
-  const body = html`<a class="back" href="?">← Back</a>
+  const body = html`<a class="back" href="?home=1">← Back</a>
 <h1>Update your plan</h1>
 <p class="muted">Current: ${s.names[0] ?? ''} · ${priceText(s.sub.items.data[0]!.price)}. The new price applies from your next billing date, ${invoiceDate(periodEnd(s.sub))}.</p>
 <form method="post" action="" id="update-form">
 ${hidden({ csrf, nonce: randomId(16), action: 'update', target: s.sub.id })}
-${choices.map((o) => html`<label class="choice"><input type="radio" name="price" value="${o.price.id}"${o.price.id === current ? html` checked disabled` : ''}> ${o.name}${o.price.nickname ? ` (${o.price.nickname})` : ''} · ${priceText(o.price)}${o.price.id === current ? ' (current)' : ''}</label>`)}
+${choices.map((o) => html`<label class="choice"><input type="radio" name="price" value="${o.price.id}"${o.price.id === current ? html` checked disabled` : o.price.id === preselect ? html` checked` : ''}> ${o.name}${o.price.nickname ? ` (${o.price.nickname})` : ''} · ${priceText(o.price)}${o.price.id === current ? ' (current)' : ''}</label>`)}
 <button type="submit" id="confirm">Confirm</button>
 </form>`;
-  return sendPage(reply, 200, layout(title, body, { aside: aside(f, v) }), [f.session.return_url ?? '']);
+  return sendPage(reply, 200, layout(title, body, { aside: aside(f, v) }), targets(f));
+}
+
+/** A subscription_cancel flow's page: the subscription and its Cancel button. */
+function cancelPage(reply: FastifyReply, f: Found, v: View, csrf: string, subId: string): FastifyReply | undefined {
+  const s = v.subs.find((x) => x.sub.id === subId);
+  if (!s || !changeable(s.sub) || cancelsOn(s.sub) !== null) return undefined;
+  const immediately = f.configuration.features.subscription_cancel.mode === 'immediately';
+  const body = html`<a class="back" href="?home=1">← Back</a>
+<h1>Cancel your subscription</h1>
+<p id="cancel-terms">${immediately ? 'Your subscription will be canceled now.' : html`Your subscription will be canceled, but is still available until the end of your billing period on ${invoiceDate(periodEnd(s.sub))}.`}</p>
+${subscriptionBlock(f, csrf, randomId(16), s, false)}`;
+  return sendPage(reply, 200, layout(title, body, { aside: aside(f, v) }), targets(f));
 }
 
 function addCardPage(reply: FastifyReply, f: Found, v: View, csrf: string, opts: { status?: number; errors?: FieldErrors; name?: string; message?: string } = {}): FastifyReply {
-  const body = html`<a class="back" href="?">← Back</a>
+  const body = html`<a class="back" href="?home=1">← Back</a>
 <h1>Add payment method</h1>
 <form method="post" action="" novalidate id="card-form">
 ${hidden({ csrf, nonce: randomId(16), action: 'add', target: 'card' })}
@@ -250,7 +272,7 @@ ${cardFields({ name: opts.name, errors: opts.errors ?? {} })}
 <button type="submit" id="add">Add</button>
 <p class="testcard">Test mode: use 4242 4242 4242 4242 with any future date and any CVC. 4000 0000 0000 0002 is declined.</p>
 </form>`;
-  return sendPage(reply, opts.status ?? 200, layout(title, body, { aside: aside(f, v) }), [f.session.return_url ?? '']);
+  return sendPage(reply, opts.status ?? 200, layout(title, body, { aside: aside(f, v) }), targets(f));
 }
 
 // ---- answers ------------------------------------------------------------------------------------
@@ -265,6 +287,30 @@ const refused = (reply: FastifyReply, f: Found, status: number, text: string) =>
   messagePage(reply, status, 'This change is not available', `${text} Nothing was changed.`, { href: portalPath(tokenOf(f)), label: 'Back to your account' });
 
 const tokenOf = (f: Found) => f.session.url.slice(f.session.url.lastIndexOf('/') + 1);
+
+/** The flow a session opened with is done once its action succeeds on its subscription (or a card is added). */
+function flowDone(f: Found, action: Action, target: string): boolean {
+  const flow = f.session.flow;
+  if (!flow) return false;
+  switch (flow.type) {
+    case 'payment_method_update': return action === 'add';
+    case 'subscription_cancel': return action === 'cancel' && target === flow.subscription_cancel?.subscription;
+    case 'subscription_update': return action === 'update' && target === flow.subscription_update?.subscription;
+    case 'subscription_update_confirm': return action === 'update' && target === flow.subscription_update_confirm?.subscription;
+    default: return false;
+  }
+}
+
+/** After a successful action: the flow's after_completion when it completes the flow, else back to the page. */
+function done(reply: FastifyReply, f: Found, action: Action, target: string, notice: string, extra: Record<string, string> = {}): FastifyReply {
+  const after = f.session.flow?.after_completion;
+  if (after && flowDone(f, action, target)) {
+    if (after.type === 'redirect' && after.redirect) return reply.code(303).header('Cache-Control', 'no-store').redirect(after.redirect.return_url, 303);
+    if (after.type === 'hosted_confirmation') return back(reply, f, 'flow_confirmed', { home: '1', ...extra });
+    return back(reply, f, notice, { home: '1', ...extra });
+  }
+  return back(reply, f, notice, extra);
+}
 
 function back(reply: FastifyReply, f: Found, notice: string, extra: Record<string, string> = {}): FastifyReply {
   const q = new URLSearchParams({ notice, ...extra });
@@ -337,7 +383,18 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       if (page) return page;
     }
     if (query.add === 'card' && f.configuration.features.payment_method_update.enabled) return addCardPage(reply, f, v, csrf);
+    // A deep link (flow_data): the session opens on its flow's page until the customer goes elsewhere.
+    const flow = f.session.flow;
+    if (flow && !query.home && !query.notice && !query.update && !query.add) {
+      const page = flow.type === 'payment_method_update' && f.configuration.features.payment_method_update.enabled ? addCardPage(reply, f, v, csrf)
+        : flow.type === 'subscription_cancel' && f.configuration.features.subscription_cancel.enabled ? cancelPage(reply, f, v, csrf, flow.subscription_cancel!.subscription)
+          : flow.type === 'subscription_update' ? await updatePage(deps, reply, f, v, csrf, flow.subscription_update!.subscription)
+            : flow.type === 'subscription_update_confirm' ? await updatePage(deps, reply, f, v, csrf, flow.subscription_update_confirm!.subscription, flow.subscription_update_confirm!.items[0]?.price)
+              : undefined;
+      if (page) return page;
+    }
     let notice = NOTICES[query.notice ?? ''];
+    if (query.notice === 'flow_confirmed') notice = f.session.flow?.after_completion.hosted_confirmation?.custom_message ?? 'Your changes have been saved.';
     if (query.notice === 'cancel_scheduled') {
       const s = v.subs.find((x) => x.sub.id === query.subscription);
       const on = s ? cancelsOn(s.sub) : null;
@@ -381,7 +438,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
         }
         const answer = await run(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
           updateSubscriptionParams.parse({ subscription: sub.id, items: [{ id: sub.items.data[0]!.id, price }], proration_behavior: 'none' }, '')));
-        return back(reply, f, answer.status === 200 ? 'updated' : 'failed');
+        return answer.status === 200 ? done(reply, f, action, target, 'updated') : back(reply, f, 'failed');
       }
       const key = `${base}_${nonce}`;
       const again = await asked(deps, f, key);
@@ -398,11 +455,11 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       if (feats.subscription_cancel.mode === 'immediately') {
         const answer = await run(deps, call(f, key, 'DELETE', `/v1/subscriptions/${sub.id}`, cancelSubscription,
           cancelSubscriptionParams.parse({ subscription: sub.id, ...details }, '')));
-        return back(reply, f, answer.status === 200 ? 'canceled' : 'failed');
+        return answer.status === 200 ? done(reply, f, action, target, 'canceled') : back(reply, f, 'failed');
       }
       const answer = await run(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
         updateSubscriptionParams.parse({ subscription: sub.id, cancel_at_period_end: true, ...details }, '')));
-      return answer.status === 200 ? back(reply, f, 'cancel_scheduled', { subscription: sub.id }) : back(reply, f, 'failed');
+      return answer.status === 200 ? done(reply, f, action, target, 'cancel_scheduled', { subscription: sub.id }) : back(reply, f, 'failed');
     }
 
     // Payment methods.
@@ -427,9 +484,9 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const attachedId = attached.body.id as string;
       // Stripe's portal makes a newly added card the default; the customer may keep the old one if there is one.
       const asDefault = field(body, 'make_default') === 'true' || !v.customer.invoice_settings.default_payment_method || await asked(deps, f, `${key}_default`);
-      if (!asDefault) return back(reply, f, 'card_added');
+      if (!asDefault) return done(reply, f, action, target, 'card_added');
       const made = await makeDefault(deps, f, v, `${key}_default`, attachedId);
-      return back(reply, f, made.status === 200 ? 'card_added_default' : 'card_added');
+      return done(reply, f, action, target, made.status === 200 ? 'card_added_default' : 'card_added');
     }
     const key = `${base}_${nonce}`;
     const again = await asked(deps, f, key);

@@ -361,6 +361,50 @@ describe('billing portal page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
     assert.equal((await fetch(`${server.url}/p/session/${s.id}`)).status, 404, 'the session id is not its token');
   });
 
+  test('deep links (flow_data): a cancel flow opens on its subscription and redirects after; a card flow confirms with the custom message; an update-confirm flow preselects the price', async () => {
+    const { product: p, prices: [basic, premium] } = await product('Flow plan', [{ amount: 1000 }, { amount: 2000 }]);
+    const { customer, sub } = await subscribed(basic!.id);
+    const configuration = await stripe.billingPortal.configurations.create({
+      features: { ...ALL, subscription_update: { enabled: true, default_allowed_updates: ['price'], proration_behavior: 'none', products: [{ product: p.id, prices: [basic!.id, premium!.id] }] } },
+    });
+    const cancelFlow = await stripe.billingPortal.sessions.create({
+      customer: customer.id, configuration: configuration.id, return_url: `${shopUrl}/account`,
+      flow_data: { type: 'subscription_cancel', subscription_cancel: { subscription: sub.id }, after_completion: { type: 'redirect', redirect: { return_url: `${shopUrl}/canceled` } } },
+    });
+    const page = await open(cancelFlow.url);
+    assert.equal(await page.locator('main h1').innerText(), 'Cancel your subscription');
+    assert.match(await page.locator('#cancel-terms').innerText(), /still available until the end of your billing period/);
+    await button(page, `#${sub.id}`, 'Cancel subscription').click();
+    await page.waitForURL(`${shopUrl}/canceled`);
+    assert.equal((await stripe.subscriptions.retrieve(sub.id)).cancel_at_period_end, true);
+    // The portal's home stays reachable from the flow's session.
+    await page.goto(`${cancelFlow.url}?home=1`);
+    assert.match(await sub$(page, sub.id).innerText(), /Cancels on/);
+
+    const cardFlow = await stripe.billingPortal.sessions.create({
+      customer: customer.id, configuration: configuration.id,
+      flow_data: { type: 'payment_method_update', after_completion: { type: 'hosted_confirmation', hosted_confirmation: { custom_message: 'Thanks: your new card is saved.' } } },
+    });
+    const p2 = await open(cardFlow.url);
+    assert.equal(await p2.locator('main h1').innerText(), 'Add payment method');
+    await fillCard(p2, { number: MASTERCARD });
+    await p2.getByRole('button', { name: 'Add', exact: true }).click();
+    await p2.waitForURL(/notice=flow_confirmed/);
+    assert.equal(await notice(p2), 'Thanks: your new card is saved.');
+    assert.equal((await stripe.customers.listPaymentMethods(customer.id)).data.length, 2);
+
+    await stripe.subscriptions.update(sub.id, { cancel_at_period_end: false });
+    const confirmFlow = await stripe.billingPortal.sessions.create({
+      customer: customer.id, configuration: configuration.id,
+      flow_data: { type: 'subscription_update_confirm', subscription_update_confirm: { subscription: sub.id, items: [{ id: sub.items.data[0]!.id, price: premium!.id }] } },
+    });
+    const p3 = await open(confirmFlow.url);
+    assert.equal(await p3.getByLabel(/\$20\.00 per month/).isChecked(), true, 'the flow\'s price is chosen');
+    await p3.getByRole('button', { name: 'Confirm' }).click();
+    await p3.waitForURL(/notice=updated/);
+    assert.equal((await stripe.subscriptions.retrieve(sub.id)).items.data[0]!.price.id, premium!.id);
+  });
+
   test('safe: security headers, no secret and no script in the page', async () => {
     const { prices } = await product('Basic', [{ amount: 900 }]);
     const { customer } = await subscribed(prices[0]!.id);
