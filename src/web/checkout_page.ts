@@ -17,22 +17,18 @@
  * page, which then shows the decline or the 3-D Secure step, so reloading never submits again.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.ts';
 import { nowSeconds, randomId } from '../ids.ts';
 import type { Command } from '../idempotency/engine.ts';
 import { checkoutPath, sessionByToken, type CheckoutSession, type StoredSession } from '../checkout/session_objects.ts';
 import { authenticateCheckoutSession, completeCheckoutSession } from '../checkout/completion.ts';
 import { authenticateSessionParams, completeSessionParams } from '../checkout/session_params.ts';
 import { createPaymentMethod, createPaymentMethodParams } from '../payments/payment_method_commands.ts';
-import type { CommandAnswer } from '../checkout/hosted_deps.ts';
+import type { CommandAnswer, CommandCall } from '../checkout/hosted_deps.ts';
 import { html, layout, type Html } from './html.ts';
 import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, hidden, messagePage, money, sendPage, settle, type WebDeps } from './page_kit.ts';
+import { csrfOk, csrfToken, field, hidden, messagePage, money, runCommand, sendPage, settle, type WebDeps } from './page_kit.ts';
 
 type Found = StoredSession & { accountId: string };
-/** How long a submission waits for a key in use (longer than the engine's default lock timeout, 10 s). */
-const RETRY_FOR_MS = 20_000;
-
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
 
 /** success_url with Stripe's template variable filled in. */
@@ -125,24 +121,9 @@ function show(req: FastifyRequest, reply: FastifyReply, s: Found, notice?: strin
 
 const notFound = (reply: FastifyReply) => messagePage(reply, 404, 'Page not found', 'This checkout link is not valid. Ask the shop for a new one.');
 
-/**
- * Runs a command through the engine. A key in use (this page's other request still running, or a
- * process that died holding it, until its lock goes stale and the engine takes the run over) is
- * asked again until it answers, as Stripe's clients retry a 409; the engine's other refusals
- * (other parameters under a used key: another tab got there first) are an answer too.
- */
-async function run(deps: WebDeps, s: Found, key: string, path: string, command: Command<never, never>, params: Record<string, unknown>): Promise<CommandAnswer> {
-  const deadline = Date.now() + RETRY_FOR_MS;
-  for (;;) {
-    try {
-      return await deps.commands.execute({ accountId: s.accountId, key, method: 'POST', path, command, params });
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      if (err.headers?.['Stripe-Should-Retry'] !== 'true' || Date.now() > deadline) return { status: err.status, body: { error: err.body } };
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+/** A POST command of the session's account (its parameters already parsed by the command's schema). */
+const post = (s: Found, key: string, path: string, command: Command<never, never>, params: object): CommandCall =>
+  ({ accountId: s.accountId, key, method: 'POST', path, command, params: params as Record<string, unknown> });
 
 /**
  * After a submission: wait until no completion holds the session (a double click's other request
@@ -180,8 +161,8 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
       formPage(reply, s, csrfToken(req, reply), { status, ...opts, name: entry.name, email: entry.email });
     if (Object.keys(errors).length > 0) return again(400, { errors });
     const base = `oncepay_checkout_${session.id}_${attempt}`;
-    const pm = await run(deps, s, `${base}_pm_${submission}`, '/v1/payment_methods', createPaymentMethod as Command<never, never>,
-      createPaymentMethodParams.parse(paymentMethodParams(entry, true), '') as Record<string, unknown>);
+    const pm = await runCommand(deps, post(s, `${base}_pm_${submission}`, '/v1/payment_methods', createPaymentMethod,
+      createPaymentMethodParams.parse(paymentMethodParams(entry, true), '')));
     if (pm.status !== 200) {
       const e = pm.body.error as { message?: string; param?: string } | undefined;
       // The acquirer refused the card's details (a bad number, an expiry in the past): show it by its field.
@@ -189,8 +170,7 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
       return again(pm.status === 402 ? 402 : 400, at ? { errors: { [at]: e?.message ?? 'Invalid card.' } } : { message: e?.message ?? 'Your card could not be used.' });
     }
     const params = completeSessionParams.parse({ session: session.id, payment_method: pm.body.id, attempt, ...(entry.email ? { email: entry.email } : {}), name: entry.name }, '');
-    const answered = await run(deps, s, `${base}_submit`, `/v1/test_helpers/checkout/sessions/${session.id}/complete`,
-      completeCheckoutSession as Command<never, never>, params as Record<string, unknown>);
+    const answered = await runCommand(deps, post(s, `${base}_submit`, `/v1/test_helpers/checkout/sessions/${session.id}/complete`, completeCheckoutSession, params));
     return redirectAfter(deps, reply, s.token, answered);
   });
 
@@ -204,8 +184,8 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
       return redirectAfter(deps, reply, s.token, { status: 409, body: {} });
     }
     const params = authenticateSessionParams.parse({ session: s.session.id, outcome, attempt }, '');
-    const answered = await run(deps, s, `oncepay_checkout_${s.session.id}_${attempt}_page_3ds`, `/v1/test_helpers/checkout/sessions/${s.session.id}/authenticate`,
-      authenticateCheckoutSession as Command<never, never>, params as Record<string, unknown>);
+    const answered = await runCommand(deps, post(s, `oncepay_checkout_${s.session.id}_${attempt}_page_3ds`, `/v1/test_helpers/checkout/sessions/${s.session.id}/authenticate`,
+      authenticateCheckoutSession, params));
     return redirectAfter(deps, reply, s.token, answered);
   });
 }

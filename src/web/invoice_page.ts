@@ -26,7 +26,6 @@
  * invoice is paid: reloading never submits again.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.ts';
 import { randomId } from '../ids.ts';
 import type { Command } from '../idempotency/engine.ts';
 import type { Invoice } from '../billing/billing_objects.ts';
@@ -35,10 +34,10 @@ import { invoiceByToken, type HostedInvoice } from '../billing/hosted_invoices.t
 import { payInvoice, payInvoiceParams } from '../billing/invoices.ts';
 import { failAuthenticationParams, failPaymentAuthentication } from '../payments/authentication.ts';
 import { createPaymentMethod, createPaymentMethodParams } from '../payments/payment_method_commands.ts';
-import type { CommandAnswer, CommandCall } from '../checkout/hosted_deps.ts';
+import type { CommandAnswer } from '../checkout/hosted_deps.ts';
 import { html, layout, type Html } from './html.ts';
 import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, hidden, messagePage, money, pageHeaders, sendPage, settle, type WebDeps } from './page_kit.ts';
+import { csrfOk, csrfToken, field, hidden, messagePage, money, pageHeaders, runCommand, sendPage, settle, type WebDeps } from './page_kit.ts';
 import { invoiceDate, invoiceIssuer, invoicePdf, invoiceStanding } from './invoice_pdf.ts';
 
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
@@ -127,28 +126,6 @@ function show(req: FastifyRequest, reply: FastifyReply, h: HostedInvoice, notice
 const notFound = (reply: FastifyReply) => messagePage(reply, 404, 'Page not found', 'This invoice link is not valid. Ask the sender for a new one.');
 
 /**
- * Runs a command through the engine. The same key still running (a double click's first request)
- * is waited for, then asked again: the engine replays its answer. Any other refusal of the engine
- * (other parameters under a used key, an invoice busy with another payment) is an answer too.
- */
-async function run(deps: WebDeps, call: CommandCall): Promise<CommandAnswer> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await deps.commands.execute(call);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      const body = err.body as Record<string, unknown>;
-      if (body.code === 'idempotency_key_in_use' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      return { status: err.status, body };
-    }
-  }
-}
-
-/**
  * After a submission: wait until no payment of the invoice is being authorized (another
  * submission may still be running), then send the browser back to the page.
  */
@@ -194,7 +171,7 @@ export async function invoicePage(app: FastifyInstance, deps: WebDeps): Promise<
       formPage(reply, h, csrfToken(req, reply), { status, ...opts, name: entry.name });
     if (Object.keys(errors).length > 0) return again(400, { errors });
     const base = `oncepay_invoice_${inv.id}_${attempt}`;
-    const pm = await run(deps, {
+    const pm = await runCommand(deps, {
       accountId: h.accountId, key: `${base}_pm_${submission}`, method: 'POST', path: '/v1/payment_methods', command: createPaymentMethod as Command<never, never>,
       params: createPaymentMethodParams.parse(paymentMethodParams(entry, false), '') as Record<string, unknown>,
     });
@@ -204,7 +181,7 @@ export async function invoicePage(app: FastifyInstance, deps: WebDeps): Promise<
       const at = e?.param?.includes('exp_') ? 'cardExpiry' : e?.param?.includes('cvc') ? 'cardCvc' : e?.param?.includes('number') ? 'cardNumber' : undefined;
       return again(pm.status === 402 ? 402 : 400, at ? { errors: { [at]: e?.message ?? 'Invalid card.' } } : { message: e?.message ?? 'Your card could not be used.' });
     }
-    const answered = await run(deps, {
+    const answered = await runCommand(deps, {
       accountId: h.accountId, key: `${base}_pay`, method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: payInvoice as Command<never, never>,
       params: payInvoiceParams.parse({ invoice: inv.id, payment_method: pm.body.id }, '') as Record<string, unknown>,
     });
@@ -226,11 +203,11 @@ export async function invoicePage(app: FastifyInstance, deps: WebDeps): Promise<
     // One key for both answers: Complete in one tab and Fail in another cannot both happen.
     const key = `oncepay_invoice_${inv.id}_${attempt}_3ds`;
     const answered = outcome === 'complete'
-      ? await run(deps, {
+      ? await runCommand(deps, {
         accountId: h.accountId, key, method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: payInvoice as Command<never, never>,
         params: payInvoiceParams.parse({ invoice: inv.id, payment_method: pi.payment_method }, '') as Record<string, unknown>,
       })
-      : await run(deps, {
+      : await runCommand(deps, {
         accountId: h.accountId, key, method: 'POST', path: `/v1/payment_intents/${pi.id}/fail_authentication`, command: failPaymentAuthentication as Command<never, never>,
         params: failAuthenticationParams.parse({ intent: pi.id }, '') as Record<string, unknown>,
       });

@@ -10,7 +10,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../store/db.ts';
-import type { CommandRunner } from '../checkout/hosted_deps.ts';
+import type { CommandAnswer, CommandCall, CommandRunner } from '../checkout/hosted_deps.ts';
+import { ApiError } from '../errors.ts';
 import { randomId } from '../ids.ts';
 import { currencyExponent } from '../schema/money.ts';
 import { html, layout, type Html } from './html.ts';
@@ -101,4 +102,27 @@ export const hidden = (fields: Record<string, string | number>): Html =>
 export async function settle(busy: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && await busy()) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** How long a submission waits for a key in use: longer than the engine's default lock timeout (10 s). */
+const RETRY_FOR_MS = 20_000;
+
+/**
+ * Runs one of the API's commands through the engine for a page. A key in use (this page's other
+ * request still running, or a process that died holding it, until its lock goes stale and the
+ * engine takes the run over) and an object busy with another request are asked again until they
+ * answer, as Stripe's clients retry a 409; the engine's other refusals (other parameters under a
+ * used key: another tab got there first) are answers too, as `{ error }` bodies.
+ */
+export async function runCommand(deps: WebDeps, call: CommandCall): Promise<CommandAnswer> {
+  const deadline = Date.now() + RETRY_FOR_MS;
+  for (;;) {
+    try {
+      return await deps.commands.execute(call);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.headers['Stripe-Should-Retry'] !== 'true' || Date.now() > deadline) return { status: err.status, body: { error: err.body } };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }

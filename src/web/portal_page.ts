@@ -39,7 +39,6 @@
  * Every POST answers 303 back to the page with a notice code mapped to fixed words.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../errors.ts';
 import { randomId } from '../ids.ts';
 import type { Command } from '../idempotency/engine.ts';
 import { portalPath, portalSessionByToken, type PortalSessionByToken } from '../portal/portal_objects.ts';
@@ -55,7 +54,7 @@ import {
 import type { CommandAnswer, CommandCall } from '../checkout/hosted_deps.ts';
 import { html, layout, type Html } from './html.ts';
 import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, hidden, messagePage, money, sendPage, type WebDeps } from './page_kit.ts';
+import { csrfOk, csrfToken, field, hidden, messagePage, money, runCommand, sendPage, type WebDeps } from './page_kit.ts';
 import { invoiceDate } from './invoice_pdf.ts';
 
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
@@ -317,23 +316,6 @@ function back(reply: FastifyReply, f: Found, notice: string, extra: Record<strin
   return reply.code(303).header('Cache-Control', 'no-store').redirect(`${portalPath(tokenOf(f))}?${q.toString()}`, 303);
 }
 
-/** Runs a command through the engine: the same key still running is waited for and asked again (the engine replays its answer). */
-async function run(deps: WebDeps, call: CommandCall): Promise<CommandAnswer> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await deps.commands.execute(call);
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      const body = err.body as Record<string, unknown>;
-      if ((body.error as { code?: string } | undefined)?.code === 'idempotency_key_in_use' || body.code === 'idempotency_key_in_use') {
-        if (Date.now() < deadline) { await new Promise((r) => setTimeout(r, 50)); continue; }
-      }
-      return { status: err.status, body };
-    }
-  }
-}
-
 /** True when this page already asked the engine under `key` (a double click's second post, a reload that posts again). */
 async function asked(deps: WebDeps, f: Found, key: string): Promise<boolean> {
   const { rows } = await deps.db.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys WHERE account_id = $1 AND key = $2 AND client_supplied = false', [f.accountId, key]);
@@ -358,12 +340,12 @@ const call = (f: Found, key: string, method: 'POST' | 'DELETE', path: string, co
 /** Makes `pm` the customer's default, and the card of the live subscriptions that name one of their own. */
 async function makeDefault(deps: WebDeps, f: Found, v: View, key: string, pm: string): Promise<CommandAnswer> {
   const customer = f.session.customer;
-  const answer = await run(deps, call(f, key, 'POST', `/v1/customers/${customer}`, updateCustomer,
+  const answer = await runCommand(deps, call(f, key, 'POST', `/v1/customers/${customer}`, updateCustomer,
     updateCustomerParams.parse({ customer, invoice_settings: { default_payment_method: pm } }, '')));
   if (answer.status !== 200) return answer;
   for (const { sub } of v.subs) {
     if (!changeable(sub) || !sub.default_payment_method || sub.default_payment_method === pm) continue;
-    await run(deps, call(f, `${key}_${sub.id}`, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
+    await runCommand(deps, call(f, `${key}_${sub.id}`, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
       updateSubscriptionParams.parse({ subscription: sub.id, default_payment_method: pm }, '')));
   }
   return answer;
@@ -436,7 +418,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
           if (!choice) return refused(reply, f, 403, 'This price is not offered for your subscription.');
           if (choice.price.id === sub.items.data[0]!.price.id) return back(reply, f, 'updated');
         }
-        const answer = await run(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
+        const answer = await runCommand(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
           updateSubscriptionParams.parse({ subscription: sub.id, items: [{ id: sub.items.data[0]!.id, price }], proration_behavior: 'none' }, '')));
         return answer.status === 200 ? done(reply, f, action, target, 'updated') : back(reply, f, 'failed');
       }
@@ -444,7 +426,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const again = await asked(deps, f, key);
       if (!again && !changeable(sub)) return back(reply, f, 'failed');
       if (action === 'renew') {
-        const answer = await run(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
+        const answer = await runCommand(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
           updateSubscriptionParams.parse({ subscription: sub.id, cancel_at_period_end: false }, '')));
         return back(reply, f, answer.status === 200 ? 'renewed' : 'failed');
       }
@@ -453,11 +435,11 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       if (reason && (!reasons.enabled || !(reasons.options as string[]).includes(reason))) return refused(reply, f, 400, 'This reason is not one of the choices.');
       const details = reason ? { cancellation_details: { feedback: reason } } : {};
       if (feats.subscription_cancel.mode === 'immediately') {
-        const answer = await run(deps, call(f, key, 'DELETE', `/v1/subscriptions/${sub.id}`, cancelSubscription,
+        const answer = await runCommand(deps, call(f, key, 'DELETE', `/v1/subscriptions/${sub.id}`, cancelSubscription,
           cancelSubscriptionParams.parse({ subscription: sub.id, ...details }, '')));
         return answer.status === 200 ? done(reply, f, action, target, 'canceled') : back(reply, f, 'failed');
       }
-      const answer = await run(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
+      const answer = await runCommand(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
         updateSubscriptionParams.parse({ subscription: sub.id, cancel_at_period_end: true, ...details }, '')));
       return answer.status === 200 ? done(reply, f, action, target, 'cancel_scheduled', { subscription: sub.id }) : back(reply, f, 'failed');
     }
@@ -469,7 +451,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const { entry, errors } = readCardForm(body, { email: false });
       const again = (status: number, opts: { errors?: FieldErrors; message?: string }) => addCardPage(reply, f, v, csrfToken(req, reply), { status, ...opts, name: entry.name });
       if (Object.keys(errors).length > 0) return again(400, { errors });
-      const pm = await run(deps, call(f, `${key}_pm`, 'POST', '/v1/payment_methods', createPaymentMethod,
+      const pm = await runCommand(deps, call(f, `${key}_pm`, 'POST', '/v1/payment_methods', createPaymentMethod,
         createPaymentMethodParams.parse(paymentMethodParams(entry, false), '')));
       const cardError = (a: CommandAnswer) => {
         const e = a.body.error as { message?: string; param?: string } | undefined;
@@ -478,7 +460,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       };
       if (pm.status !== 200) return cardError(pm);
       const pmId = pm.body.id as string;
-      const attached = await run(deps, call(f, `${key}_attach`, 'POST', `/v1/payment_methods/${pmId}/attach`, attachPaymentMethod,
+      const attached = await runCommand(deps, call(f, `${key}_attach`, 'POST', `/v1/payment_methods/${pmId}/attach`, attachPaymentMethod,
         attachPaymentMethodParams.parse({ payment_method: pmId, customer }, '')));
       if (attached.status !== 200) return cardError(attached);
       const attachedId = attached.body.id as string;
@@ -501,7 +483,7 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const answer = await makeDefault(deps, f, v, key, target);
       return back(reply, f, answer.status === 200 ? 'default_set' : 'failed');
     }
-    const answer = await run(deps, call(f, key, 'POST', `/v1/payment_methods/${target}/detach`, detachPaymentMethod,
+    const answer = await runCommand(deps, call(f, key, 'POST', `/v1/payment_methods/${target}/detach`, detachPaymentMethod,
       detachPaymentMethodParams.parse({ payment_method: target }, '')));
     return back(reply, f, answer.status === 200 ? 'card_removed' : 'failed');
   });
