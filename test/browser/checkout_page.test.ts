@@ -7,15 +7,12 @@
  */
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
 import type { Page } from 'playwright-core';
 import { useTestServer } from '../helpers/server.ts';
-import { browserTestsOff, fillCard, useBrowser } from '../helpers/browser.ts';
-import { startWebhookSink, type WebhookSink } from '../helpers/webhook_sink.ts';
+import { browserTestsOff, fillCard, useBrowser, useShop } from '../helpers/browser.ts';
+import { handledOnce, startWebhookSink, type WebhookSink } from '../helpers/webhook_sink.ts';
 import { sales } from '../helpers/ledger.ts';
-import { eventsAbout } from '../helpers/events.ts';
 import { accountTables } from '../../src/accounts/reset.ts';
 
 const VISA = '4242 4242 4242 4242';
@@ -31,21 +28,10 @@ describe('hosted Checkout page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TES
   const browser = useBrowser();
 
   // The merchant's own site, where success_url and cancel_url point (another origin than Oncepay's).
-  let shop: http.Server;
+  const shop = useShop((path) => path.startsWith('/thanks') ? 'Thanks for your order' : 'Your cart');
   let shopUrl = '';
-  before(async () => {
-    shop = http.createServer((req, res) => {
-      const page = req.url?.startsWith('/thanks') ? 'Thanks for your order' : 'Your cart';
-      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>${page}</title><h1>${page}</h1>`);
-    });
-    await new Promise<void>((ok) => shop.listen(0, '127.0.0.1', ok));
-    shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    await sink?.close();
-    shop.closeAllConnections();
-    await new Promise<void>((ok) => shop.close(() => ok()));
-  });
+  before(() => { shopUrl = shop.url(); });
+  after(async () => { await sink?.close(); });
 
   const urls = () => ({ success_url: `${shopUrl}/thanks?session_id={CHECKOUT_SESSION_ID}`, cancel_url: `${shopUrl}/cart` });
   const tshirts = (quantity = 2): Stripe.Checkout.SessionCreateParams.LineItem => ({
@@ -54,22 +40,9 @@ describe('hosted Checkout page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TES
   const paymentSession = (extra: Partial<Stripe.Checkout.SessionCreateParams> = {}) =>
     stripe.checkout.sessions.create({ mode: 'payment', line_items: [tshirts()], ...urls(), ...extra });
 
-  async function waitFor<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await fn();
-      if (ok(v)) return v;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 
   /** The session's checkout.session.completed was emitted once and the merchant's handler fulfilled it once. */
-  async function fulfilledOnce(session: string): Promise<void> {
-    await waitFor(`fulfilment of ${session}`, () => sink.of('checkout.session.completed', session).length, (n) => n >= 1);
-    assert.equal((await eventsAbout(stripe, 'checkout.session.completed', session)).length, 1, 'one checkout.session.completed event');
-    assert.equal(sink.of('checkout.session.completed', session).length, 1, 'the handler fulfilled the order once');
-  }
+  const fulfilledOnce = (session: string) => handledOnce(sink, stripe, 'checkout.session.completed', session);
 
   async function open(url: string | null): Promise<Page> {
     assert.ok(url, 'the session has a url');

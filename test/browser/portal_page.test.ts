@@ -8,12 +8,11 @@
  */
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
 import type { Page } from 'playwright-core';
+import { waitFor } from '../helpers/wait.ts';
 import { useTestServer } from '../helpers/server.ts';
-import { browserTestsOff, fillCard, useBrowser } from '../helpers/browser.ts';
+import { browserTestsOff, fillCard, useBrowser, useShop } from '../helpers/browser.ts';
 import { startWebhookSink, type WebhookSink } from '../helpers/webhook_sink.ts';
 import { eventsAbout } from '../helpers/events.ts';
 
@@ -35,28 +34,10 @@ describe('billing portal page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
   const browser = useBrowser();
 
   // The merchant's own site, where return_url points (another origin than Oncepay's).
-  let shop: http.Server;
+  const shop = useShop(() => 'Your account');
   let shopUrl = '';
-  before(async () => {
-    shop = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Your account</title><h1>Your account</h1>'));
-    await new Promise<void>((ok) => shop.listen(0, '127.0.0.1', ok));
-    shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
-  });
-  after(async () => {
-    await sink?.close();
-    shop.closeAllConnections();
-    await new Promise<void>((ok) => shop.close(() => ok()));
-  });
-
-  async function waitFor<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const v = await fn();
-      if (ok(v)) return v;
-      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(v)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  before(() => { shopUrl = shop.url(); });
+  after(async () => { await sink?.close(); });
 
   let n = 0;
   /** A product with a monthly price (and more prices when asked). */

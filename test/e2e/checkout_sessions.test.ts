@@ -12,7 +12,8 @@ import type Stripe from 'stripe';
 import { useTestServer } from '../helpers/server.ts';
 import { sales } from '../helpers/ledger.ts';
 import { eventsAbout } from '../helpers/events.ts';
-import { startWebhookSink, type WebhookSink } from '../helpers/webhook_sink.ts';
+import { handledOnce, startWebhookSink, type WebhookSink } from '../helpers/webhook_sink.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let sink: WebhookSink;
 const { server, stripe } = useTestServer({
@@ -33,22 +34,8 @@ const tshirts = (quantity = 2): Stripe.Checkout.SessionCreateParams.LineItem => 
   price_data: { currency: 'usd', unit_amount: 1500, product_data: { name: 'T-shirt' } }, quantity,
 });
 
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** The session's checkout.session.completed reached the merchant's handler once, and was emitted once. */
-async function completedOnce(session: string): Promise<void> {
-  await waitFor(`checkout.session.completed for ${session}`, () => sink.of('checkout.session.completed', session).length, (n) => n >= 1);
-  assert.equal((await eventsAbout(stripe, 'checkout.session.completed', session)).length, 1, 'one checkout.session.completed event');
-  assert.equal(sink.of('checkout.session.completed', session).length, 1, 'the handler fulfilled the order once');
-}
+/** The session's checkout.session.completed was emitted once, and the merchant's handler fulfilled the order once. */
+const completedOnce = (session: string) => handledOnce(sink, stripe, 'checkout.session.completed', session);
 
 describe('payment mode', () => {
   test('create prices the line items (price_data makes a product and a price), gives the hosted page an unguessable url, and completing pays once', async () => {

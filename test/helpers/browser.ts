@@ -5,6 +5,8 @@
  * (CI runs them on two of its three runs of the suite).
  */
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
@@ -42,4 +44,28 @@ export async function fillCard(page: Page, card: { number: string; expiry?: stri
   await page.getByLabel('Expiration').fill(card.expiry ?? `12 / ${String((new Date().getUTCFullYear() + 2) % 100).padStart(2, '0')}`);
   await page.getByLabel('CVC').fill(card.cvc ?? '123');
   await page.getByLabel('Cardholder name').fill(card.name ?? 'Jenny Rosen');
+}
+
+/**
+ * The merchant's own site (another origin than Oncepay's), where success_url, cancel_url and
+ * return_url point: every page is `<h1>` of the title `titleOf(path)` gives. Started in `before`,
+ * closed in `after`; `url()` is its origin once started.
+ */
+export function useShop(titleOf: (path: string) => string): { url(): string } {
+  let shop: http.Server | undefined;
+  let url = '';
+  before(async () => {
+    const server = http.createServer((req, res) => {
+      const title = titleOf(req.url ?? '/');
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>${title}</title><h1>${title}</h1>`);
+    });
+    shop = server;
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    shop?.closeAllConnections();
+    await new Promise<void>((ok) => (shop ? shop.close(() => ok()) : ok()));
+  });
+  return { url: () => url };
 }

@@ -3,10 +3,13 @@
  * helper (src/receiver): verify the signature, then process each event once. Tests read what it
  * fulfilled (the events processed, in order) and how many duplicates the store skipped.
  */
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Stripe from 'stripe';
 import { InMemoryProcessedEvents, processOnce, verifyWebhook, type WebhookEvent } from '../../src/receiver/index.ts';
+import { eventsAbout } from './events.ts';
+import { waitFor } from './wait.ts';
 
 export interface WebhookSink {
   url: string;
@@ -59,4 +62,14 @@ export async function startWebhookSink(stripe: Stripe, events: string[] = ['*'])
   const endpoint = await stripe.webhookEndpoints.create({ url: sink.url, enabled_events: events as Stripe.WebhookEndpointCreateParams.EnabledEvent[] });
   secret = endpoint.secret!;
   return sink;
+}
+
+/**
+ * The event of `type` about `id` was emitted once (read through the API) and the merchant's
+ * handler processed it once (waiting for its delivery first).
+ */
+export async function handledOnce(sink: WebhookSink, stripe: Stripe, type: string, id: string): Promise<void> {
+  await waitFor(`${type} for ${id} at the handler`, () => sink.of(type, id).length, (n) => n >= 1);
+  assert.equal((await eventsAbout(stripe, type, id)).length, 1, `one ${type} event`);
+  assert.equal(sink.of(type, id).length, 1, `the handler processed ${type} once`);
 }

@@ -47,6 +47,11 @@ test('the overridden cookie and content-disposition give their dependents what t
   const fromLightMyRequest = createRequire(createRequire(`${ROOT}node_modules/fastify/package.json`).resolve('light-my-request'));
   const cookie = fromLightMyRequest('cookie');
   assert.equal(cookie.stringifySetCookie({ name: 'a', value: 'b c' }), 'a=b%20c');
+  // @fastify/cookie (the hosted pages' CSRF cookie) calls these two.
+  const fromFastifyCookie = createRequire(`${ROOT}node_modules/@fastify/cookie/package.json`);
+  const itsCookie = fromFastifyCookie('cookie');
+  assert.equal(itsCookie.stringifySetCookie({ name: 'a', value: 'b c', httpOnly: true }), 'a=b%20c; HttpOnly');
+  assert.deepEqual({ ...itsCookie.parseCookie('a=b%20c; d=e') }, { a: 'b c', d: 'e' });
   const fromStatic = createRequire(createRequire(`${ROOT}node_modules/@fastify/swagger-ui/package.json`).resolve('@fastify/static'));
   const { create } = fromStatic('content-disposition');
   assert.equal(create('report 1.pdf'), 'attachment; filename="report 1.pdf"');
