@@ -26,8 +26,8 @@
  * Environment: DATABASE_URL (default postgres://oncepay:oncepay@127.0.0.1:5432/oncepay),
  * BENCH_ROUNDS (5), BENCH_DURATION seconds per load scenario (5), BENCH_CONNECTIONS (32),
  * BENCH_WARMUP seconds (2), BENCH_SYSTEMS (comma list of baseline,embedded,pglite,postgres,mock;
- * default all), BENCH_BALANCE=0 skips the balance figures, BENCH_EXTRAS=0 skips webhooks and
- * billing, BENCH_WEBHOOK_RATE (500), BENCH_INVOICES (1000), BENCH_SUBSCRIPTIONS (200),
+ * default all), BENCH_BALANCE=0 skips the balance figures, BENCH_EXTRAS (comma list of
+ * webhooks,billing,pages; default all; 0 for none), BENCH_WEBHOOK_RATE (500), BENCH_INVOICES (1000), BENCH_SUBSCRIPTIONS (200),
  * BENCH_CPU_PROF=<dir> runs Oncepay with --cpu-prof into that directory.
  */
 import { randomBytes } from 'node:crypto';
@@ -55,7 +55,10 @@ const BILLING_SUBSCRIPTIONS = positiveNumber('BENCH_SUBSCRIPTIONS', 200);
 const ALL_SYSTEMS = ['baseline', 'embedded', 'pglite', 'postgres', 'mock'];
 const SYSTEMS = (process.env.BENCH_SYSTEMS || ALL_SYSTEMS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 const BALANCE = process.env.BENCH_BALANCE !== '0';
-const EXTRAS = process.env.BENCH_EXTRAS !== '0';
+const ALL_EXTRAS = ['webhooks', 'billing', 'pages'];
+const EXTRA_LIST = process.env.BENCH_EXTRAS === '0' ? [] : (process.env.BENCH_EXTRAS || ALL_EXTRAS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+for (const x of EXTRA_LIST) if (!ALL_EXTRAS.includes(x)) throw new Error(`BENCH_EXTRAS: unknown "${x}" (expected some of ${ALL_EXTRAS.join(', ')}, or 0)`);
+const EXTRAS = EXTRA_LIST.length > 0;
 
 const RUN_ID = randomBytes(6).toString('hex');
 const SECRET_KEY = `sk_test_bench_${RUN_ID}`;
@@ -312,24 +315,30 @@ async function main(): Promise<number> {
       const pgSystem = oncepaySystem({ name: 'postgres', label: 'Oncepay', storage: 'PostgreSQL', key: SECRET_KEY, env, databaseUrl: DATABASE_URL });
       const server = await pgSystem.start({ fresh: true });
       try {
-        console.log(`\nbench: webhooks (PostgreSQL): customer.created at ${WEBHOOK_RATE}/s for ${DURATION_S} s, then saturation ...`);
-        const w = await runWebhookBench(server.base, SECRET_KEY, { rate: WEBHOOK_RATE, durationS: DURATION_S });
-        console.log(`bench: billing (PostgreSQL): ${BILLING_DRAFTS} invoices finalized at ${CONNECTIONS} connections; ${BILLING_SUBSCRIPTIONS} subscriptions advanced 12 months ...`);
-        const bill = await runBillingBench(server.base, SECRET_KEY, { drafts: BILLING_DRAFTS, subscriptions: BILLING_SUBSCRIPTIONS, connections: CONNECTIONS });
-        console.log(`webhooks: ${w.delivered}/${w.sent} events delivered at ${w.targetRate}/s; commit-to-2xx delay p50 ${w.p50.toFixed(0)} ms, ` +
-          `p99 ${w.p99.toFixed(0)} ms, max ${w.max.toFixed(0)} ms; from the request's send: p50 ${w.p50FromSend.toFixed(0)} ms, p99 ${w.p99FromSend.toFixed(0)} ms`);
-        console.log(`webhooks: saturation ${w.saturationEventsPerS.toFixed(0)} events/s delivered (32 concurrent creators)`);
-        if (w.delivered < w.sent) console.log(`WARNING: ${w.sent - w.delivered} events not delivered within 30 s`);
-        console.log(`billing: finalize ${bill.finalizePerS.toFixed(0)} invoices/s vs create ${bill.createPerS.toFixed(0)}/s (${(bill.finalizePerS / bill.createPerS).toFixed(2)}x); ` +
-          `${bill.renewals} renewals in ${bill.advanceS.toFixed(1)} s = ${bill.renewalsPerS.toFixed(0)}/s`);
-        console.log(`bench-billing: finalize_per_s=${Math.round(bill.finalizePerS)} create_invoice_per_s=${Math.round(bill.createPerS)} renewals_per_s=${Math.round(bill.renewalsPerS)}`);
-        console.log(`bench: hosted pages (PostgreSQL): Checkout page GET at 1 and ${CONNECTIONS} connections vs the JSON retrieve of the same sessions; 100 payments through the page ...`);
-        const pages = await runPagesBench(server.base, SECRET_KEY, { durationS: DURATION_S, connections: CONNECTIONS });
-        console.log(`pages: Checkout page GET p50 ${pages.pageP50At1} ms at 1 connection, p50 ${pages.pageP50} ms / p99 ${pages.pageP99} ms / ${pages.pageRps.toFixed(0)} rps at ${CONNECTIONS}; ` +
-          `baseline GET /v1/checkout/sessions/:id p50 ${pages.apiP50At1} ms at 1, p50 ${pages.apiP50} ms / p99 ${pages.apiP99} ms / ${pages.apiRps.toFixed(0)} rps at ${CONNECTIONS}`);
-        console.log(`pages: a payment through the page (POST to its 303) p50 ${pages.payP50.toFixed(1)} ms, p99 ${pages.payP99.toFixed(1)} ms over ${pages.payments}`);
-        console.log(`bench-pages: page_p50_ms_at_1=${pages.pageP50At1} page_p50_ms=${pages.pageP50} page_p99_ms=${pages.pageP99} page_rps=${Math.round(pages.pageRps)} api_p50_ms_at_1=${pages.apiP50At1} api_p50_ms=${pages.apiP50} api_p99_ms=${pages.apiP99} api_rps=${Math.round(pages.apiRps)} pay_p50_ms=${pages.payP50.toFixed(1)} pay_p99_ms=${pages.payP99.toFixed(1)}`);
-        console.log(`bench-webhooks: rate=${w.targetRate} delivered=${w.delivered} sent=${w.sent} p50_ms=${Math.round(w.p50)} p99_ms=${Math.round(w.p99)} saturation_events_per_s=${Math.round(w.saturationEventsPerS)}`);
+        if (EXTRA_LIST.includes('webhooks')) {
+          console.log(`\nbench: webhooks (PostgreSQL): customer.created at ${WEBHOOK_RATE}/s for ${DURATION_S} s, then saturation ...`);
+          const w = await runWebhookBench(server.base, SECRET_KEY, { rate: WEBHOOK_RATE, durationS: DURATION_S });
+          console.log(`webhooks: ${w.delivered}/${w.sent} events delivered at ${w.targetRate}/s; commit-to-2xx delay p50 ${w.p50.toFixed(0)} ms, ` +
+            `p99 ${w.p99.toFixed(0)} ms, max ${w.max.toFixed(0)} ms; from the request's send: p50 ${w.p50FromSend.toFixed(0)} ms, p99 ${w.p99FromSend.toFixed(0)} ms`);
+          console.log(`webhooks: saturation ${w.saturationEventsPerS.toFixed(0)} events/s delivered (32 concurrent creators)`);
+          if (w.delivered < w.sent) console.log(`WARNING: ${w.sent - w.delivered} events not delivered within 30 s`);
+          console.log(`bench-webhooks: rate=${w.targetRate} delivered=${w.delivered} sent=${w.sent} p50_ms=${Math.round(w.p50)} p99_ms=${Math.round(w.p99)} saturation_events_per_s=${Math.round(w.saturationEventsPerS)}`);
+        }
+        if (EXTRA_LIST.includes('billing')) {
+          console.log(`bench: billing (PostgreSQL): ${BILLING_DRAFTS} invoices finalized at ${CONNECTIONS} connections; ${BILLING_SUBSCRIPTIONS} subscriptions advanced 12 months ...`);
+          const bill = await runBillingBench(server.base, SECRET_KEY, { drafts: BILLING_DRAFTS, subscriptions: BILLING_SUBSCRIPTIONS, connections: CONNECTIONS });
+          console.log(`billing: finalize ${bill.finalizePerS.toFixed(0)} invoices/s vs create ${bill.createPerS.toFixed(0)}/s (${(bill.finalizePerS / bill.createPerS).toFixed(2)}x); ` +
+            `${bill.renewals} renewals in ${bill.advanceS.toFixed(1)} s = ${bill.renewalsPerS.toFixed(0)}/s`);
+          console.log(`bench-billing: finalize_per_s=${Math.round(bill.finalizePerS)} create_invoice_per_s=${Math.round(bill.createPerS)} renewals_per_s=${Math.round(bill.renewalsPerS)}`);
+        }
+        if (EXTRA_LIST.includes('pages')) {
+          console.log(`bench: hosted pages (PostgreSQL): Checkout page GET at 1 and ${CONNECTIONS} connections vs the JSON retrieve of the same sessions; 100 payments through the page ...`);
+          const pages = await runPagesBench(server.base, SECRET_KEY, { durationS: DURATION_S, connections: CONNECTIONS });
+          console.log(`pages: Checkout page GET p50 ${pages.pageP50At1} ms at 1 connection, p50 ${pages.pageP50} ms / p99 ${pages.pageP99} ms / ${pages.pageRps.toFixed(0)} rps at ${CONNECTIONS}; ` +
+            `baseline GET /v1/checkout/sessions/:id p50 ${pages.apiP50At1} ms at 1, p50 ${pages.apiP50} ms / p99 ${pages.apiP99} ms / ${pages.apiRps.toFixed(0)} rps at ${CONNECTIONS}`);
+          console.log(`pages: a payment through the page (POST to its 303) p50 ${pages.payP50.toFixed(1)} ms, p99 ${pages.payP99.toFixed(1)} ms over ${pages.payments}`);
+          console.log(`bench-pages: page_p50_ms_at_1=${pages.pageP50At1} page_p50_ms=${pages.pageP50} page_p99_ms=${pages.pageP99} page_rps=${Math.round(pages.pageRps)} api_p50_ms_at_1=${pages.apiP50At1} api_p50_ms=${pages.apiP50} api_p99_ms=${pages.apiP99} api_rps=${Math.round(pages.apiRps)} pay_p50_ms=${pages.payP50.toFixed(1)} pay_p99_ms=${pages.payP99.toFixed(1)}`);
+        }
       } finally {
         await stopProcess(server);
         pgSystem.cleanup();
