@@ -129,12 +129,13 @@ const post = (s: Found, key: string, path: string, command: Command<never, never
  * After a submission: wait until no completion holds the session (a double click's other request
  * may still be running), then send the browser where the session now stands.
  */
-async function redirectAfter(deps: WebDeps, reply: FastifyReply, token: string, answered: CommandAnswer): Promise<FastifyReply> {
+async function redirectAfter(deps: WebDeps, reply: FastifyReply, token: string, answered: CommandAnswer | null): Promise<FastifyReply> {
   let s = await sessionByToken(deps.db, token);
   await settle(async () => { s = await sessionByToken(deps.db, token); return !!s?.lockedBy; });
   const next = s?.session.status === 'complete' ? successUrl(s.session) : null;
-  // 200 and 402 are the page's own outcomes; anything else means another submission got there first.
-  const notice = answered.status === 200 || answered.status === 402 ? '' : '?notice=elsewhere';
+  // 200 and 402 are the page's own outcomes; an engine's refusal means another submission got there
+  // first. A form with nothing left to do (null: the session moved on) just shows where it stands.
+  const notice = !answered || answered.status === 200 || answered.status === 402 ? '' : '?notice=elsewhere';
   return reply.code(303).header('Cache-Control', 'no-store').redirect(next ?? `${checkoutPath(token)}${notice}`, 303);
 }
 
@@ -152,10 +153,14 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
     if (!s) return notFound(reply);
     if (!csrfOk(req, field(req.body, 'csrf'))) return show(req, reply, s, NOTICES.csrf, 403);
     const { session } = s;
-    if (session.status !== 'open' || expired(session) || s.progress.awaiting_action) return redirectAfter(deps, reply, s.token, { status: 409, body: {} });
+    if (session.status !== 'open' || expired(session) || s.progress.awaiting_action) return redirectAfter(deps, reply, s.token, null);
     const attempt = Number(field(req.body, 'attempt'));
     const submission = field(req.body, 'submission');
-    if (attempt !== s.progress.attempt || !/^[A-Za-z0-9]{16}$/.test(submission)) return redirectAfter(deps, reply, s.token, { status: 409, body: {} });
+    // An older attempt's form (a double click whose first request was declined meanwhile) asks its
+    // own keys again: the engine replays that attempt's answer, or refuses a new one (begin checks the attempt).
+    if (!Number.isInteger(attempt) || attempt < 0 || attempt > s.progress.attempt || !/^[A-Za-z0-9]{16}$/.test(submission)) {
+      return redirectAfter(deps, reply, s.token, null);
+    }
     const { entry, errors } = readCardForm(req.body, { email: true });
     const again = (status: number, opts: { errors?: FieldErrors; message?: string }) =>
       formPage(reply, s, csrfToken(req, reply), { status, ...opts, name: entry.name, email: entry.email });
@@ -181,7 +186,7 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
     const outcome = field(req.body, 'outcome');
     const attempt = Number(field(req.body, 'attempt'));
     if (!s.progress.awaiting_action || attempt !== s.progress.attempt || (outcome !== 'complete' && outcome !== 'fail')) {
-      return redirectAfter(deps, reply, s.token, { status: 409, body: {} });
+      return redirectAfter(deps, reply, s.token, null);
     }
     const params = authenticateSessionParams.parse({ session: s.session.id, outcome, attempt }, '');
     const answered = await runCommand(deps, post(s, `oncepay_checkout_${s.session.id}_${attempt}_page_3ds`, `/v1/test_helpers/checkout/sessions/${s.session.id}/authenticate`,
