@@ -11,12 +11,14 @@
  *                                       ?home=1 the portal itself), and the action that completes
  *                                       the flow ends as after_completion says (a redirect, the
  *                                       hosted confirmation's message, or the portal). A
- *                                       customer_update flow opens the portal: this page does not
- *                                       edit the customer's details.
+ *                                       customer_update flow opens the portal, whose billing
+ *                                       information section edits the details.
  *   POST /p/session/:token              one action (the form's `action` and `target`):
  *     cancel   subscription_cancel: at_period_end -> subscriptions.update cancel_at_period_end=true;
  *              immediately -> subscriptions.cancel (with the reason when cancellation_reason is on)
  *     renew    subscription_cancel: subscriptions.update cancel_at_period_end=false
+ *     details  customer_update: customers.update of the allowed_updates among email, name and
+ *              phone (address, shipping and tax ids are not editable on this page)
  *     update   subscription_update (price among default_allowed_updates): subscriptions.update
  *              with the item's new price, one of the configuration's products' prices of the same
  *              currency and interval (Oncepay does not prorate, so a change of interval, which
@@ -59,8 +61,16 @@ import { invoiceDate } from './invoice_pdf.ts';
 
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
 type Found = PortalSessionByToken;
-type Action = 'cancel' | 'renew' | 'update' | 'default' | 'remove' | 'add';
-const ACTIONS: readonly Action[] = ['cancel', 'renew', 'update', 'default', 'remove', 'add'];
+type Action = 'cancel' | 'renew' | 'update' | 'default' | 'remove' | 'add' | 'details';
+const ACTIONS: readonly Action[] = ['cancel', 'renew', 'update', 'default', 'remove', 'add', 'details'];
+
+/** The customer's details this page edits (when the configuration's customer_update allows them), with their limits. */
+const DETAILS = { email: { label: 'Email', type: 'email', max: 512 }, name: { label: 'Name', type: 'text', max: 256 }, phone: { label: 'Phone', type: 'tel', max: 20 } } as const;
+type Detail = keyof typeof DETAILS;
+const editable = (f: Found): Detail[] => {
+  const u = f.configuration.features.customer_update;
+  return u.enabled ? (Object.keys(DETAILS) as Detail[]).filter((k) => (u.allowed_updates as string[]).includes(k)) : [];
+};
 
 /** What the portal shows of the customer. */
 interface View {
@@ -93,6 +103,7 @@ const NOTICES: Record<string, string> = {
   card_added_default: 'Your card has been added and is now your default payment method.',
   default_set: 'Your default payment method has been updated.',
   card_removed: 'Your payment method has been removed.',
+  details_saved: 'Your billing information has been updated.',
   failed: 'That change could not be made. Here is where your account stands now.',
   csrf: 'This form had expired. Please try again.',
 };
@@ -202,6 +213,17 @@ ${v.cards.length === 0 ? html`<p class="muted">No payment method on file.</p>` :
 </section>`;
 }
 
+function detailsBlock(f: Found, v: View, csrf: string, nonce: string, errors: Partial<Record<Detail, string>> = {}): Html {
+  const fields = editable(f);
+  return html`<section id="billing-information"><h2>Billing information</h2>
+<form method="post" action="${portalPath(tokenOf(f))}" novalidate>${hidden({ csrf, nonce, action: 'details', target: v.customer.id })}
+${fields.map((k) => html`<label for="detail-${k}">${DETAILS[k].label}</label>
+<input type="${DETAILS[k].type}" id="detail-${k}" name="${k}" value="${v.customer[k] ?? ''}" maxlength="${DETAILS[k].max}"${errors[k] ? html` aria-invalid="true"` : ''}>
+${errors[k] ? html`<p class="fielderror" id="detail-${k}-error">${errors[k]}</p>` : ''}`)}
+<button type="submit" class="secondary" id="save-details">Save</button>
+</form></section>`;
+}
+
 function invoicesBlock(v: View): Html {
   return html`<section id="invoices"><h2>Invoice history</h2>
 ${v.invoices.length === 0 ? html`<p class="muted">No invoices yet.</p>` : html`<table>
@@ -217,7 +239,7 @@ const title = 'Billing · Oncepay customer portal';
 const targets = (f: Found) => [f.session.return_url ?? '', f.session.flow?.after_completion.redirect?.return_url ?? ''];
 const noticeHtml = (notice?: string) => notice ? html`<p class="notice" role="status" id="notice">${notice}</p>` : '';
 
-async function homePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, csrf: string, notice?: string, status = 200): Promise<FastifyReply> {
+async function homePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, csrf: string, notice?: string, status = 200, detailErrors?: Partial<Record<Detail, string>>): Promise<FastifyReply> {
   const nonce = randomId(16);
   const feats = f.configuration.features;
   const canUpdate = new Map<string, boolean>();
@@ -227,6 +249,7 @@ async function homePage(deps: WebDeps, reply: FastifyReply, f: Found, v: View, c
 ${v.subs.length === 0 ? html`<p class="muted">No active subscriptions.</p>` : v.subs.map((s) => subscriptionBlock(f, csrf, nonce, s, canUpdate.get(s.sub.id) ?? false))}
 </section>
 ${feats.payment_method_update.enabled ? cardsBlock(f, v, csrf, nonce) : ''}
+${editable(f).length > 0 ? detailsBlock(f, v, csrf, nonce, detailErrors) : ''}
 ${feats.invoice_history.enabled ? invoicesBlock(v) : ''}`;
   return sendPage(reply, status, layout(title, body, { aside: aside(f, v) }), targets(f));
 }
@@ -293,6 +316,7 @@ function flowDone(f: Found, action: Action, target: string): boolean {
   if (!flow) return false;
   switch (flow.type) {
     case 'payment_method_update': return action === 'add';
+    case 'customer_update': return action === 'details';
     case 'subscription_cancel': return action === 'cancel' && target === flow.subscription_cancel?.subscription;
     case 'subscription_update': return action === 'update' && target === flow.subscription_update?.subscription;
     case 'subscription_update_confirm': return action === 'update' && target === flow.subscription_update_confirm?.subscription;
@@ -442,6 +466,27 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const answer = await runCommand(deps, call(f, key, 'POST', `/v1/subscriptions/${sub.id}`, updateSubscription,
         updateSubscriptionParams.parse({ subscription: sub.id, cancel_at_period_end: true, ...details }, '')));
       return answer.status === 200 ? done(reply, f, action, target, 'cancel_scheduled', { subscription: sub.id }) : back(reply, f, 'failed');
+    }
+
+    if (action === 'details') {
+      const fields = editable(f);
+      if (fields.length === 0) return refused(reply, f, 403, 'Your billing information cannot be changed here.');
+      if (target !== customer) return refused(reply, f, 403, 'This account is not yours.');
+      const errors: Partial<Record<Detail, string>> = {};
+      const changes: Partial<Record<Detail, string>> = {};
+      for (const k of fields) {
+        const value = field(body, k);
+        if (value.length > DETAILS[k].max) errors[k] = `${DETAILS[k].label} is too long.`;
+        else if (k === 'email' && value && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) errors[k] = 'Your email address is invalid.';
+        else if (k === 'email' && !value) errors[k] = 'Your email address is required.';
+        else if (value !== (v.customer[k] ?? '')) changes[k] = value;
+      }
+      // Anything else the form carries is not this page's to change: ignored, as a browser never sends it.
+      if (Object.keys(errors).length > 0) return homePage(deps, reply, f, v, csrfToken(req, reply), undefined, 400, errors);
+      if (Object.keys(changes).length === 0) return back(reply, f, 'details_saved');
+      const answer = await runCommand(deps, call(f, `${base}_${nonce}`, 'POST', `/v1/customers/${customer}`, updateCustomer,
+        updateCustomerParams.parse({ customer, ...changes }, '')));
+      return answer.status === 200 ? done(reply, f, action, target, 'details_saved') : back(reply, f, 'failed');
     }
 
     // Payment methods.

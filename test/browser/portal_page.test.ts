@@ -300,6 +300,9 @@ describe('billing portal page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
     assert.equal((await post({ action: 'update', target: sub.id, price: prices[0]!.id })).status(), 403);
     const cardsOff = await post({ action: 'add', target: 'card', cardNumber: '4242424242424242', cardExpiry: '12/40', cardCvc: '123', billingName: 'Eve' });
     assert.equal(cardsOff.status(), 403);
+    assert.equal(await page.locator('#billing-information').count(), 0, 'no billing information section');
+    assert.equal((await post({ action: 'details', target: customer.id, email: 'eve@evil.example' })).status(), 403);
+    assert.equal((await stripe.customers.retrieve(customer.id) as Stripe.Customer).email, customer.email, 'the email did not change');
     assert.equal((await stripe.subscriptions.retrieve(sub.id)).cancel_at_period_end, false);
     assert.equal((await stripe.paymentMethods.retrieve(visa)).customer, customer.id);
     assert.equal((await stripe.customers.listPaymentMethods(customer.id)).data.length, 1);
@@ -320,6 +323,34 @@ describe('billing portal page', { skip: browserTestsOff && 'ONCEPAY_BROWSER_TEST
     const noCsrf = await p2.request.post(mine.url, { form: { csrf: 'x'.repeat(32), nonce: 'E'.repeat(16), action: 'cancel', target: sub.id }, maxRedirects: 0, headers: { origin: origin(mine.url) } });
     assert.equal(noCsrf.status(), 403);
     assert.equal((await stripe.subscriptions.retrieve(sub.id)).cancel_at_period_end, false);
+  });
+
+  test('billing information: the allowed details are edited through customers.update (one customer.updated), a bad email is named, the others are not offered', async () => {
+    const { prices } = await product('Basic', [{ amount: 900 }]);
+    const { customer } = await subscribed(prices[0]!.id);
+    const s = await portal(customer.id, { ...ALL, customer_update: { enabled: true, allowed_updates: ['email', 'name'] } });
+    const page = await open(s.url);
+    const section = page.locator('#billing-information');
+    assert.equal(await section.getByLabel('Email').inputValue(), customer.email);
+    assert.equal(await section.getByLabel('Phone').count(), 0, 'phone is not an allowed update');
+    const updatesBefore = (await eventsAbout(stripe, 'customer.updated', customer.id)).length;
+
+    await section.getByLabel('Email').fill('not-an-email');
+    await section.getByRole('button', { name: 'Save' }).click();
+    assert.equal(await page.locator('#detail-email-error').innerText(), 'Your email address is invalid.');
+    assert.equal((await stripe.customers.retrieve(customer.id) as Stripe.Customer).email, customer.email, 'nothing changed');
+
+    await page.locator('#billing-information').getByLabel('Email').fill('renamed@example.com');
+    await page.locator('#billing-information').getByLabel('Name').fill('Renamed Customer');
+    await page.locator('#billing-information').getByRole('button', { name: 'Save' }).click();
+    assert.equal(await notice(page), 'Your billing information has been updated.');
+    assert.equal(await page.locator('#billing-information').getByLabel('Email').inputValue(), 'renamed@example.com');
+    const after = await stripe.customers.retrieve(customer.id) as Stripe.Customer;
+    assert.equal(after.email, 'renamed@example.com');
+    assert.equal(after.name, 'Renamed Customer');
+    const updates = await eventsAbout(stripe, 'customer.updated', customer.id);
+    assert.equal(updates.length, updatesBefore + 1, 'one customer.updated');
+    assert.deepEqual(Object.keys(updates.at(-1)!.data.previous_attributes ?? {}).sort(), ['email', 'name']);
   });
 
   test('an expired session shows no data and changes nothing; an unknown token is a 404', async () => {
