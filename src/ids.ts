@@ -27,4 +27,12 @@ export function randomId(length = 24): string {
 
 export const newId = (prefix: string) => `${prefix}_${randomId()}`;
 
+/**
+ * The token in a hosted page's URL (a Checkout Session's, a portal session's, an invoice's): 48
+ * random characters (~286 bits), never derived from the object's id. A lookup checks the shape
+ * first, so nothing else reaches the database.
+ */
+export const newPageToken = () => randomId(48);
+export const isPageToken = (token: string) => /^[A-Za-z0-9]{48}$/.test(token);
+
 export const nowSeconds = () => Math.floor(Date.now() / 1000);

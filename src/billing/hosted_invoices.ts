@@ -8,6 +8,7 @@ import type { Queryable } from '../store/db.ts';
 import type { PaymentIntent } from '../payments/payment_objects.ts';
 import type { Invoice } from './billing_objects.ts';
 import { currentIntent } from './invoice_payment.ts';
+import { isPageToken } from '../ids.ts';
 
 export interface HostedInvoice {
   accountId: string;
@@ -17,12 +18,9 @@ export interface HostedInvoice {
   payment: PaymentIntent | undefined;
 }
 
-/** A page token's shape (randomId(48)): anything else is not looked up. */
-const TOKEN = /^[A-Za-z0-9]{48}$/;
-
 /** The invoice of a hosted page's token (a deleted or unknown one: undefined). */
 export async function invoiceByToken(q: Queryable, token: string): Promise<HostedInvoice | undefined> {
-  if (!TOKEN.test(token)) return undefined;
+  if (!isPageToken(token)) return undefined;
   const { rows } = await q.query<{ account_id: string; data: Invoice }>(
     'SELECT account_id, data FROM invoices WHERE url_token = $1 AND NOT deleted', [token]);
   const row = rows[0];

@@ -5,7 +5,7 @@
  */
 import type { Tx, Queryable } from '../store/db.ts';
 import { ApiError, invalidRequest, resourceMissing } from '../errors.ts';
-import { newId, randomId } from '../ids.ts';
+import { newId, newPageToken } from '../ids.ts';
 import { emitEvent, previousAttributes, type EventSource } from '../events/outbox.ts';
 import { customers, type Customer } from '../payments/payment_objects.ts';
 import { MAX_AMOUNT, formatAmount } from '../schema/money.ts';
@@ -241,7 +241,6 @@ export const invoicePagePath = (token: string) => `/i/${token}`;
  * The token of an invoice's hosted page: random (62^48), kept beside the invoice (url_token,
  * unique), never derived from the invoice id, so knowing an invoice's id opens nothing.
  */
-const newPageToken = () => randomId(48);
 
 /**
  * draft -> open: number, due date, finalized_at, the hosted page's URL and the PDF's; a zero

@@ -11,6 +11,7 @@
  *   locked_by   the key of the completion in flight (any other write on the session waits)
  */
 import type { Queryable, Tx } from '../store/db.ts';
+import { isPageToken } from '../ids.ts';
 import { ObjectTable } from '../store/object_table.ts';
 import { objectBusy, resourceMissing } from '../errors.ts';
 import type { Metadata } from '../schema/metadata.ts';
@@ -212,7 +213,7 @@ export const checkoutPath = (token: string) => `/c/pay/${token}`;
 
 /** The session a hosted page's token names, with its account; undefined for a token that names none. */
 export async function sessionByToken(q: Queryable, token: string): Promise<(StoredSession & { accountId: string }) | undefined> {
-  if (!/^[A-Za-z0-9]{20,100}$/.test(token)) return undefined;
+  if (!isPageToken(token)) return undefined;
   const { rows } = await q.query<SessionRow & { account_id: string }>(`SELECT account_id, ${COLUMNS} FROM checkout_sessions WHERE url_token = $1`, [token]);
   return rows[0] ? { ...fromRow(rows[0]), accountId: rows[0].account_id } : undefined;
 }

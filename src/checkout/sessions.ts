@@ -8,7 +8,7 @@
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
 import { ApiError, invalidRequest } from '../errors.ts';
-import { newId, nowSeconds, randomId } from '../ids.ts';
+import { newId, newPageToken, nowSeconds } from '../ids.ts';
 import { applyMetadata } from '../schema/metadata.ts';
 import { isSupportedCurrency } from '../schema/money.ts';
 import type { ParsedObject } from '../schema/params.ts';
@@ -95,7 +95,7 @@ export const createCheckoutSession: SessionCommand<CreateParams> = {
     }
     const total = mode === 'setup' ? null : items.reduce((sum, li) => sum + li.amount_total, 0);
     const id = newId('cs_test');
-    const token = randomId(48);
+    const token = newPageToken();
     let setupIntent: string | null = null;
     if (mode === 'setup') {
       const si = buildSetupIntent(newId('seti'), {

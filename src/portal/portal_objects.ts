@@ -12,7 +12,7 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { ObjectTable } from '../store/object_table.ts';
-import { nowSeconds } from '../ids.ts';
+import { isPageToken, nowSeconds } from '../ids.ts';
 import type { Metadata } from '../schema/metadata.ts';
 
 export type CancellationReasonOption =
@@ -115,9 +115,6 @@ export const SESSION_LIFETIME = 60 * 60;
 /** The portal page of a session: `<public URL>/p/session/<token>`. */
 export const portalPath = (token: string) => `/p/session/${token}`;
 
-/** What a page token looks like (randomId's alphabet); anything else is not looked up. */
-const TOKEN = /^[A-Za-z0-9]{20,100}$/;
-
 export interface PortalSessionByToken {
   accountId: string;
   session: PortalSession;
@@ -132,7 +129,7 @@ export interface PortalSessionByToken {
  * the wrong form or one no session has.
  */
 export async function portalSessionByToken(q: Queryable, token: string): Promise<PortalSessionByToken | undefined> {
-  if (!TOKEN.test(token)) return undefined;
+  if (!isPageToken(token)) return undefined;
   const { rows } = await q.query<{ account_id: string; data: PortalSession; expires_at: string | number }>(
     'SELECT account_id, data, expires_at FROM billing_portal_sessions WHERE url_token = $1', [token]);
   const row = rows[0];

@@ -8,7 +8,7 @@
 import type { Command } from '../idempotency/engine.ts';
 import type { Tx } from '../store/db.ts';
 import { invalidRequest } from '../errors.ts';
-import { newId, nowSeconds, randomId } from '../ids.ts';
+import { newId, newPageToken, nowSeconds } from '../ids.ts';
 import { emitEvent } from '../events/outbox.ts';
 import { liveCustomer } from '../payments/customers.ts';
 import { render } from '../payments/ports.ts';
@@ -97,7 +97,7 @@ export const createPortalSession: Command<CreateSessionParams, HostedDeps> = {
     }
     const flow = p.flow_data ? await flowOf(q, ctx.accountId, customer.id, config, p.flow_data) : null;
     const now = nowSeconds();
-    const token = randomId(48);
+    const token = newPageToken();
     const session: PortalSession = {
       id: newId('bps'), object: 'billing_portal.session', configuration: config.id, created: now, customer: customer.id, customer_account: null,
       flow, livemode: false, locale: p.locale ?? null, on_behalf_of: null, return_url: p.return_url ?? config.default_return_url,

@@ -1,12 +1,16 @@
 /**
  * The card fields of a hosted page, labelled as Stripe Checkout labels them (Email, Card number,
  * Expiration, CVC, Cardholder name; the inputs keep Stripe's ids: email, cardNumber, cardExpiry,
- * cardCvc, billingName), and what a submission of them becomes: the parameters of
- * payment_methods.create, or the messages of the fields that are incomplete (Stripe's wording).
+ * cardCvc, billingName), and what a submission of them becomes: a card made through
+ * payment_methods.create, or the messages of the fields that are incomplete or refused (Stripe's
+ * wording).
  * The number is never echoed back into a page: a form shown again asks for it again.
  */
+import type { Command } from '../idempotency/engine.ts';
+import type { CommandAnswer } from '../checkout/hosted_deps.ts';
+import { createPaymentMethod, createPaymentMethodParams } from '../payments/payment_method_commands.ts';
 import { html, type Html } from './html.ts';
-import { field } from './page_kit.ts';
+import { field, hidden, runCommand, type WebDeps } from './page_kit.ts';
 
 export interface CardEntry {
   email: string;
@@ -41,11 +45,33 @@ export function readCardForm(body: unknown, opts: { email: boolean }): { entry: 
 }
 
 /** payment_methods.create's parameters for an entry. */
-export const paymentMethodParams = (e: CardEntry, withEmail: boolean) => ({
+const paymentMethodParams = (e: CardEntry, withEmail: boolean) => ({
   type: 'card',
   card: { number: e.number, exp_month: e.exp_month, exp_year: e.exp_year, cvc: e.cvc },
   billing_details: { name: e.name, ...(withEmail && e.email ? { email: e.email } : {}) },
 });
+
+/** How a page shows a card the API refused (payment_methods.create or attach): by its field when the error names one. */
+export interface CardRefusal { status: number; errors?: FieldErrors; message?: string }
+
+export function cardRefusal(a: CommandAnswer): CardRefusal {
+  const e = a.body.error as { message?: string; param?: string } | undefined;
+  const at = e?.param?.includes('exp_') ? 'cardExpiry' : e?.param?.includes('cvc') ? 'cardCvc' : e?.param?.includes('number') ? 'cardNumber' : undefined;
+  const status = a.status === 402 ? 402 : 400;
+  return at ? { status, errors: { [at]: e?.message ?? 'Invalid card.' } } : { status, message: e?.message ?? 'Your card could not be used.' };
+}
+
+/**
+ * The entry made a card (payment_methods.create through the engine, under `key`): its id, or how
+ * to show the acquirer's refusal (a bad number, an expiry in the past).
+ */
+export async function createCard(deps: WebDeps, call: { accountId: string; key: string; entry: CardEntry; withEmail: boolean }): Promise<{ id: string } | { refused: CardRefusal }> {
+  const answer = await runCommand(deps, {
+    accountId: call.accountId, key: call.key, method: 'POST', path: '/v1/payment_methods', command: createPaymentMethod as Command<never, never>,
+    params: createPaymentMethodParams.parse(paymentMethodParams(call.entry, call.withEmail), '') as Record<string, unknown>,
+  });
+  return answer.status === 200 ? { id: answer.body.id as string } : { refused: cardRefusal(answer) };
+}
 
 const fieldError = (msg: string | undefined, id: string) => msg ? html`<p class="fielderror" id="${id}-error">${msg}</p>` : '';
 
@@ -68,3 +94,16 @@ ${input('cardNumber', 'Card number', { errors: e, placeholder: '1234 1234 1234 1
 </div>
 ${input('billingName', 'Cardholder name', { value: opts.name, errors: e, autocomplete: 'cc-name' })}`;
 }
+
+/**
+ * The 3-D Secure test step, as Stripe's test mode shows it: the page's form posts `outcome`
+ * complete or fail (with the hidden fields) to `action`.
+ */
+export const authenticationStep = (action: string, fields: Record<string, string | number>, extra?: Html): Html => html`<h1>3D Secure 2 Test Page</h1>
+${extra ?? ''}
+<p>This is a test authentication of your card, as your bank would ask for it. Choose how it goes.</p>
+<form method="post" action="${action}">
+${hidden(fields)}
+<button type="submit" name="outcome" value="complete" id="complete">Complete</button>
+<button type="submit" name="outcome" value="fail" id="fail" class="secondary">Fail</button>
+</form>`;

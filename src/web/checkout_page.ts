@@ -22,11 +22,10 @@ import type { Command } from '../idempotency/engine.ts';
 import { checkoutPath, sessionByToken, type CheckoutSession, type StoredSession } from '../checkout/session_objects.ts';
 import { authenticateCheckoutSession, completeCheckoutSession } from '../checkout/completion.ts';
 import { authenticateSessionParams, completeSessionParams } from '../checkout/session_params.ts';
-import { createPaymentMethod, createPaymentMethodParams } from '../payments/payment_method_commands.ts';
 import type { CommandAnswer, CommandCall } from '../checkout/hosted_deps.ts';
 import { html, layout, type Html } from './html.ts';
-import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, hidden, messagePage, money, runCommand, sendPage, settle, type WebDeps } from './page_kit.ts';
+import { authenticationStep, cardFields, createCard, readCardForm, type FieldErrors } from './card_form.ts';
+import { csrfOk, csrfToken, field, hidden, messagePage, money, runCommand, seeOther, sendPage, settle, type WebDeps } from './page_kit.ts';
 
 type Found = StoredSession & { accountId: string };
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
@@ -91,14 +90,8 @@ ${cardFields({ email: { value: opts.email ?? knownEmail ?? '', fixed: !!knownEma
 }
 
 function authenticationPage(reply: FastifyReply, s: Found, csrf: string, notice?: string, status = 200): FastifyReply {
-  const body = html`<h1>3D Secure 2 Test Page</h1>
-${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-<p>This is a test authentication of your card, as your bank would ask for it. Choose how it goes.</p>
-<form method="post" action="${`${checkoutPath(s.token)}/authenticate`}">
-${hidden({ csrf, attempt: s.progress.attempt })}
-<button type="submit" name="outcome" value="complete" id="complete">Complete</button>
-<button type="submit" name="outcome" value="fail" id="fail" class="secondary">Fail</button>
-</form>`;
+  const body = authenticationStep(`${checkoutPath(s.token)}/authenticate`, { csrf, attempt: s.progress.attempt },
+    notice ? html`<p class="notice" role="status">${notice}</p>` : undefined);
   return sendPage(reply, status, layout('Authenticate your card · Oncepay Checkout', body, { aside: summary(s) }), [successUrl(s.session) ?? '']);
 }
 
@@ -130,13 +123,13 @@ const post = (s: Found, key: string, path: string, command: Command<never, never
  * may still be running), then send the browser where the session now stands.
  */
 async function redirectAfter(deps: WebDeps, reply: FastifyReply, token: string, answered: CommandAnswer | null): Promise<FastifyReply> {
-  let s = await sessionByToken(deps.db, token);
+  let s: Found | undefined;
   await settle(async () => { s = await sessionByToken(deps.db, token); return !!s?.lockedBy; });
   const next = s?.session.status === 'complete' ? successUrl(s.session) : null;
   // 200 and 402 are the page's own outcomes; an engine's refusal means another submission got there
   // first. A form with nothing left to do (null: the session moved on) just shows where it stands.
   const notice = !answered || answered.status === 200 || answered.status === 402 ? '' : '?notice=elsewhere';
-  return reply.code(303).header('Cache-Control', 'no-store').redirect(next ?? `${checkoutPath(token)}${notice}`, 303);
+  return seeOther(reply, next ?? `${checkoutPath(token)}${notice}`);
 }
 
 export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise<void> {
@@ -166,15 +159,9 @@ export async function checkoutPage(app: FastifyInstance, deps: WebDeps): Promise
       formPage(reply, s, csrfToken(req, reply), { status, ...opts, name: entry.name, email: entry.email });
     if (Object.keys(errors).length > 0) return again(400, { errors });
     const base = `oncepay_checkout_${session.id}_${attempt}`;
-    const pm = await runCommand(deps, post(s, `${base}_pm_${submission}`, '/v1/payment_methods', createPaymentMethod,
-      createPaymentMethodParams.parse(paymentMethodParams(entry, true), '')));
-    if (pm.status !== 200) {
-      const e = pm.body.error as { message?: string; param?: string } | undefined;
-      // The acquirer refused the card's details (a bad number, an expiry in the past): show it by its field.
-      const at = e?.param?.includes('exp_') ? 'cardExpiry' : e?.param?.includes('cvc') ? 'cardCvc' : e?.param?.includes('number') ? 'cardNumber' : undefined;
-      return again(pm.status === 402 ? 402 : 400, at ? { errors: { [at]: e?.message ?? 'Invalid card.' } } : { message: e?.message ?? 'Your card could not be used.' });
-    }
-    const params = completeSessionParams.parse({ session: session.id, payment_method: pm.body.id, attempt, ...(entry.email ? { email: entry.email } : {}), name: entry.name }, '');
+    const card = await createCard(deps, { accountId: s.accountId, key: `${base}_pm_${submission}`, entry, withEmail: true });
+    if ('refused' in card) return again(card.refused.status, card.refused);
+    const params = completeSessionParams.parse({ session: session.id, payment_method: card.id, attempt, ...(entry.email ? { email: entry.email } : {}), name: entry.name }, '');
     const answered = await runCommand(deps, post(s, `${base}_submit`, `/v1/test_helpers/checkout/sessions/${session.id}/complete`, completeCheckoutSession, params));
     return redirectAfter(deps, reply, s.token, answered);
   });

@@ -33,11 +33,10 @@ import { invoicePagePath } from '../billing/invoice_core.ts';
 import { invoiceByToken, type HostedInvoice } from '../billing/hosted_invoices.ts';
 import { payInvoice, payInvoiceParams } from '../billing/invoices.ts';
 import { failAuthenticationParams, failPaymentAuthentication } from '../payments/authentication.ts';
-import { createPaymentMethod, createPaymentMethodParams } from '../payments/payment_method_commands.ts';
 import type { CommandAnswer } from '../checkout/hosted_deps.ts';
 import { html, layout, type Html } from './html.ts';
-import { cardFields, paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, hidden, messagePage, money, pageHeaders, runCommand, sendPage, settle, type WebDeps } from './page_kit.ts';
+import { authenticationStep, cardFields, createCard, readCardForm, type FieldErrors } from './card_form.ts';
+import { csrfOk, csrfToken, field, hidden, messagePage, money, pageHeaders, runCommand, seeOther, sendPage, settle, type WebDeps } from './page_kit.ts';
 import { invoiceDate, invoiceIssuer, invoicePdf, invoiceStanding } from './invoice_pdf.ts';
 
 type TokenRequest = FastifyRequest<{ Params: { token: string } }>;
@@ -90,15 +89,9 @@ ${cardFields({ name: opts.name, errors: opts.errors ?? {} })}
 }
 
 function authenticationPage(reply: FastifyReply, h: HostedInvoice, csrf: string, notice?: string, status = 200): FastifyReply {
-  const body = html`<h1>3D Secure 2 Test Page</h1>
-${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-<p class="notice" role="status" id="authentication-required">Your card requires authentication: your bank asks you to confirm this payment.</p>
-<p>This is a test authentication of your card, as your bank would ask for it. Choose how it goes.</p>
-<form method="post" action="${`${invoicePagePath(h.token)}/authenticate`}">
-${hidden({ csrf, attempt: h.invoice.attempt_count })}
-<button type="submit" name="outcome" value="complete" id="complete">Complete</button>
-<button type="submit" name="outcome" value="fail" id="fail" class="secondary">Fail</button>
-</form>`;
+  const body = authenticationStep(`${invoicePagePath(h.token)}/authenticate`, { csrf, attempt: h.invoice.attempt_count },
+    html`${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
+<p class="notice" role="status" id="authentication-required">Your card requires authentication: your bank asks you to confirm this payment.</p>`);
   return sendPage(reply, status, layout(`Authenticate your card · ${title(h.invoice)}`, body, { aside: summary(h) }));
 }
 
@@ -133,7 +126,7 @@ async function redirectAfter(deps: WebDeps, reply: FastifyReply, token: string, 
   await settle(async () => (await invoiceByToken(deps.db, token))?.payment?.status === 'processing');
   // 200 and 402 are the page's own outcomes; anything else means another submission got there first.
   const notice = answered.status === 200 || answered.status === 402 ? '' : '?notice=elsewhere';
-  return reply.code(303).header('Cache-Control', 'no-store').redirect(`${invoicePagePath(token)}${notice}`, 303);
+  return seeOther(reply, `${invoicePagePath(token)}${notice}`);
 }
 
 export async function invoicePage(app: FastifyInstance, deps: WebDeps): Promise<void> {
@@ -171,19 +164,11 @@ export async function invoicePage(app: FastifyInstance, deps: WebDeps): Promise<
       formPage(reply, h, csrfToken(req, reply), { status, ...opts, name: entry.name });
     if (Object.keys(errors).length > 0) return again(400, { errors });
     const base = `oncepay_invoice_${inv.id}_${attempt}`;
-    const pm = await runCommand(deps, {
-      accountId: h.accountId, key: `${base}_pm_${submission}`, method: 'POST', path: '/v1/payment_methods', command: createPaymentMethod as Command<never, never>,
-      params: createPaymentMethodParams.parse(paymentMethodParams(entry, false), '') as Record<string, unknown>,
-    });
-    if (pm.status !== 200) {
-      const e = pm.body.error as { message?: string; param?: string } | undefined;
-      // The acquirer refused the card's details (a bad number, an expiry in the past): show it by its field.
-      const at = e?.param?.includes('exp_') ? 'cardExpiry' : e?.param?.includes('cvc') ? 'cardCvc' : e?.param?.includes('number') ? 'cardNumber' : undefined;
-      return again(pm.status === 402 ? 402 : 400, at ? { errors: { [at]: e?.message ?? 'Invalid card.' } } : { message: e?.message ?? 'Your card could not be used.' });
-    }
+    const card = await createCard(deps, { accountId: h.accountId, key: `${base}_pm_${submission}`, entry, withEmail: false });
+    if ('refused' in card) return again(card.refused.status, card.refused);
     const answered = await runCommand(deps, {
       accountId: h.accountId, key: `${base}_pay`, method: 'POST', path: `/v1/invoices/${inv.id}/pay`, command: payInvoice as Command<never, never>,
-      params: payInvoiceParams.parse({ invoice: inv.id, payment_method: pm.body.id }, '') as Record<string, unknown>,
+      params: payInvoiceParams.parse({ invoice: inv.id, payment_method: card.id }, '') as Record<string, unknown>,
     });
     return redirectAfter(deps, reply, h.token, answered);
   });

@@ -73,6 +73,9 @@ export function sendPage(reply: FastifyReply, status: number, page: string, form
   return reply.code(status).type('text/html; charset=utf-8').send(page);
 }
 
+/** The answer to every POST of a page (post/redirect/get): 303 to where the browser goes next, never cached. */
+export const seeOther = (reply: FastifyReply, url: string): FastifyReply => reply.header('Cache-Control', 'no-store').redirect(url, 303);
+
 /** A page that only says something: not found, expired, refused. */
 export function messagePage(reply: FastifyReply, status: number, title: string, text: string, link?: { href: string; label: string }): FastifyReply {
   return sendPage(reply, status, layout(title, html`<h1>${title}</h1><p>${text}</p>${link ? html`<a class="button secondary" rel="noreferrer" href="${link.href}">${link.label}</a>` : ''}`));
@@ -84,14 +87,20 @@ export const field = (body: unknown, name: string): string => {
   return typeof v === 'string' ? v.trim() : '';
 };
 
-/** An amount in minor units as people read it: $30.00, ¥500. */
+/** An amount in minor units as people read it: $30.00, ¥500. (One formatter per currency, made once.) */
+const formatters = new Map<string, Intl.NumberFormat | null>();
 export function money(amount: number, currency: string): string {
   const exp = currencyExponent(currency) ?? 2;
-  try {
-    return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: exp, maximumFractionDigits: exp }).format(amount / 10 ** exp);
-  } catch {
-    return `${(amount / 10 ** exp).toFixed(exp)} ${currency.toUpperCase()}`;
+  let f = formatters.get(currency);
+  if (f === undefined) {
+    try {
+      f = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: exp, maximumFractionDigits: exp });
+    } catch {
+      f = null;
+    }
+    formatters.set(currency, f);
   }
+  return f ? f.format(amount / 10 ** exp) : `${(amount / 10 ** exp).toFixed(exp)} ${currency.toUpperCase()}`;
 }
 
 /** The hidden fields every form carries. */

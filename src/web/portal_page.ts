@@ -49,11 +49,11 @@ import { cancelSubscriptionParams, updateSubscriptionParams } from '../billing/s
 import { paymentMethods } from '../payments/payment_methods.ts';
 import { updateCustomer, updateCustomerParams } from '../payments/customers.ts';
 import {
-  attachPaymentMethod, attachPaymentMethodParams, createPaymentMethod, createPaymentMethodParams, detachPaymentMethod, detachPaymentMethodParams,
+  attachPaymentMethod, attachPaymentMethodParams, detachPaymentMethod, detachPaymentMethodParams,
 } from '../payments/payment_method_commands.ts';
 import type { CommandAnswer, CommandCall } from '../checkout/hosted_deps.ts';
-import { paymentMethodParams, readCardForm, type FieldErrors } from './card_form.ts';
-import { csrfOk, csrfToken, field, messagePage, runCommand, type WebDeps } from './page_kit.ts';
+import { cardRefusal, createCard, readCardForm, type FieldErrors } from './card_form.ts';
+import { csrfOk, csrfToken, field, messagePage, runCommand, seeOther, type WebDeps } from './page_kit.ts';
 import { invoiceDate } from './invoice_pdf.ts';
 import {
   ACTIONS, DETAILS, NOTICES, addCardPage, cancelPage, cancelsOn, changeable, editable, expiredPage, homePage, load, neededCards, notFound, offers, refused, tokenOf, updatePage,
@@ -79,7 +79,7 @@ function flowDone(f: Found, action: Action, target: string): boolean {
 function done(reply: FastifyReply, f: Found, action: Action, target: string, notice: string, extra: Record<string, string> = {}): FastifyReply {
   const after = f.session.flow?.after_completion;
   if (after && flowDone(f, action, target)) {
-    if (after.type === 'redirect' && after.redirect) return reply.code(303).header('Cache-Control', 'no-store').redirect(after.redirect.return_url, 303);
+    if (after.type === 'redirect' && after.redirect) return seeOther(reply, after.redirect.return_url);
     if (after.type === 'hosted_confirmation') return back(reply, f, 'flow_confirmed', { home: '1', ...extra });
     return back(reply, f, notice, { home: '1', ...extra });
   }
@@ -88,7 +88,7 @@ function done(reply: FastifyReply, f: Found, action: Action, target: string, not
 
 function back(reply: FastifyReply, f: Found, notice: string, extra: Record<string, string> = {}): FastifyReply {
   const q = new URLSearchParams({ notice, ...extra });
-  return reply.code(303).header('Cache-Control', 'no-store').redirect(`${portalPath(tokenOf(f))}?${q.toString()}`, 303);
+  return seeOther(reply, `${portalPath(tokenOf(f))}?${q.toString()}`);
 }
 
 /** True when this page already asked the engine under `key` (a double click's second post, a reload that posts again). */
@@ -236,18 +236,12 @@ export async function portalPage(app: FastifyInstance, deps: WebDeps): Promise<v
       const { entry, errors } = readCardForm(body, { email: false });
       const again = (status: number, opts: { errors?: FieldErrors; message?: string }) => addCardPage(reply, f, v, csrfToken(req, reply), { status, ...opts, name: entry.name });
       if (Object.keys(errors).length > 0) return again(400, { errors });
-      const pm = await runCommand(deps, call(f, `${key}_pm`, 'POST', '/v1/payment_methods', createPaymentMethod,
-        createPaymentMethodParams.parse(paymentMethodParams(entry, false), '')));
-      const cardError = (a: CommandAnswer) => {
-        const e = a.body.error as { message?: string; param?: string } | undefined;
-        const at = e?.param?.includes('exp_') ? 'cardExpiry' : e?.param?.includes('cvc') ? 'cardCvc' : e?.param?.includes('number') ? 'cardNumber' : undefined;
-        return again(a.status === 402 ? 402 : 400, at ? { errors: { [at]: e?.message ?? 'Invalid card.' } } : { message: e?.message ?? 'Your card could not be used.' });
-      };
-      if (pm.status !== 200) return cardError(pm);
-      const pmId = pm.body.id as string;
+      const card = await createCard(deps, { accountId: f.accountId, key: `${key}_pm`, entry, withEmail: false });
+      if ('refused' in card) return again(card.refused.status, card.refused);
+      const pmId = card.id;
       const attached = await runCommand(deps, call(f, `${key}_attach`, 'POST', `/v1/payment_methods/${pmId}/attach`, attachPaymentMethod,
         attachPaymentMethodParams.parse({ payment_method: pmId, customer }, '')));
-      if (attached.status !== 200) return cardError(attached);
+      if (attached.status !== 200) { const r = cardRefusal(attached); return again(r.status, r); }
       const attachedId = attached.body.id as string;
       // Stripe's portal makes a newly added card the default; the customer may keep the old one if there is one.
       const asDefault = field(body, 'make_default') === 'true' || !v.customer.invoice_settings.default_payment_method || await asked(deps, f, `${key}_default`);
